@@ -112,7 +112,14 @@ class SeqFusion:
         return (x - mean) / np.maximum(std, STD_FLOOR), mean, std
 
     def similarities(self, x: np.ndarray) -> np.ndarray:
-        """Cosine similarity of each context ``[n, T]`` to every member: ``[n, M]``."""
+        """Cosine similarity of each context ``[n, T]`` to every member: ``[n, M]``.
+
+        Contexts are z-normalized in float64 before embedding, so selection does not depend
+        on the series' level or scale.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        std = x.std(axis=1, keepdims=True)
+        x = (x - x.mean(axis=1, keepdims=True)) / np.where(std > STD_FLOOR, std, 1.0)
         emb = self.zoo.extractor.embed(x)
         reps = self.zoo.representations()
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)

@@ -67,9 +67,12 @@ def _parse_wide(df: pd.DataFrame) -> Parsed:
             if c in df.columns:
                 time_col = c
                 break
-        index = pd.DatetimeIndex(_to_datetime(df[time_col], time_col)) if time_col else None
-        if index is None and not isinstance(df.index, pd.RangeIndex):
-            index = None
+        if time_col:
+            index = pd.DatetimeIndex(_to_datetime(df[time_col], time_col))
+        elif pd.api.types.is_numeric_dtype(df.index):
+            index = df.index
+        else:
+            index = pd.RangeIndex(len(df))
     values = df.drop(columns=[time_col]) if time_col else df
     if values.shape[1] == 0:
         raise SeqFusionError("the DataFrame has no value columns")

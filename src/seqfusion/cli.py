@@ -1,0 +1,166 @@
+"""Command-line interface: ``seqfusion forecast|zoo|benchmark``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqfusion.errors import SeqFusionError
+
+
+def _read_csv(path: str, fmt: str) -> tuple[pd.DataFrame, str]:
+    p = Path(path)
+    if not p.is_file():
+        raise SeqFusionError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeqFusionError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
+    if df.empty:
+        raise SeqFusionError(f"{path}: no data rows")
+    if fmt == "auto":
+        fmt = "long" if {"unique_id", "ds", "y"} <= set(df.columns) else "wide"
+    if fmt == "long":
+        missing = {"unique_id", "ds", "y"} - set(df.columns)
+        if missing:
+            raise SeqFusionError(f"{path}: long format needs columns unique_id, ds, y (missing {sorted(missing)})")
+    return df, fmt
+
+
+def _history_and_forecast(df: pd.DataFrame, out: pd.DataFrame, fmt: str) -> tuple[dict, dict]:
+    from seqfusion.frames import parse
+
+    parsed = parse(df)
+    hist = {}
+    for name, s, idx in zip(parsed.names, parsed.series, parsed.index):
+        hist[name] = (idx if idx is not None else pd.RangeIndex(len(s)), s)
+    fc = {}
+    if fmt == "long":
+        for name, g in out.groupby("unique_id", sort=False):
+            fc[name] = (pd.Index(g["ds"]), g["y"].to_numpy())
+    else:
+        time_col = parsed.time_column
+        idx = pd.Index(out[time_col]) if time_col else out.index
+        for name in parsed.names:
+            fc[name] = (idx, out[name].to_numpy())
+    return hist, fc
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from seqfusion.forecaster import SeqFusion
+
+    df, fmt = _read_csv(args.input, args.format)
+    model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
+                                      normalization=args.normalization)
+    if args.k is not None and args.k > len(model.zoo):
+        raise SeqFusionError(f"--k {args.k} exceeds the zoo size {len(model.zoo)}")
+    out = model.predict(df, args.horizon)
+    from seqfusion.frames import TIME_COLUMNS
+
+    write_index = fmt == "wide" and not any(c in out.columns for c in TIME_COLUMNS)
+    out.to_csv(args.output or sys.stdout, index=write_index, index_label="step" if write_index else None)
+    if args.plot:
+        from seqfusion.plotting import plot_forecast
+
+        hist, fc = _history_and_forecast(df, out, fmt)
+        plot_forecast(hist, fc, args.plot)
+    if args.explain:
+        print(model.explain(df).to_string(index=False), file=sys.stderr)
+    return 0
+
+
+def cmd_zoo_list(args: argparse.Namespace) -> int:
+    from seqfusion.zoo import Zoo
+
+    zoo = Zoo.load(args.zoo)
+    print(zoo.table().to_string(index=False))
+    return 0
+
+
+def cmd_zoo_show(args: argparse.Namespace) -> int:
+    from seqfusion.zoo import Zoo
+
+    if args.plot:
+        from seqfusion import zoo_cli
+
+        return zoo_cli.cmd_map(args)
+    zoo = Zoo.load(args.zoo)
+    if args.name is None:
+        print(zoo.table().to_string(index=False))
+        return 0
+    m = zoo[args.name]
+    info: dict[str, Any] = {
+        "name": m.name, "architecture": m.architecture, "source": m.source,
+        "frequency": m.frequency, "domain": m.domain, "parameters": m.n_parameters,
+        "config": m.config, "training": m.training,
+    }
+    for key, val in info.items():
+        print(f"{key:>13}: {val}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqfusion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fc = sub.add_parser("forecast", help="forecast every series of a CSV file")
+    fc.add_argument("input", help="wide CSV (date column + one column per variate) or long CSV (unique_id, ds, y)")
+    fc.add_argument("--horizon", "-H", type=int, required=True, help="steps to forecast")
+    fc.add_argument("--k", type=int, default=3, help="members fused per variate (default 3)")
+    fc.add_argument("--zoo", default=None, help="zoo folder (default: the shipped zoo)")
+    fc.add_argument("--format", choices=["auto", "wide", "long"], default="auto")
+    fc.add_argument("--fusion", choices=["mean", "similarity"], default="mean")
+    fc.add_argument("--normalization", choices=["window", "last_h"], default="window")
+    fc.add_argument("--output", "-o", help="write the forecast CSV here (default: stdout)")
+    fc.add_argument("--plot", help="draw history and forecast per variate into this PNG")
+    fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")
+    fc.set_defaults(func=cmd_forecast)
+
+    zoo = sub.add_parser("zoo", help="inspect, build or extend a model zoo")
+    zsub = zoo.add_subparsers(dest="zoo_command", required=True)
+    zl = zsub.add_parser("list", help="table of the zoo's PTMs")
+    zl.add_argument("--zoo", default=None)
+    zl.set_defaults(func=cmd_zoo_list)
+    zs = zsub.add_parser("show", help="details of one PTM, or the table; --plot draws a PCA map")
+    zs.add_argument("name", nargs="?", default=None)
+    zs.add_argument("--zoo", default=None)
+    zs.add_argument("--plot", help="PNG path for a 2-D PCA map of representations")
+    zs.add_argument("--data", help="CSV whose variates are drawn on the map too")
+    zs.set_defaults(func=cmd_zoo_show)
+    try:
+        from seqfusion import zoo_cli
+
+        zoo_cli.add_zoo_commands(zsub)
+    except ImportError:
+        pass
+
+    bench = sub.add_parser("benchmark", help="run the benchmark harness (see --help)", add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["benchmark"]:
+        from seqfusion.benchmark.cli import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (SeqFusionError, FileNotFoundError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"seqfusion: error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

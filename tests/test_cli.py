@@ -1,0 +1,80 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import synthetic_windows
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "us_macro_quarterly.csv"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seqfusion.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_forecast_wide_csv_with_plot(tiny_zoo, tmp_path):
+    out, png = tmp_path / "fc.csv", tmp_path / "fc.png"
+    r = run("forecast", str(EXAMPLE), "--horizon", "8", "--zoo", str(tiny_zoo), "--k", "2",
+            "--output", str(out), "--plot", str(png), "--explain")
+    assert r.returncode == 0, r.stderr
+    fc = pd.read_csv(out)
+    src = pd.read_csv(EXAMPLE)
+    assert list(fc.columns) == list(src.columns) and len(fc) == 8
+    assert fc["date"].iloc[0] == "2009-10-01"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert "rank" in r.stderr and "similarity" in r.stderr
+
+
+def test_forecast_long_csv_to_stdout(tiny_zoo, tmp_path):
+    rows = []
+    for uid, kind in [("s1", "sine"), ("s2", "walk")]:
+        y = synthetic_windows(kind, 1, 50, seed=1)[0]
+        rows.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2020-01-01", periods=50, freq="W"), "y": y}))
+    path = tmp_path / "long.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    r = run("forecast", str(path), "-H", "5", "--zoo", str(tiny_zoo))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "unique_id,ds,y" and len(lines) == 11
+
+
+@pytest.mark.parametrize("content,message", [
+    ("date,a\n2020-01-01,x\n2020-01-02,y\n", "non-numeric column"),
+    ("", "cannot read as CSV"),
+    ("date,a\n" + "".join(f"2020-01-{d:02d},{d}\n" for d in range(1, 6)), "at least 8 are needed"),
+])
+def test_bad_input_one_line_error(tiny_zoo, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    r = run("forecast", str(path), "-H", "3", "--zoo", str(tiny_zoo))
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_missing_file_and_bad_zoo(tiny_zoo, tmp_path):
+    r = run("forecast", str(tmp_path / "nope.csv"), "-H", "3", "--zoo", str(tiny_zoo))
+    assert r.returncode == 2 and "file not found" in r.stderr and "Traceback" not in r.stderr
+    r = run("forecast", str(EXAMPLE), "-H", "3", "--zoo", str(tmp_path))
+    assert r.returncode == 2 and "manifest not found" in r.stderr and "Traceback" not in r.stderr
+    r = run("forecast", str(EXAMPLE), "-H", "3", "--zoo", str(tiny_zoo), "--k", "7")
+    assert r.returncode == 2 and "k must be" in r.stderr
+
+
+def test_zoo_list_and_show(tiny_zoo):
+    r = run("zoo", "list", "--zoo", str(tiny_zoo))
+    assert r.returncode == 0 and "sine_patchtst" in r.stdout and "trend_dlinear" in r.stdout
+    r = run("zoo", "show", "trend_dlinear", "--zoo", str(tiny_zoo))
+    assert r.returncode == 0 and "dlinear" in r.stdout and "synthetic_trend" in r.stdout
+    r = run("zoo", "show", "nope", "--zoo", str(tiny_zoo))
+    assert r.returncode == 2 and "no PTM named 'nope'" in r.stderr
+
+
+def test_help_everywhere():
+    for args in (["--help"], ["forecast", "--help"], ["zoo", "--help"], ["zoo", "list", "--help"]):
+        r = run(*args)
+        assert r.returncode == 0 and "usage" in r.stdout

@@ -1,0 +1,193 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqfusion import SeqFusion, SeqFusionError
+from seqfusion.rollout import rollout
+from tests.conftest import synthetic_windows
+
+
+@pytest.fixture(scope="module")
+def model(tiny_zoo):
+    return SeqFusion.from_pretrained(tiny_zoo, k=2)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    rng = np.random.default_rng(3)
+    return np.stack([synthetic_windows("sine", 1, 60, seed=4)[0],
+                     synthetic_windows("walk", 1, 60, seed=5)[0],
+                     synthetic_windows("trend", 1, 60, seed=6)[0] + rng.normal(size=60)], axis=1)
+
+
+def test_shapes_follow_horizon_and_variates(model, panel):
+    assert model.predict(panel, 7).shape == (7, 3)
+    assert model.predict(panel[:, 0], 30).shape == (30,)
+    assert model.predict_windows(panel.T, 48).shape == (3, 48)
+
+
+def test_matches_manual_fusion(model, panel):
+    """predict == mean over the top-k members' recursive roll-outs on z-normalized input."""
+    H = 20
+    x = panel[-36:, 1]
+    mean, std = x.mean(), x.std()
+    idx, _ = model.select(x[None])
+    z = torch.tensor(((x - mean) / std)[None], dtype=torch.float32)
+    manual = np.mean([rollout(model.zoo.members[m].module, z, H).numpy()[0] for m in idx[0]], axis=0)
+    np.testing.assert_allclose(model.predict(panel[:, 1], H), manual * std + mean, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=st.floats(0.01, 100.0), b=st.floats(-1000.0, 1000.0), h=st.integers(1, 40))
+def test_affine_equivariance(model, panel, a, b, h):
+    base = model.predict(panel, h)
+    moved = model.predict(a * panel + b, h)
+    np.testing.assert_allclose(moved, a * base + b, rtol=1e-4, atol=1e-4 * (a + abs(b)))
+
+
+def test_deterministic(tiny_zoo, panel):
+    a = SeqFusion.from_pretrained(tiny_zoo).predict(panel, 24)
+    b = SeqFusion.from_pretrained(tiny_zoo).predict(panel, 24)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_longer_history_uses_last_T(model, panel):
+    np.testing.assert_allclose(model.predict(panel, 5), model.predict(panel[-36:], 5))
+
+
+def test_short_history_padded_and_minimum(model, panel):
+    short = panel[-20:]
+    padded = np.vstack([np.repeat(short[:1], 16, axis=0), short])
+    np.testing.assert_allclose(model.predict(short, 6), model.predict(padded, 6))
+    with pytest.raises(SeqFusionError, match="at least 8 are needed"):
+        model.predict(panel[-5:], 6)
+
+
+def test_nan_interpolated(model, panel):
+    x = panel[-36:, 0].copy()
+    filled = x.copy()
+    x[10] = np.nan
+    filled[10] = (x[9] + x[11]) / 2
+    np.testing.assert_allclose(model.predict(x, 6), model.predict(filled, 6))
+    lead = x.copy()
+    lead[:3] = np.nan
+    assert np.isfinite(model.predict(lead, 6)).all()
+    with pytest.raises(SeqFusionError, match="usable points"):
+        model.predict(np.full(36, np.nan), 6)
+
+
+def test_bad_values_and_shapes(model):
+    with pytest.raises(SeqFusionError, match="contains inf"):
+        model.predict(np.r_[np.ones(35), np.inf], 3)
+    with pytest.raises(SeqFusionError, match="empty"):
+        model.predict_windows(np.zeros((0, 36)), 3)
+    with pytest.raises(SeqFusionError, match=r"\[T\] or \[T, C\]"):
+        model.predict(np.zeros((36, 2, 2)), 3)
+    with pytest.raises(SeqFusionError, match="no variates"):
+        model.predict(np.zeros((36, 0)), 3)
+    with pytest.raises(SeqFusionError, match="numeric"):
+        model.predict(np.array(["a"] * 36), 3)
+    with pytest.raises(SeqFusionError, match="horizon"):
+        model.predict(np.arange(36.0), 0)
+    with pytest.raises(SeqFusionError, match="k must be"):
+        model.predict(np.arange(36.0), 3, k=9)
+    with pytest.raises(SeqFusionError, match="unsupported input type"):
+        model.predict({"a": 1}, 3)
+    with pytest.raises(SeqFusionError, match="unknown option"):
+        model.predict_windows(np.ones((1, 36)), 3, colour="red")
+    with pytest.raises(SeqFusionError, match="fusion must be"):
+        SeqFusion(model.zoo, fusion="median")
+
+
+def test_constant_series_forecast_constant(model):
+    out = model.predict(np.column_stack([np.full(36, 4.2), np.arange(36.0)]), 10)
+    np.testing.assert_array_equal(out[:, 0], 4.2)
+    assert np.isfinite(out).all()
+
+
+def test_wide_dataframe_roundtrip(model, panel):
+    idx = pd.date_range("2024-01-01", periods=60, freq="D")
+    df = pd.DataFrame(panel, index=idx, columns=["a", "b", "c"])
+    out = model.predict(df, 5)
+    assert list(out.columns) == ["a", "b", "c"]
+    assert out.index[0] == pd.Timestamp("2024-03-01") and len(out) == 5
+    np.testing.assert_allclose(out.to_numpy(), model.predict(panel, 5))
+    with_col = df.reset_index(names="date")
+    out2 = model.predict(with_col, 5)
+    assert list(out2.columns) == ["date", "a", "b", "c"]
+    with pytest.raises(SeqFusionError, match="non-numeric column"):
+        model.predict(with_col.assign(note="x"), 5)
+    with pytest.raises(SeqFusionError, match="not sorted"):
+        model.predict(df.iloc[::-1], 5)
+
+
+def test_irregular_timestamps_warn(model, panel):
+    idx = pd.date_range("2024-01-01", periods=60, freq="D").delete([10, 20])
+    df = pd.DataFrame(panel[:58], index=idx, columns=["a", "b", "c"])
+    with pytest.warns(UserWarning, match="irregular timestamps"):
+        out = model.predict(df, 3)
+    assert (out.index[1] - out.index[0]) == pd.Timedelta("1D")
+
+
+def test_long_dataframe(model, panel):
+    frames = []
+    for j, name in enumerate(["x", "y", "z"]):
+        n = 60 - 10 * j  # unequal lengths
+        frames.append(pd.DataFrame({"unique_id": name, "ds": pd.date_range("2023-01-01", periods=n, freq="h"),
+                                    "y": panel[-n:, j]}))
+    long = pd.concat(frames[::-1], ignore_index=True)
+    out = model.predict(long, 4)
+    assert list(out.columns) == ["unique_id", "ds", "y"] and len(out) == 12
+    assert set(out["unique_id"]) == {"x", "y", "z"}
+    np.testing.assert_allclose(out[out.unique_id == "x"]["y"], model.predict(panel[:, 0], 4), rtol=1e-5)
+    first_z = out[out.unique_id == "z"]["ds"].iloc[0]
+    assert first_z == frames[2]["ds"].iloc[-1] + pd.Timedelta("1h")
+    with pytest.raises(SeqFusionError, match="unknown column"):
+        model.predict(long.assign(extra=1), 4)
+
+
+def test_explain(model, panel):
+    ex = model.explain(pd.DataFrame(panel, columns=["a", "b", "c"]))
+    assert list(ex.columns[:5]) == ["variate", "rank", "ptm", "similarity", "weight"]
+    assert len(ex) == 6 and ex.groupby("variate")["rank"].max().eq(2).all()
+    assert ex["ptm"].isin(model.zoo.names).all()
+    assert (ex.groupby("variate")["similarity"].diff().dropna() <= 0).all()
+
+
+def test_similarity_fusion_weights(tiny_zoo, panel):
+    m = SeqFusion.from_pretrained(tiny_zoo, k=3, fusion="similarity", temperature=0.05)
+    ex = m.explain(panel)
+    np.testing.assert_allclose(ex.groupby("variate")["weight"].sum(), 1.0)
+    assert (ex.groupby("variate")["weight"].diff().dropna() <= 1e-12).all()
+
+
+def test_selection_override(model, panel):
+    x = panel[-36:].T
+    fixed = np.zeros((3, 1), dtype=int)
+    a = model.predict_windows(x, 6, k=1, selection=fixed)
+    b = SeqFusion(model.zoo.subset(["sine_patchtst"]), k=1).predict_windows(x, 6)
+    np.testing.assert_allclose(a, b)
+
+
+def test_each_member_runs_once_per_step(model):
+    calls = {}
+    hooks = [m.module.register_forward_hook(lambda mod, i, o, n=m.name: calls.setdefault(n, []).append(len(i[0])))
+             for m in model.zoo.members]
+    try:
+        x = synthetic_windows("walk", 50, 36, seed=9)
+        model.predict_windows(x, 24, k=2)  # 2 steps of h=12
+    finally:
+        for h in hooks:
+            h.remove()
+    assert all(len(v) == 2 for v in calls.values())
+    assert sum(v[0] for v in calls.values()) == 100  # every row goes to 2 members
+
+
+def test_normalization_last_h(tiny_zoo, panel):
+    a = SeqFusion.from_pretrained(tiny_zoo, normalization="last_h").predict(panel, 6)
+    assert a.shape == (6, 3) and np.isfinite(a).all()

@@ -1,0 +1,106 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from seqfusion.errors import ZooError
+from seqfusion.models import build_model
+from seqfusion.zoo import Member, Zoo
+
+
+def test_round_trip(tiny_zoo, tmp_path):
+    zoo = Zoo.load(tiny_zoo)
+    assert zoo.names == ["sine_patchtst", "trend_dlinear", "naive"]
+    out = zoo.save(tmp_path / "copy")
+    again = Zoo.load(out)
+    x = torch.randn(3, 36)
+    for a, b in zip(zoo.members, again.members):
+        with torch.no_grad():
+            assert torch.equal(a.module(x), b.module(x))
+        np.testing.assert_allclose(a.representation, b.representation, atol=1e-6)
+        assert a.source == b.source and a.frequency == b.frequency
+    manifest = json.loads((out / "zoo.json").read_text())
+    assert manifest["format_version"] == 1
+    entry = manifest["ptms"][0]
+    for key in ("name", "architecture", "config", "input_length", "horizon", "source",
+                "frequency", "representation", "training", "sha256"):
+        assert key in entry
+    assert manifest["ptms"][2]["file"] is None  # naive has no weights
+    assert not list(out.rglob("*.pt")) and not list(out.rglob("*.pkl"))
+
+
+@pytest.fixture
+def copy(tiny_zoo, tmp_path):
+    dst = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo, dst)
+    return dst
+
+
+def test_flipped_byte_names_file(copy):
+    f = copy / "ptms" / "sine_patchtst.safetensors"
+    data = bytearray(f.read_bytes())
+    data[-5] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(ZooError, match="sine_patchtst.safetensors: checksum mismatch"):
+        Zoo.load(copy)
+
+
+def test_missing_file(copy):
+    (copy / "extractor.safetensors").unlink()
+    with pytest.raises(ZooError, match="extractor.safetensors: weight file missing"):
+        Zoo.load(copy)
+
+
+def test_wrong_version(copy):
+    m = json.loads((copy / "zoo.json").read_text())
+    m["format_version"] = 99
+    (copy / "zoo.json").write_text(json.dumps(m))
+    with pytest.raises(ZooError, match="format version 99 is not supported"):
+        Zoo.load(copy)
+
+
+def test_bad_json_and_missing_manifest(copy, tmp_path):
+    (copy / "zoo.json").write_text("{not json")
+    with pytest.raises(ZooError, match="not valid JSON"):
+        Zoo.load(copy)
+    with pytest.raises(ZooError, match="manifest not found"):
+        Zoo.load(tmp_path / "nowhere")
+
+
+def test_shape_mismatch(copy):
+    m = json.loads((copy / "zoo.json").read_text())
+    m["ptms"][1]["config"]["horizon"] = 6  # weights are for horizon 12
+    (copy / "zoo.json").write_text(json.dumps(m))
+    with pytest.raises(ZooError, match="trend_dlinear.safetensors: tensor .* has shape"):
+        Zoo.load(copy)
+
+
+def test_malformed_entry(copy):
+    m = json.loads((copy / "zoo.json").read_text())
+    del m["ptms"][0]["architecture"]
+    (copy / "zoo.json").write_text(json.dumps(m))
+    with pytest.raises(ZooError, match="malformed manifest"):
+        Zoo.load(copy)
+
+
+def test_add_list_remove(tiny_zoo, tmp_path):
+    zoo = Zoo.load(tiny_zoo)
+    dim = zoo.representations().shape[1]
+    mod = build_model("seasonal_naive", period=7)
+    zoo.add(Member("snaive7", "seasonal_naive", {"input_length": 36, "horizon": 12, "period": 7},
+                   mod, np.ones(dim), source="classical"))
+    with pytest.raises(ZooError, match="already in the zoo"):
+        zoo.add(Member("snaive7", "naive", {}, build_model("naive"), np.ones(dim)))
+    with pytest.raises(ZooError, match="representation must be"):
+        zoo.add(Member("bad", "naive", {}, build_model("naive"), np.ones(dim + 1)))
+    with pytest.raises(ZooError, match="invalid PTM name"):
+        zoo.add(Member("a/b", "naive", {}, build_model("naive"), np.ones(dim)))
+    again = Zoo.load(zoo.save(tmp_path / "ext"))
+    assert again.names[-1] == "snaive7"
+    assert list(again.table()["name"]) == again.names
+    again.remove("snaive7")
+    assert "snaive7" not in again.names
+    with pytest.raises(KeyError):
+        again["snaive7"]
