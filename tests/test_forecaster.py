@@ -169,7 +169,7 @@ def test_similarity_fusion_weights(tiny_zoo, panel):
 def test_selection_override(model, panel):
     x = panel[-36:].T
     fixed = np.zeros((3, 1), dtype=int)
-    a = model.predict_windows(x, 6, k=1, selection=fixed)
+    a = model.predict_windows(x, 6, k=1, members=fixed)
     b = SeqFusion(model.zoo.subset(["sine_patchtst"]), k=1).predict_windows(x, 6)
     np.testing.assert_allclose(a, b)
 
@@ -191,3 +191,30 @@ def test_each_member_runs_once_per_step(model):
 def test_normalization_last_h(tiny_zoo, panel):
     a = SeqFusion.from_pretrained(tiny_zoo, normalization="last_h").predict(panel, 6)
     assert a.shape == (6, 3) and np.isfinite(a).all()
+
+
+def test_backtest_errors_hand_computed(tiny_zoo, panel):
+    m = SeqFusion.from_pretrained(tiny_zoo, selection="backtest", backtest=12)
+    x = panel[-36:, 1]
+    naive = m.zoo.names.index("naive")
+    err = m.backtest_errors(x[None], np.array([[naive]]))[0, 0]
+    hist, target = x[:24], x[24:]
+    expected = np.mean(((target - hist[-1]) / hist.std()) ** 2)
+    np.testing.assert_allclose(err, expected, rtol=1e-5)
+
+
+def test_backtest_selection_picks_lowest_error(tiny_zoo, panel):
+    m = SeqFusion.from_pretrained(tiny_zoo, k=1, selection="backtest", fusion="mean")
+    ctx = panel[-36:].T
+    allm = np.tile(np.arange(len(m.zoo)), (3, 1))
+    errs = m.backtest_errors(ctx, allm)
+    chosen = m.choose(ctx)
+    np.testing.assert_array_equal(chosen["members"][:, 0], errs.argmin(axis=1))
+    ex = m.explain(panel)
+    assert np.isfinite(ex["backtest_error"]).all()
+    w = SeqFusion.from_pretrained(tiny_zoo, k=3, selection="backtest", fusion="inverse_error").choose(ctx)["weight"]
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    with pytest.raises(SeqFusionError, match="needs selection='backtest'"):
+        SeqFusion.from_pretrained(tiny_zoo, fusion="inverse_error").predict(panel, 3)
+    with pytest.raises(SeqFusionError, match="backtest must be"):
+        SeqFusion.from_pretrained(tiny_zoo, selection="backtest", backtest=40)

@@ -13,7 +13,8 @@ from seqfusion.frames import assemble, parse
 from seqfusion.rollout import rollout
 from seqfusion.zoo import Zoo
 
-FUSIONS = ("mean", "similarity")
+FUSIONS = ("mean", "similarity", "inverse_error")
+SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
 STD_FLOOR = 1e-8
 
@@ -25,8 +26,12 @@ class SeqFusion:
     ----------
     zoo: the :class:`~seqfusion.zoo.Zoo` to draw members from.
     k: members fused per variate (top-k by cosine similarity of representations).
-    fusion: ``"mean"`` (plain average, as the paper) or ``"similarity"`` (softmax of the
-        similarities divided by ``temperature``).
+    fusion: ``"mean"`` (plain average, as the paper), ``"similarity"`` (softmax of the
+        similarities divided by ``temperature``) or ``"inverse_error"`` (weights inversely
+        proportional to the back-test error; needs back-test selection).
+    selection: ``"similarity"`` (top-k by cosine similarity, as the paper) or
+        ``"backtest"`` (among the ``candidates`` most similar members, all when ``None``,
+        the k with the lowest error forecasting the context's own last ``backtest`` points).
     normalization: ``"window"`` (statistics of the whole context) or ``"last_h"`` (of the
         last ``min(H, T)`` points).
     clip: bound on normalized roll-out values (guards against a diverging member).
@@ -40,6 +45,9 @@ class SeqFusion:
         k: int = 3,
         fusion: str = "mean",
         normalization: str = "window",
+        selection: str = "similarity",
+        candidates: int | None = None,
+        backtest: int = 12,
         temperature: float = 0.05,
         clip: float | None = 10.0,
         min_length: int = 8,
@@ -48,6 +56,9 @@ class SeqFusion:
         self.k = k
         self.fusion = fusion
         self.normalization = normalization
+        self.selection = selection
+        self.candidates = candidates
+        self.backtest = backtest
         self.temperature = temperature
         self.clip = clip
         self.min_length = min_length
@@ -68,6 +79,11 @@ class SeqFusion:
             raise SeqFusionError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         if normalization not in NORMALIZATIONS:
             raise SeqFusionError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        if self.selection not in SELECTIONS:
+            raise SeqFusionError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+        if not 1 <= self.backtest <= self.input_length - self.min_length:
+            raise SeqFusionError(
+                f"backtest must be in [1, {self.input_length - self.min_length}], got {self.backtest}")
 
     @property
     def input_length(self) -> int:
@@ -127,18 +143,68 @@ class SeqFusion:
         return emb @ reps.T
 
     def select(self, x: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k members per context: (indices ``[n, k]``, similarities ``[n, k]``).
+        """Chosen members per context: (indices ``[n, k]``, similarities ``[n, k]``).
 
-        Ties are broken by member order in the zoo (stable sort).
+        With similarity selection ties are broken by member order in the zoo (stable sort).
+        """
+        chosen = self.choose(np.asarray(x, dtype=np.float64), k)
+        return chosen["members"], chosen["similarity"]
+
+    def backtest_errors(self, ctx: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Back-test error of candidate members on each context's own last points.
+
+        For contexts ``[n, T]`` and candidate member indices ``[n, M]``: each candidate
+        forecasts the last ``backtest`` points from the points before them (left-padded with
+        their first value to T, z-normalized by their own statistics); returns the MSE in
+        that normalized scale, ``[n, M]``.
+        """
+        T, b = ctx.shape[1], self.backtest
+        hist, target = ctx[:, : T - b], ctx[:, T - b :]
+        mean = hist.mean(axis=1, keepdims=True)
+        std = np.maximum(hist.std(axis=1, keepdims=True), STD_FLOOR)
+        z = np.concatenate([np.repeat(hist[:, :1], b, axis=1), hist], axis=1)
+        zt = torch.as_tensor((z - mean) / std, dtype=torch.float32)
+        target = (target - mean) / std
+        errors = np.empty(candidates.shape, dtype=np.float64)
+        for m in np.unique(candidates):
+            rows, slot = np.nonzero(candidates == m)
+            pred = rollout(self.zoo.members[m].module, zt[rows], b, self.clip).numpy()
+            errors[rows, slot] = np.mean((pred - target[rows]) ** 2, axis=1)
+        return errors
+
+    def choose(self, ctx: np.ndarray, k: int | None = None) -> dict[str, np.ndarray]:
+        """Pick members and fusion weights per context ``[n, T]``.
+
+        Returns ``members`` ``[n, k]`` (indices), ``similarity`` ``[n, k]``, ``weight``
+        ``[n, k]`` and, with back-test selection, ``error`` ``[n, k]``.
         """
         k = self.k if k is None else k
-        sims = self.similarities(x)
-        idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        return idx, np.take_along_axis(sims, idx, axis=1)
+        sims_all = self.similarities(ctx)
+        order = np.argsort(-sims_all, axis=1, kind="stable")
+        if self.selection == "similarity":
+            idx = order[:, :k]
+            err = None
+        else:
+            m = len(self.zoo) if self.candidates is None else max(k, min(self.candidates, len(self.zoo)))
+            cand = order[:, :m]
+            cerr = self.backtest_errors(ctx, cand)
+            pick = np.argsort(cerr, axis=1, kind="stable")[:, :k]
+            idx = np.take_along_axis(cand, pick, axis=1)
+            err = np.take_along_axis(cerr, pick, axis=1)
+        sims = np.take_along_axis(sims_all, idx, axis=1)
+        out = {"members": idx, "similarity": sims, "weight": self._weights(sims, err)}
+        if err is not None:
+            out["error"] = err
+        return out
 
-    def _weights(self, sims: np.ndarray) -> np.ndarray:
+    def _weights(self, sims: np.ndarray, err: np.ndarray | None = None) -> np.ndarray:
         if self.fusion == "mean":
             return np.full_like(sims, 1.0 / sims.shape[1], dtype=np.float64)
+        if self.fusion == "inverse_error":
+            if err is None:
+                raise SeqFusionError("fusion 'inverse_error' needs selection='backtest'")
+            w = 1.0 / np.maximum(err, 1e-6)
+            return w / w.sum(axis=1, keepdims=True)
         z = (sims - sims.max(axis=1, keepdims=True)) / self.temperature
         w = np.exp(z.astype(np.float64))
         return w / w.sum(axis=1, keepdims=True)
@@ -148,16 +214,17 @@ class SeqFusion:
         x: np.ndarray,
         horizon: int,
         k: int | None = None,
-        selection: np.ndarray | None = None,
+        members: np.ndarray | None = None,
         **options: Any,
     ) -> np.ndarray:
         """Forecast each row of ``x [n, L]`` (one univariate history per row): ``[n, H]``.
 
-        ``selection`` optionally fixes the chosen members per row (``[n, k]`` indices, e.g.
-        chosen once per dataset); ``options`` override constructor settings for this call.
+        ``members`` optionally fixes the chosen member indices per row (``[n, k]``, e.g.
+        chosen once per dataset, fused by plain mean); ``options`` override constructor
+        settings for this call.
         """
         if options:
-            return self._with(**options).predict_windows(x, horizon, k, selection)
+            return self._with(**options).predict_windows(x, horizon, k, members)
         if not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")
         k = self.k if k is None else k
@@ -167,11 +234,14 @@ class SeqFusion:
             raise SeqFusionError(f"windows must be [n, L], got shape {x.shape}")
         ctx = self.contexts(list(x))
         xn, mean, std = self._normalize(ctx, horizon)
-        idx, sims = self.select(ctx, k)
-        if selection is not None:
-            idx = np.asarray(selection, dtype=np.int64).reshape(len(x), -1)
-            sims = np.take_along_axis(self.similarities(ctx), idx, axis=1)
-        weights = self._weights(sims)
+        if members is not None:
+            idx = np.asarray(members, dtype=np.int64).reshape(len(x), -1)
+            if idx.min() < 0 or idx.max() >= len(self.zoo):
+                raise SeqFusionError("member indices out of range")
+            weights = np.full(idx.shape, 1.0 / idx.shape[1])
+        else:
+            chosen = self.choose(ctx, k)
+            idx, weights = chosen["members"], chosen["weight"]
         fused = np.zeros((len(x), horizon), dtype=np.float64)
         xt = torch.as_tensor(xn, dtype=torch.float32)
         for m in np.unique(idx):
@@ -185,6 +255,7 @@ class SeqFusion:
 
     def _with(self, **options: Any) -> "SeqFusion":
         params = dict(k=self.k, fusion=self.fusion, normalization=self.normalization,
+                      selection=self.selection, candidates=self.candidates, backtest=self.backtest,
                       temperature=self.temperature, clip=self.clip, min_length=self.min_length)
         unknown = set(options) - set(params)
         if unknown:
@@ -209,13 +280,16 @@ class SeqFusion:
         """Per variate, the chosen members with rank, similarity, fusion weight and source."""
         parsed = parse(y)
         ctx = self.contexts(parsed.series, parsed.names)
-        idx, sims = self.select(ctx, k)
-        weights = self._weights(sims)
+        chosen = self.choose(ctx, k)
+        err = chosen.get("error", np.full(chosen["members"].shape, np.nan))
         rows = []
-        for name, ids, ss, ws in zip(parsed.names, idx, sims, weights):
-            for rank, (m, s, w) in enumerate(zip(ids, ss, ws), start=1):
+        for i, name in enumerate(parsed.names):
+            for rank, m in enumerate(chosen["members"][i], start=1):
                 mem = self.zoo.members[m]
-                rows.append({"variate": name, "rank": rank, "ptm": mem.name, "similarity": float(s),
-                             "weight": float(w), "source": mem.source, "frequency": mem.frequency,
+                rows.append({"variate": name, "rank": rank, "ptm": mem.name,
+                             "similarity": float(chosen["similarity"][i, rank - 1]),
+                             "weight": float(chosen["weight"][i, rank - 1]),
+                             "backtest_error": float(err[i, rank - 1]),
+                             "source": mem.source, "frequency": mem.frequency,
                              "architecture": mem.architecture})
         return pd.DataFrame(rows)
