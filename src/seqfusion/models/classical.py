@@ -49,3 +49,21 @@ class WindowMean(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=1, keepdim=True).expand(-1, self.horizon).clone()
+
+
+@register("drift")
+class Drift(nn.Module):
+    """Extend the line through the first and last input values, damped by ``damping``."""
+
+    def __init__(self, input_length: int = 36, horizon: int = 12, damping: float = 1.0) -> None:
+        super().__init__()
+        if not 0.0 < damping <= 1.0:
+            raise ValueError(f"damping must be in (0, 1], got {damping}")
+        self.input_length, self.horizon, self.damping = input_length, horizon, damping
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slope = (x[:, -1:] - x[:, :1]) / (x.shape[1] - 1)
+        steps = torch.arange(1, self.horizon + 1, dtype=x.dtype, device=x.device)
+        if self.damping < 1.0:
+            steps = torch.cumsum(self.damping ** steps, dim=0)
+        return x[:, -1:] + slope * steps
