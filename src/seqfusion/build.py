@@ -89,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "members": [],
     "classical": [],
+    "prune": {},
+    "forecaster": {},
 }
 
 MEMBER_KEYS = {"name", "source", "architecture", "config", "n_windows", "seed", "context",
@@ -651,11 +653,16 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
                                "", spec.get("frequency", "any"), spec.get("domain", "classical"))
         mem.training["demo"] = c["demo"]
         members.append(mem)
+    pruned = prune_members(members, result, cfg.get("prune", {}))
+    if pruned:
+        _log(progress, f"[prune] dropped {len(pruned)} members that transfer worse than "
+                       f"{cfg['prune']['reference']!r}: {', '.join(pruned)}")
     reps = np.stack([m.representation for m in members])
     selection = {}
     for k in (1, 3):
         if k <= len(members):
-            selection[f"top{k}"] = selection_quality(result, eval_windows, extractor.embed, reps, k, T)
+            selection[f"top{k}"] = selection_quality(result, eval_windows, extractor.embed, reps, k, T,
+                                                     [result.rows.index(m.name) for m in members])
     stages["represent"] = round(time.perf_counter() - t0, 1)
     for key, sq in selection.items():
         mm = sq["mean"]
@@ -687,9 +694,28 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
                      "source_g": [[None if not np.isfinite(v) else round(float(v), 4) for v in row]
                                   for row in g_src]},
         "selection": _round_summary(selection),
+        "pruned": pruned,
+        "forecaster": dict(cfg.get("forecaster", {})),
     }
     ecfg = {"input_length": T, **ext_cfg["model"]}
     return Zoo(extractor, ecfg, members, info), stages
+
+
+def prune_members(members: list[Member], result: Any, prune: Mapping[str, Any]) -> list[str]:
+    """Drop (in place) members whose median held-out MSE over all sub-datasets exceeds that
+    of the ``reference`` member (e.g. ``naive``); return the dropped names.
+
+    A zoo-internal criterion: only the sources' held-out windows are used.
+    """
+    ref = prune.get("reference")
+    if not ref:
+        return []
+    med = {r: float(np.nanmedian(result.mse[i])) for i, r in enumerate(result.rows)}
+    if ref not in med:
+        raise SeqFusionError(f"prune reference {ref!r} is not a member of the zoo")
+    dropped = [m.name for m in members if m.name != ref and med[m.name] > med[ref]]
+    members[:] = [m for m in members if m.name not in dropped]
+    return dropped
 
 
 def _round_summary(s: dict[str, Any]) -> dict[str, Any]:

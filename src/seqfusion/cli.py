@@ -55,9 +55,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
     df, fmt = _read_csv(args.input, args.format)
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
-                                      normalization=args.normalization)
-    if args.k is not None and args.k > len(model.zoo):
-        raise SeqFusionError(f"--k {args.k} exceeds the zoo size {len(model.zoo)}")
+                                      selection=args.selection, normalization=args.normalization)
     out = model.predict(df, args.horizon)
     from seqfusion.frames import TIME_COLUMNS
 
@@ -110,11 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     fc = sub.add_parser("forecast", help="forecast every series of a CSV file")
     fc.add_argument("input", help="wide CSV (date column + one column per variate) or long CSV (unique_id, ds, y)")
     fc.add_argument("--horizon", "-H", type=int, required=True, help="steps to forecast")
-    fc.add_argument("--k", type=int, default=3, help="members fused per variate (default 3)")
+    fc.add_argument("--k", type=int, default=None, help="members fused per variate (default: the zoo's)")
     fc.add_argument("--zoo", default=None, help="zoo folder (default: the shipped zoo)")
     fc.add_argument("--format", choices=["auto", "wide", "long"], default="auto")
-    fc.add_argument("--fusion", choices=["mean", "similarity"], default="mean")
-    fc.add_argument("--normalization", choices=["window", "last_h"], default="window")
+    fc.add_argument("--fusion", choices=["mean", "similarity", "inverse_error"], default=None)
+    fc.add_argument("--selection", choices=["similarity", "backtest"], default=None)
+    fc.add_argument("--normalization", choices=["window", "last_h"], default=None)
     fc.add_argument("--output", "-o", help="write the forecast CSV here (default: stdout)")
     fc.add_argument("--plot", help="draw history and forecast per variate into this PNG")
     fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")

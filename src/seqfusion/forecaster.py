@@ -66,8 +66,16 @@ class SeqFusion:
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, **kwargs: Any) -> "SeqFusion":
-        """Load a zoo folder (``None``: the shipped default zoo) and wrap it."""
-        return cls(Zoo.load(path), **kwargs)
+        """Load a zoo folder (``None``: the shipped default zoo) and wrap it.
+
+        Settings the zoo's manifest recommends (``info.forecaster``, e.g. its validated
+        ``k``) are used unless given here; ``None`` values are ignored.
+        """
+        zoo = Zoo.load(path)
+        params = {**zoo.info.get("forecaster", {}), **{k: v for k, v in kwargs.items() if v is not None}}
+        if "k" in params and "k" not in kwargs:
+            params["k"] = min(int(params["k"]), len(zoo))
+        return cls(zoo, **params)
 
     # ------------------------------------------------------------------ checks
     def _validate_options(self, k: int, fusion: str, normalization: str) -> None:

@@ -199,7 +199,7 @@ def transfer_matrix(
 
 def selection_quality(result: TransferResult, eval_windows: Mapping[str, np.ndarray],
                       embed: Any, representations: np.ndarray, k: int = 3,
-                      input_length: int = 36) -> dict[str, Any]:
+                      input_length: int = 36, row_index: Sequence[int] | None = None) -> dict[str, Any]:
     """How well similarity-based selection routes held-out windows (an in-domain check).
 
     For every held-out window the ``k`` members whose representations are most
@@ -207,7 +207,8 @@ def selection_quality(result: TransferResult, eval_windows: Mapping[str, np.ndar
     sub-dataset: the MSE of that fusion, of the single best member of the sub-dataset
     (oracle), of the average member, and how often an own-source PTM is among the chosen.
     ``embed``: callable ``[n, T] -> [n, dim]``; needs ``transfer_matrix(...,
-    keep_predictions=True)``.
+    keep_predictions=True)``. ``row_index`` maps representation rows to matrix rows (when
+    the zoo holds only some of the evaluated members).
     """
     if result.predictions is None:
         raise ValueError("the transfer result holds no predictions (keep_predictions=True)")
@@ -219,6 +220,8 @@ def selection_quality(result: TransferResult, eval_windows: Mapping[str, np.ndar
         e = np.asarray(embed(np.asarray(eval_windows[c])[:, :input_length]), dtype=np.float64)
         e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
         top = np.argsort(-(e @ reps.T), axis=1, kind="stable")[:, :k]  # [n, k]
+        if row_index is not None:
+            top = np.asarray(row_index)[top]
         preds = result.predictions[c]  # [R, n, h]
         n = preds.shape[1]
         fused = preds[top.T, np.arange(n)[None, :]].mean(axis=0)
