@@ -13,7 +13,7 @@ from seqfusion.frames import assemble, parse
 from seqfusion.rollout import rollout
 from seqfusion.zoo import Zoo
 
-FUSIONS = ("mean", "similarity", "inverse_error")
+FUSIONS = ("mean", "median", "similarity", "inverse_error")
 SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
 STD_FLOOR = 1e-8
@@ -26,7 +26,8 @@ class SeqFusion:
     ----------
     zoo: the :class:`~seqfusion.zoo.Zoo` to draw members from.
     k: members fused per variate (top-k by cosine similarity of representations).
-    fusion: ``"mean"`` (plain average, as the paper), ``"similarity"`` (softmax of the
+    fusion: ``"mean"`` (plain average, as the paper), ``"median"`` (per-step median of the
+        k forecasts, robust to one diverging member), ``"similarity"`` (softmax of the
         similarities divided by ``temperature``) or ``"inverse_error"`` (weights inversely
         proportional to the back-test error; needs back-test selection).
     selection: ``"similarity"`` (top-k by cosine similarity, as the paper) or
@@ -206,7 +207,7 @@ class SeqFusion:
         return out
 
     def _weights(self, sims: np.ndarray, err: np.ndarray | None = None) -> np.ndarray:
-        if self.fusion == "mean":
+        if self.fusion in ("mean", "median"):
             return np.full_like(sims, 1.0 / sims.shape[1], dtype=np.float64)
         if self.fusion == "inverse_error":
             if err is None:
@@ -250,12 +251,15 @@ class SeqFusion:
         else:
             chosen = self.choose(ctx, k)
             idx, weights = chosen["members"], chosen["weight"]
-        fused = np.zeros((len(x), horizon), dtype=np.float64)
+        preds = np.zeros((len(x), idx.shape[1], horizon), dtype=np.float64)
         xt = torch.as_tensor(xn, dtype=torch.float32)
         for m in np.unique(idx):
             rows, slot = np.nonzero(idx == m)
-            pred = rollout(self.zoo.members[m].module, xt[rows], horizon, self.clip).numpy()
-            fused[rows] += weights[rows, slot][:, None] * pred.astype(np.float64)
+            preds[rows, slot] = rollout(self.zoo.members[m].module, xt[rows], horizon, self.clip).numpy()
+        if self.fusion == "median" and members is None:
+            fused = np.median(preds, axis=1)
+        else:
+            fused = np.einsum("nk,nkh->nh", weights, preds)
         out = fused * std + mean
         constant = (ctx.max(axis=1) - ctx.min(axis=1)) <= 1e-12 * np.maximum(1.0, np.abs(ctx).max(axis=1))
         out[constant] = ctx[constant, -1:]

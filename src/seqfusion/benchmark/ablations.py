@@ -1,0 +1,226 @@
+"""Ablations of the forecaster's design on the multivariate protocol (validation and test).
+
+Each ablation varies one choice against the shipped default (zoo, k, fusion,
+normalization, selection) and is scored on both the validation split (windows ending
+before each target's test rows; used to choose designs) and the test split (reported).
+Run ``python -m seqfusion.benchmark.ablations --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from seqfusion.benchmark.protocol import HORIZONS, evaluate, input_rows, target_rows
+from seqfusion.benchmark.report import geomean_ratio, run_metadata
+from seqfusion.benchmark.validation import load_split
+from seqfusion.forecaster import SeqFusion
+from seqfusion.zoo import Zoo
+
+DATASETS = ["ECL", "ETTh1", "ETTh2", "Exchange", "Illness", "Weather"]
+SPLITS = ["validation", "test"]
+Method = Callable[[np.ndarray, int], np.ndarray]
+
+
+def forecaster_method(model: SeqFusion, **options: Any) -> Method:
+    """Wrap ``model.predict_windows`` as a protocol method (horizon-invariant when it is)."""
+    def method(x: np.ndarray, horizon: int) -> np.ndarray:
+        return model.predict_windows(x, horizon, **options)
+
+    norm = options.get("normalization", model.normalization)
+    method.horizon_invariant = norm == "window"  # type: ignore[attr-defined]
+    return method
+
+
+def once_per_dataset_method(model: SeqFusion, n_vars: int, **options: Any) -> Method:
+    """Members chosen once per variate from the first window (the reference code's way).
+
+    Needs all rows in protocol order (window-major: row ``i * C + c``), i.e. no subsampling.
+    """
+    def method(x: np.ndarray, horizon: int) -> np.ndarray:
+        chosen = model._with(**options).choose(model.contexts(list(x[:n_vars])))["members"]
+        fixed = chosen[np.arange(len(x)) % n_vars]
+        return model.predict_windows(x, horizon, members=fixed, **options)
+
+    method.horizon_invariant = True  # type: ignore[attr-defined]
+    return method
+
+
+def naive_method(x: np.ndarray, horizon: int) -> np.ndarray:
+    return np.repeat(x[:, -1:], horizon, axis=1)
+
+
+def seasonal_naive_method(x: np.ndarray, horizon: int) -> np.ndarray:
+    reps = -(-horizon // 7)
+    return np.tile(x[:, -7:], (1, reps))[:, :horizon]
+
+
+naive_method.horizon_invariant = True  # type: ignore[attr-defined]
+seasonal_naive_method.horizon_invariant = True  # type: ignore[attr-defined]
+
+
+def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Callable[[Any], Method]]]:
+    """(group, label, factory(data) -> method) for every ablation row."""
+    M = len(model.zoo)
+    k0 = model.k
+    out: list[tuple[str, str, Callable[[Any], Method]]] = []
+    add = lambda g, l, f: out.append((g, l, f))  # noqa: E731
+    add("baselines", "SeasonalNaive (7)", lambda d: seasonal_naive_method)
+    add("baselines", "Last", lambda d: naive_method)
+    add("default", f"default (k={k0}, mean, per-window similarity, window norm)",
+        lambda d: forecaster_method(model))
+    for k in sorted({1, 2, 3, 5, 8, 12, M} - {k0}):
+        if k <= M:
+            add("1. aggregation size k", f"k={k}" + (" (all)" if k == M else ""),
+                lambda d, k=k: forecaster_method(model, k=k))
+    for name, zoo in zoos.items():
+        sub = SeqFusion(zoo, k=min(k0, len(zoo)))
+        group = "2. extractor" if name.startswith("extractor") else (
+            "3. general vs specialized" if name.startswith("general") else "4. zoo composition")
+        add(group, f"{name} ({len(zoo)} members, k={sub.k})", lambda d, s=sub: forecaster_method(s))
+    add("5. selection", "once per dataset from the first test window",
+        lambda d: once_per_dataset_method(model, d.n_vars))
+    add("5. selection", "paper setting: k=3, once per dataset",
+        lambda d: once_per_dataset_method(model, d.n_vars, k=3))
+    add("6. normalization", "last min(H, 36) points", lambda d: forecaster_method(model, normalization="last_h"))
+    for t in (0.05, 0.2):
+        add("beyond: fusion", f"similarity softmax, temperature {t}",
+            lambda d, t=t: forecaster_method(model, fusion="similarity", temperature=t))
+    add("beyond: fusion", "median of the k forecasts", lambda d: forecaster_method(model, fusion="median"))
+    add("beyond: fusion", "back-test selection (k, among all), mean",
+        lambda d: forecaster_method(model, selection="backtest"))
+    add("beyond: fusion", "back-test selection, inverse-error weights",
+        lambda d: forecaster_method(model, selection="backtest", fusion="inverse_error"))
+    return out
+
+
+FULL_ROWS = {"5. selection"}  # need all rows in protocol order
+
+
+def run(model: SeqFusion, zoos: dict[str, Zoo], datasets: list[str], splits: list[str],
+        max_rows: int | None, groups: list[str] | None = None) -> dict[str, Any]:
+    """Score every ablation row on every dataset and split; returns a JSON-able dict."""
+    rows = [v for v in variants(model, zoos) if groups is None or any(v[0].startswith(g) for g in groups)]
+    results: dict[str, Any] = {}
+    bar = tqdm(total=len(rows) * len(datasets) * len(splits), desc="ablations")
+    for split in splits:
+        for ds in datasets:
+            data = load_split(ds, split)
+            for group, label, factory in rows:
+                mr = None if group in FULL_ROWS else max_rows
+                t0 = time.perf_counter()
+                res = evaluate(factory(data), data, HORIZONS, max_rows=mr)
+                entry = results.setdefault(f"{group}|{label}", {"group": group, "label": label})
+                entry.setdefault(split, {})[ds] = {"mse": res.mse, "mae": res.mae,
+                                                   "rows": res.extra.get("n_rows"),
+                                                   "seconds": round(time.perf_counter() - t0, 2)}
+                bar.update()
+    bar.close()
+    return results
+
+
+def error_growth(model: SeqFusion, datasets: list[str], horizon: int = 48) -> dict[str, Any]:
+    """MSE per forecast step 1..horizon on the test split (default, paper k=3, Last)."""
+    out: dict[str, Any] = {}
+    for ds in datasets:
+        data = load_split(ds, "test")
+        x = input_rows(data, data.n_windows(horizon))
+        y = target_rows(data, horizon)
+        preds = {"default": model.predict_windows(x, horizon), "k=3": model.predict_windows(x, horizon, k=3),
+                 "Last": naive_method(x, horizon)}
+        out[ds] = {name: ((p - y) ** 2).mean(axis=0).round(5).tolist() for name, p in preds.items()}
+    return out
+
+
+def to_markdown(results: dict[str, Any], growth: dict[str, Any] | None, meta: dict[str, Any]) -> str:
+    lines = ["# Ablations (multivariate protocol, MSE)", "",
+             f"Command: `{meta['command']}`  ",
+             f"Commit: `{meta.get('git_commit')}`; total time {meta.get('total_seconds', 0):.0f} s; "
+             f"torch threads {torch.get_num_threads()}.", "",
+             "Validation = windows ending before each dataset's test rows (used for choices); "
+             "test = the paper's protocol. Rows marked * use an evenly spaced subsample of "
+             f"{meta.get('max_rows')} windows x variates per dataset; selection-once rows use all rows.",
+             ""]
+    ref_key = "baselines|SeasonalNaive (7)"
+    for split in SPLITS:
+        if not any(split in v for v in results.values()):
+            continue
+        ds = list(next(v[split] for v in results.values() if split in v))
+        ref = {d: results[ref_key][split][d]["mse"] for d in ds} if ref_key in results else {}
+        lines += [f"## {split}", "", "| group | variant | " + " | ".join(ds) + " | gmean / SN |",
+                  "|---|---|" + "---|" * (len(ds) + 1)]
+        for v in results.values():
+            if split not in v:
+                continue
+            sc = {d: v[split][d]["mse"] for d in ds}
+            star = "" if v["group"] in FULL_ROWS or v["group"] == "baselines" else "*"
+            lines.append(f"| {v['group']} | {v['label']}{star} | "
+                         + " | ".join(f"{sc[d]:.4f}" for d in ds) + f" | {geomean_ratio(sc, ref, ds)[0]:.3f} |")
+        lines.append("")
+    if growth:
+        steps = [1, 6, 12, 13, 24, 25, 36, 37, 48]
+        lines += ["## 7. Error growth over the recursive roll-out (test, MSE per step)", "",
+                  "| dataset | method | " + " | ".join(f"step {s}" for s in steps) + " |",
+                  "|---|---|" + "---|" * len(steps)]
+        for ds, per in growth.items():
+            for name, vals in per.items():
+                lines.append(f"| {ds} | {name} | " + " | ".join(f"{vals[s - 1]:.4f}" for s in steps) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def build_variant_zoos(base: Zoo, extra: list[str]) -> dict[str, Zoo]:
+    """Composition variants of the default zoo plus zoos loaded from ``name=DIR`` pairs."""
+    zoos: dict[str, Zoo] = {}
+    pt = [m.name for m in base.members if m.architecture == "patchtst"]
+    dl = [m.name for m in base.members if m.architecture == "dlinear"]
+    classical = [m.name for m in base.members if m.architecture in ("naive", "window_mean", "seasonal_naive")]
+    zoos["PatchTST only"] = base.subset(pt)
+    zoos["DLinear only"] = base.subset(dl)
+    zoos["trained PTMs only (no classical members)"] = base.subset(pt + dl)
+    for spec in extra:
+        name, _, path = spec.partition("=")
+        zoos[name] = Zoo.load(path)
+    return zoos
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="seqfusion-ablations", description=__doc__)
+    p.add_argument("--zoo", default=None, help="zoo folder (default: shipped)")
+    p.add_argument("--variant-zoo", action="append", default=[], metavar="NAME=DIR",
+                   help="extra zoo to compare (e.g. 'extractor without L_trans=DIR')")
+    p.add_argument("--datasets", nargs="+", default=DATASETS)
+    p.add_argument("--splits", nargs="+", default=SPLITS, choices=SPLITS)
+    p.add_argument("--groups", nargs="+", default=None, help="only groups starting with these")
+    p.add_argument("--max-rows", type=int, default=3000)
+    p.add_argument("--no-growth", action="store_true")
+    p.add_argument("--out", default="benchmarks/results")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    model = SeqFusion.from_pretrained(args.zoo)
+    zoos = build_variant_zoos(model.zoo, args.variant_zoo)
+    results = run(model, zoos, args.datasets, args.splits, args.max_rows, args.groups)
+    growth = None if args.no_growth else error_growth(model, args.datasets)
+    meta = {**run_metadata(argv, start), "max_rows": args.max_rows,
+            "total_seconds": time.perf_counter() - start, "zoo": args.zoo or "default",
+            "command": "python -m seqfusion.benchmark.ablations " + " ".join(argv)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablations.json").write_text(json.dumps({"meta": meta, "results": results, "error_growth": growth},
+                                                   indent=1) + "\n")
+    (out / "ablations.md").write_text(to_markdown(results, growth, meta) + "\n")
+    print(to_markdown(results, growth, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
