@@ -101,7 +101,7 @@ def test_bad_values_and_shapes(model):
     with pytest.raises(SeqFusionError, match="unknown option"):
         model.predict_windows(np.ones((1, 36)), 3, colour="red")
     with pytest.raises(SeqFusionError, match="fusion must be"):
-        SeqFusion(model.zoo, fusion="median")
+        SeqFusion(model.zoo, fusion="mode")
 
 
 def test_constant_series_forecast_constant(model):
@@ -218,3 +218,22 @@ def test_backtest_selection_picks_lowest_error(tiny_zoo, panel):
         SeqFusion.from_pretrained(tiny_zoo, fusion="inverse_error").predict(panel, 3)
     with pytest.raises(SeqFusionError, match="backtest must be"):
         SeqFusion.from_pretrained(tiny_zoo, selection="backtest", backtest=40)
+
+
+def test_median_fusion(tiny_zoo, panel):
+    m = SeqFusion.from_pretrained(tiny_zoo, k=3, fusion="median")
+    x = panel[-36:, 0]
+    z = torch.tensor(((x - x.mean()) / x.std())[None], dtype=torch.float32)
+    each = [rollout(mem.module, z, 5).numpy()[0] for mem in m.zoo.members]
+    np.testing.assert_allclose(m.predict(x, 5), np.median(each, axis=0) * x.std() + x.mean(), rtol=1e-5)
+
+
+def test_zoo_recommended_k(tiny_zoo, tmp_path):
+    from seqfusion.zoo import Zoo
+
+    zoo = Zoo.load(tiny_zoo)
+    zoo.info["forecaster"] = {"k": 2, "fusion": "median"}
+    path = zoo.save(tmp_path / "rec")
+    m = SeqFusion.from_pretrained(path)
+    assert (m.k, m.fusion) == (2, "median")
+    assert SeqFusion.from_pretrained(path, k=1, fusion=None).k == 1

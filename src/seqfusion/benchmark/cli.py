@@ -1,0 +1,454 @@
+"""``seqfusion benchmark {multivariate,univariate,speed}``: run, cache and report.
+
+Results go to ``--out`` (default ``benchmarks/results``) as ``<kind>.md`` and
+``<kind>.json``; ``--quick`` runs write to ``<out>/quick/`` so they never overwrite full
+results. Multivariate and univariate runs *merge* into an existing ``<kind>.json``: rows
+of the methods run now replace rows with the same (method, dataset[, subsample]); other
+rows are kept (``--replace`` starts from scratch). Every (method, dataset, options)
+result is cached as JSON in ``cache_dir('benchmark')``; slow per-window methods also
+cache their forecasts chunk by chunk (``.npz``) so an interrupted run resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from seqfusion.data.paths import cache_dir
+
+CACHE_VERSION = 1
+DEFAULT_OUT = "benchmarks/results"
+DEFAULT_MAX_WINDOWS = 1000
+MV_DEFAULT_METHODS = ("last", "mean", "snaive", "autoets", "autotheta", "autoarima",
+                      "dlinear", "patchtst")
+UV_METHODS = ("last", "mean", "snaive", "autoets", "autotheta", "autoarima", "seqfusion")
+UV_DEFAULT_METHODS = ("last", "mean", "snaive", "autoets", "autotheta")
+QUICK_MV_DATASETS = ("ETTh1", "Illness")
+QUICK_HORIZONS = (6, 24)
+QUICK_ROWS = 300
+QUICK_UV_DATASETS = ("m3_yearly", "tourism_yearly")
+QUICK_SERIES = 50
+CHUNKS = {"autoets": 1000, "autotheta": 1000, "autoarima": 20}
+
+
+class UsageError(Exception):
+    """Bad command-line input (reported as one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    return out
+
+
+def _options(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise UsageError(f"--seqfusion-opt expects KEY=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``seqfusion benchmark`` argument parser."""
+    p = _Parser(prog="seqfusion benchmark",
+                description="Run the benchmarks; results in --out as markdown + JSON.")
+    sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser,
+                           metavar="{multivariate,univariate,speed}")
+    for kind, help_ in (("multivariate", "ForecastPFN/SeqFusion multivariate protocol (MSE)"),
+                        ("univariate", "M3 / Tourism / M4 Hourly+Weekly (SMAPE / MAPE)"),
+                        ("speed", "throughput, latency, memory, zoo size")):
+        s = sub.add_parser(kind, help=help_)
+        s.add_argument("--zoo", default=None, help="zoo folder for SeqFusion (default: shipped zoo)")
+        s.add_argument("--k", type=int, default=None,
+                       help="PTMs fused per variate (default: the value the zoo recommends)")
+        s.add_argument("--quick", action="store_true", help="tiny smoke-test run (seconds)")
+        s.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+        s.add_argument("--no-cache", action="store_true", help="recompute, ignoring cached results")
+        s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        if kind == "speed":
+            s.add_argument("--n-series", type=int, default=10_000)
+            s.add_argument("--horizon", type=int, default=48)
+            s.add_argument("--sf-series", type=int, default=300,
+                           help="series timed for statsforecast AutoETS/AutoTheta")
+            s.add_argument("--repeats", type=int, default=20)
+            s.add_argument("--threads", type=int, default=None,
+                           help="torch threads (default: torch's own default)")
+            continue
+        s.add_argument("--datasets", nargs="+", default=None)
+        s.add_argument("--methods", nargs="+", default=None,
+                       help="comma/space separated; seqfusion is added when --zoo is given")
+        s.add_argument("--max-windows", type=int, default=None,
+                       help="rows (univariate: series) for slow methods (AutoARIMA); "
+                            f"multivariate default {DEFAULT_MAX_WINDOWS}")
+        s.add_argument("--seqfusion-opt", action="append", default=None, metavar="KEY=VALUE",
+                       help="extra option passed to predict_windows (repeatable)")
+        s.add_argument("--tag", default=None, help="suffix for the method labels (ablations)")
+        s.add_argument("--replace", action="store_true",
+                       help="write only this run's rows instead of merging with the existing file")
+        if kind == "multivariate":
+            s.add_argument("--horizons", nargs="+", default=None)
+            s.add_argument("--seed", type=int, default=0, help="seed of the in-task deep models")
+            s.add_argument("--epochs", type=int, default=10, help="in-task deep model epochs")
+    return p
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _fingerprint(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _cache_paths(kind: str, dataset: str, key: str, payload: dict[str, Any]) -> tuple[Path, Path]:
+    blob = json.dumps({"v": CACHE_VERSION, **payload}, sort_keys=True, default=str)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    base = cache_dir("benchmark", kind, dataset)
+    return base / f"{key}-{digest}.json", cache_dir("benchmark", "chunks") / digest
+
+
+def _bar(total: int, desc: str, disable: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="row", disable=disable, mininterval=2.0,
+                dynamic_ncols=True, leave=False)
+
+
+def _merge(path: Path, new_rows: list[dict[str, Any]], ident: tuple[str, ...],
+           replace: bool) -> list[dict[str, Any]]:
+    old: list[dict[str, Any]] = []
+    if path.is_file() and not replace:
+        try:
+            old = json.loads(path.read_text()).get("rows", [])
+        except (OSError, ValueError):
+            old = []
+    seen = {tuple(r.get(k) for k in ident) for r in new_rows}
+    kept = [r for r in old if tuple(r.get(k) for k in ident) not in seen]
+    return kept + new_rows
+
+
+def _method_label(key: str, method: Any, args: argparse.Namespace, kind: str) -> str:
+    if key == "snaive" and kind == "multivariate":
+        label = "SeasonalNaive (7)"
+    elif key == "snaive":
+        label = "SeasonalNaive"
+    elif key == "seqfusion":
+        zoo = Path(args.zoo).name if args.zoo else "default"
+        label = f"SeqFusion (k={args.k}, zoo={zoo}"
+        opts = _options(args.seqfusion_opt)
+        if opts:
+            label += ", " + ", ".join(f"{k}={v}" for k, v in sorted(opts.items()))
+        label += ")"
+    elif key in ("dlinear", "patchtst"):
+        label = f"{method.name} (in-task {method.budget})"
+    else:
+        label = method.name
+    return f"{label} [{args.tag}]" if args.tag else label
+
+
+def _seqfusion_wanted(args: argparse.Namespace, default: tuple[str, ...]) -> list[str]:
+    methods = _split(args.methods) or list(default)
+    if args.zoo and "seqfusion" not in methods and args.methods is None:
+        methods.append("seqfusion")
+    return [m.lower() for m in methods]
+
+
+def _check_zoo(args: argparse.Namespace, methods: list[str]) -> None:
+    if "seqfusion" not in methods:
+        return
+    from seqfusion.benchmark.baselines import zoo_folder
+
+    folder = zoo_folder(args.zoo)
+    if not (folder / "zoo.json").is_file():
+        raise UsageError(f"no zoo at {folder} (zoo.json missing); give --zoo DIR")
+    if args.k < 1:
+        raise UsageError("--k must be >= 1")
+
+
+# ------------------------------------------------------------------ multivariate
+
+
+def run_multivariate(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    from seqfusion.benchmark import baselines as bl
+    from seqfusion.benchmark import protocol as pr
+    from seqfusion.benchmark.report import CostMeter, multivariate_markdown, run_metadata, write_json
+
+    quick = args.quick
+    names = _split(args.datasets) or list(QUICK_MV_DATASETS if quick else pr.DATASETS)
+    try:
+        specs = [pr.resolve_dataset(n) for n in names]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        horizons = sorted({int(h) for h in (_split(args.horizons) or
+                                            (QUICK_HORIZONS if quick else pr.HORIZONS))})
+    except ValueError:
+        raise UsageError(f"--horizons must be integers, got {args.horizons}") from None
+    if not horizons or horizons[0] < 1:
+        raise UsageError("--horizons must be positive")
+    methods = _seqfusion_wanted(args, ("last", "mean", "snaive") if quick else MV_DEFAULT_METHODS)
+    bad = [m for m in methods if m not in bl.ALL_METHODS]
+    if bad:
+        raise UsageError(f"unknown method(s) {', '.join(bad)}; known: {', '.join(bl.ALL_METHODS)}")
+    _check_zoo(args, methods)
+    if args.max_windows is not None and args.max_windows < 1:
+        raise UsageError("--max-windows must be >= 1")
+    sf_opts = _options(args.seqfusion_opt)
+
+    # jobs: (method key, max_rows); subsampled slow methods get naive rows beside them
+    jobs: list[tuple[str, int | None]] = []
+    for key in methods:
+        if quick:
+            rows = args.max_windows or QUICK_ROWS
+        elif key in bl.SLOW_METHODS:
+            rows = args.max_windows or DEFAULT_MAX_WINDOWS
+        else:
+            rows = None
+        jobs.append((key, rows))
+    for rows in sorted({r for _, r in jobs if r is not None}):
+        for key in ("last", "mean", "snaive"):
+            if (key, rows) not in jobs:
+                jobs.append((key, rows))
+    if any(r is None for _, r in jobs) and ("snaive", None) not in jobs:
+        jobs.append(("snaive", None))  # denominator of the geo-mean column
+    jobs.sort(key=lambda j: (j[1] is not None, j[1] or 0,
+                             bl.ALL_METHODS.index(j[0]) if j[0] in bl.ALL_METHODS else 99))
+
+    import torch
+
+    torch.set_num_threads(1)
+    new_rows: list[dict[str, Any]] = []
+    commit = None
+    for spec in specs:
+        data = pr.load_dataset(spec.name)
+        fp = _fingerprint(pr.dataset_path(spec))
+        for key, max_rows in jobs:
+            method = bl.make_method(key, data, season=spec.season, snaive_period=7, zoo=args.zoo,
+                                    k=args.k, seqfusion_options=sf_opts,
+                                    deep_options={"seed": args.seed, "epochs": args.epochs})
+            label = _method_label(key, method, args, "multivariate")
+            group = "full" if max_rows is None else f"{max_rows} rows per dataset"
+            payload = {"kind": "multivariate", "method": key, "options": method.options(),
+                       "dataset": spec.name, "data": fp, "horizons": horizons,
+                       "max_rows": max_rows}
+            if key == "seqfusion":
+                payload["zoo"] = bl.zoo_fingerprint(args.zoo)
+            cfile, chunk_dir = _cache_paths("multivariate", spec.name, key, payload)
+            if args.no_cache:
+                shutil.rmtree(chunk_dir, ignore_errors=True)
+            row: dict[str, Any] | None = None
+            if cfile.is_file() and not args.no_cache:
+                row = json.loads(cfile.read_text())
+                row["cached"] = True
+            if row is None:
+                total = pr.rows_to_evaluate(method, data, horizons, max_rows)
+                bar = _bar(total, f"{label} {spec.name}", args.no_progress)
+                try:
+                    with CostMeter() as cost:
+                        res = pr.evaluate(method, data, horizons, max_rows=max_rows,
+                                          chunk=CHUNKS.get(key), progress=bar.update,
+                                          chunk_cache=chunk_dir if key in CHUNKS else None)
+                finally:
+                    bar.close()
+                if commit is None:
+                    from seqfusion.benchmark.report import git_commit
+
+                    commit = git_commit() or "unknown"
+                row = {**res.to_dict(), **cost.to_dict(), "stats": dict(method.stats),
+                       "options": method.options(), "computed_utc":
+                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": commit}
+                write_json(cfile, row)
+                shutil.rmtree(chunk_dir, ignore_errors=True)
+                row["cached"] = False
+            row.update({"method": label, "key": key, "group": group, "max_rows": max_rows})
+            new_rows.append(row)
+            print(f"{label:<40} {spec.name:<9} {group:<22} MSE {row['mse']:.4f}  "
+                  f"MAE {row['mae']:.4f}  {row['seconds']:.1f}s"
+                  + ("  (cached)" if row["cached"] else ""), file=sys.stderr)
+
+    out = Path(args.out) / ("quick" if quick else "")
+    out.mkdir(parents=True, exist_ok=True)
+    jpath = out / "multivariate.json"
+    rows = _merge(jpath, new_rows, ("method", "dataset", "group"), args.replace)
+    meta = run_metadata(argv, started)
+    meta["rows_compute_seconds"] = round(sum(float(r.get("seconds", 0.0)) for r in rows), 3)
+    shown = [d for d in pr.DATASETS if any(r["dataset"] == d for r in rows)]
+    write_json(jpath, {"kind": "multivariate", "meta": meta, "datasets": shown,
+                       "horizons": horizons, "rows": rows})
+    (out / "multivariate.md").write_text(multivariate_markdown(rows, meta, shown, horizons))
+    print(f"wrote {out / 'multivariate.md'} and {jpath}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------ univariate
+
+
+def run_univariate(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    from seqfusion.benchmark import baselines as bl
+    from seqfusion.benchmark import univariate as uv
+    from seqfusion.benchmark.report import CostMeter, run_metadata, univariate_markdown, write_json
+    from seqfusion.data.paths import data_root
+
+    quick = args.quick
+    names = [n.lower() for n in (_split(args.datasets) or
+                                 list(QUICK_UV_DATASETS if quick else uv.UNIVARIATE))]
+    try:
+        specs = [uv.resolve_univariate(n) for n in names]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    methods = _seqfusion_wanted(args, ("last", "mean", "snaive") if quick else UV_DEFAULT_METHODS)
+    bad = [m for m in methods if m not in UV_METHODS]
+    if bad:
+        raise UsageError(f"unknown univariate method(s) {', '.join(bad)}; known: {', '.join(UV_METHODS)}")
+    _check_zoo(args, methods)
+    if "seqfusion" in methods:
+        uv.check_leakage(args.zoo, [s.name for s in specs])
+    sf_opts = _options(args.seqfusion_opt)
+    max_series = QUICK_SERIES if quick else None
+
+    import torch
+
+    torch.set_num_threads(1)
+    new_rows: list[dict[str, Any]] = []
+    for spec in specs:
+        data = uv.load_univariate(spec.name, max_series=max_series)
+        fp = _fingerprint(data_root() / spec.path)
+        for key in methods:
+            method = bl.make_method(key, None, season=spec.season, zoo=args.zoo, k=args.k,
+                                    seqfusion_options=sf_opts)
+            label = _method_label(key, method, args, "univariate")
+            sub = data
+            limit = args.max_windows if key in bl.SLOW_METHODS else None
+            if limit is not None and limit < len(data.x):
+                import numpy as np
+
+                idx = np.unique(np.linspace(0, len(data.x) - 1, limit).round().astype(int))
+                sub = uv.UnivariateData(spec, data.x[idx], data.y[idx], data.n_padded)
+                label += f" (subsample {len(idx)} series)"
+            payload = {"kind": "univariate", "method": key, "options": method.options(),
+                       "dataset": spec.name, "data": fp, "n": len(sub.x), "limit": limit,
+                       "max_series": max_series}
+            if key == "seqfusion":
+                payload["zoo"] = bl.zoo_fingerprint(args.zoo)
+            cfile, _ = _cache_paths("univariate", spec.name, key, payload)
+            row: dict[str, Any] | None = None
+            if cfile.is_file() and not args.no_cache:
+                row = json.loads(cfile.read_text())
+                row["cached"] = True
+            if row is None:
+                with CostMeter() as cost:
+                    res = uv.evaluate_univariate(method, sub)
+                row = {**res.to_dict(), **cost.to_dict(), "stats": dict(method.stats),
+                       "options": method.options(),
+                       "computed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                write_json(cfile, row)
+                row["cached"] = False
+            row.update({"method": label, "key": key})
+            new_rows.append(row)
+            print(f"{label:<40} {spec.name:<18} {spec.metric.upper()} {row['value']:.3f}  "
+                  f"{row['seconds']:.1f}s" + ("  (cached)" if row["cached"] else ""),
+                  file=sys.stderr)
+
+    out = Path(args.out) / ("quick" if quick else "")
+    out.mkdir(parents=True, exist_ok=True)
+    jpath = out / "univariate.json"
+    rows = _merge(jpath, new_rows, ("method", "dataset"), args.replace)
+    meta = run_metadata(argv, started)
+    meta["rows_compute_seconds"] = round(sum(float(r.get("seconds", 0.0)) for r in rows), 3)
+    shown = [d for d in uv.UNIVARIATE if any(r["dataset"] == d for r in rows)]
+    fam_rows: dict[str, Any] = {}
+    by_label: dict[str, list[Any]] = {}
+    for r in rows:
+        by_label.setdefault(r["method"], []).append(uv.UnivariateResult.from_dict(r))
+    for label, rs in by_label.items():
+        fam_rows[label] = uv.family_average(rs)
+    write_json(jpath, {"kind": "univariate", "meta": meta, "datasets": shown, "rows": rows,
+                       "families": fam_rows})
+    (out / "univariate.md").write_text(univariate_markdown(rows, meta, shown))
+    print(f"wrote {out / 'univariate.md'} and {jpath}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------ speed
+
+
+def run_speed_cmd(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    from seqfusion.benchmark.baselines import zoo_folder
+    from seqfusion.benchmark.report import run_metadata, speed_markdown, write_json
+    from seqfusion.benchmark.speed import run_speed
+
+    if not (zoo_folder(args.zoo) / "zoo.json").is_file():
+        raise UsageError(f"no zoo at {zoo_folder(args.zoo)} (zoo.json missing); give --zoo DIR")
+    n = 500 if args.quick else args.n_series
+    sf = 30 if args.quick else args.sf_series
+    repeats = 5 if args.quick else args.repeats
+    if n < 1 or args.horizon < 1 or repeats < 1 or sf < 0 or args.k < 1 or (
+            args.threads is not None and args.threads < 1):
+        raise UsageError("--n-series, --horizon, --repeats, --k, --threads must be >= 1 "
+                         "and --sf-series >= 0")
+    result = run_speed(args.zoo, n_series=n, horizon=args.horizon, k=args.k, sf_series=sf,
+                       repeats=repeats, threads=args.threads)
+    out = Path(args.out) / ("quick" if args.quick else "")
+    out.mkdir(parents=True, exist_ok=True)
+    meta = run_metadata(argv, started)
+    write_json(out / "speed.json", {"kind": "speed", "meta": meta, "result": result})
+    (out / "speed.md").write_text(speed_markdown(result, meta))
+    print(f"wrote {out / 'speed.md'} and {out / 'speed.json'}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``seqfusion benchmark ...`` (``argv`` without the word benchmark)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    started = time.perf_counter()
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"seqfusion benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    runners = {"multivariate": run_multivariate, "univariate": run_univariate,
+               "speed": run_speed_cmd}
+    full_argv = ["benchmark", *argv]
+    try:
+        if getattr(args, "k", 0) is None:
+            from seqfusion.errors import ZooError
+            from seqfusion.forecaster import SeqFusion
+
+            try:
+                args.k = SeqFusion.from_pretrained(args.zoo).k
+            except ZooError:
+                args.k = 3
+        return runners[args.kind](args, full_argv, started)
+    except UsageError as exc:
+        print(f"seqfusion benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seqfusion benchmark: interrupted (finished chunks stay cached)", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError, OSError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"seqfusion benchmark: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""Result files of the benchmarks (markdown + JSON), run metadata, cost metering, and the
+paper's reported numbers used as reference rows ("paper, not run here")."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# ------------------------------------------------------------------ paper numbers
+
+PAPER_DATASETS = ("ECL", "ETTh1", "ETTh2", "Exchange", "Illness", "Weather")
+
+#: Table 2 / Table 3 of arXiv 2503.02836 (MSE; Traffic omitted: no data here).
+#: Columns in the order of ``PAPER_DATASETS``.
+PAPER_MULTIVARIATE: dict[str, tuple[float, ...]] = {
+    "Last": (0.7360, 0.7640, 0.2639, 0.0217, 4.7867, 1.4799),
+    "Mean": (0.6755, 0.6314, 0.3550, 0.0376, 4.8981, 1.4063),
+    "SeasonalNaive (7)": (0.6091, 0.8539, 0.3315, 0.0272, 6.0760, 1.6105),
+    "Arima (in-task 50)": (3.6648, 0.6389, 1.0048, 10.1624, 5.8628, 3.1264),
+    "DLinear (in-task 50)": (0.6942, 0.6472, 0.3730, 0.0559, 4.8826, 1.4644),
+    "PatchTST (in-task 50)": (0.6184, 0.7333, 0.4006, 0.0354, 3.9034, 1.4877),
+    "Meta-N-BEATS": (0.7576, 0.7715, 0.3133, 0.0469, 4.6405, 1.4648),
+    "GPT4TS": (0.7458, 0.6961, 0.3397, 0.0280, 6.9384, 1.4777),
+    "ForecastPFN": (0.9511, 1.1851, 0.5144, 0.0579, 4.8880, 1.8770),
+    "SeqFusion": (0.6029, 0.6001, 0.2450, 0.0217, 3.4956, 1.4488),
+    "Chronos (small)": (0.5444, 0.5652, 0.2323, 0.0239, 5.7046, 1.3580),
+    "Moirai (base)": (0.6909, 0.6986, 0.3102, 0.0372, 5.2899, 1.5127),
+    "TimesFM": (0.6100, 0.5671, 0.4721, 0.0355, 3.1143, 1.4332),
+    "SeqFusion (large zoo)": (0.5263, 0.5265, 0.2604, 0.0244, 4.3535, 1.3323),
+}
+PAPER_SNAIVE = "SeasonalNaive (7)"
+
+#: Tables 4/5 (univariate, transfer setting): M4 SMAPE, M3 SMAPE, Tourism MAPE.
+PAPER_UNIVARIATE: dict[str, tuple[float, float, float]] = {
+    "Last": (13.1685, 16.2198, 35.6551),
+    "Mean": (18.1079, 21.9992, 47.3637),
+    "SeasonalNaive": (16.5641, 19.5313, 40.6277),
+    "DLinear": (15.3976, 17.9384, 34.9516),
+    "PatchTST": (12.0447, 13.7123, 25.4164),
+    "Meta-N-BEATS": (11.9463, 13.3581, 27.3988),
+    "ForecastPFN": (18.1150, 21.9990, 47.3637),
+    "GPT4TS": (10.4272, 11.6235, 33.7843),
+    "SeqFusion": (11.1604, 12.8145, 30.4334),
+}
+PAPER_SOURCE = ("Huang, Chen, Ye, SeqFusion, arXiv 2503.02836, Tables 2-5 "
+                "(copied via shared/paper/README.md)")
+
+
+def geomean_ratio(values: dict[str, float], reference: dict[str, float],
+                  datasets: list[str] | tuple[str, ...]) -> tuple[float | None, int]:
+    """Geometric mean over ``datasets`` of ``values[d] / reference[d]``.
+
+    Returns (value, number of datasets used); datasets missing in either dict are
+    skipped, and None is returned when none is left.
+    """
+    logs = [math.log(values[d] / reference[d]) for d in datasets
+            if d in values and d in reference and values[d] > 0 and reference[d] > 0]
+    return (math.exp(sum(logs) / len(logs)) if logs else None), len(logs)
+
+
+# ------------------------------------------------------------------ run metadata
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the checkout holding this package (None on failure)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, cwd=cwd or Path(__file__).resolve().parent)
+        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_dirty(cwd: Path | None = None) -> bool | None:
+    """Whether tracked files differ from HEAD (None when git is unavailable)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=10,
+                             cwd=cwd or Path(__file__).resolve().parent)
+        return bool(out.stdout.strip()) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries the numbers depend on (None when not installed)."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in ("numpy", "pandas", "torch", "statsforecast", "seqfusion"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    if out["seqfusion"] is None:
+        try:
+            import seqfusion
+
+            out["seqfusion"] = getattr(seqfusion, "__version__", None)
+        except ImportError:
+            pass
+    return out
+
+
+def run_metadata(argv: list[str] | None, started: float) -> dict[str, Any]:
+    """Command line, commit, versions, machine and total wall time of a run."""
+    try:
+        import torch
+
+        threads: int | None = torch.get_num_threads()
+    except ImportError:  # pragma: no cover
+        threads = None
+    try:
+        affinity: int | None = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        affinity = None
+    return {
+        "command": shlex.join(["seqfusion", *(argv or [])]),
+        "process_argv": [sys.executable, *sys.argv],
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "versions": library_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": affinity,
+        "torch_threads": threads,
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "total_wall_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+# ------------------------------------------------------------------ cost metering
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Cost:
+    """Wall time and memory of one measured block."""
+
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None
+    rss_start_mb: float | None = None
+    measure: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        delta = (None if self.peak_rss_mb is None or self.rss_start_mb is None
+                 else round(self.peak_rss_mb - self.rss_start_mb, 1))
+        return {"seconds": round(self.seconds, 3),
+                "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
+                "peak_rss_delta_mb": delta, "memory_measure": self.measure}
+
+
+class CostMeter:
+    """Context manager measuring wall time and the process's peak RSS inside the block.
+
+    On Linux the kernel's peak counter (``VmHWM``) is reset on entry by writing 5 to
+    ``/proc/self/clear_refs``, so ``peak_rss_mb`` is the peak RSS *during the block*
+    (including what the process already held); the delta to the RSS at entry is also
+    reported. Elsewhere ``ru_maxrss`` (peak over the process lifetime) is used.
+    """
+
+    def __enter__(self) -> Cost:
+        self.cost = Cost()
+        self.reset = _reset_peak() and _status_kib("VmHWM") is not None
+        rss = _status_kib("VmRSS")
+        self.cost.rss_start_mb = None if rss is None else rss / 1024
+        self.cost.measure = ("peak RSS during the run (VmHWM after clear_refs reset)"
+                             if self.reset else "process peak RSS (ru_maxrss)")
+        self.start = time.perf_counter()
+        return self.cost
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cost.seconds = time.perf_counter() - self.start
+        if self.reset:
+            hwm = _status_kib("VmHWM")
+            self.cost.peak_rss_mb = None if hwm is None else hwm / 1024
+        else:
+            import resource
+
+            self.cost.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _peaks(per: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """Max over datasets of the peak RSS and of its increase over the RSS at the start."""
+    peaks = [r["peak_rss_mb"] for r in per.values() if r.get("peak_rss_mb") is not None]
+    deltas = [r["peak_rss_delta_mb"] for r in per.values()
+              if r.get("peak_rss_delta_mb") is not None]
+    return (_fmt(float(max(peaks)) if peaks else None, 0),
+            _fmt(float(max(deltas)) if deltas else None, 0))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON (atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _meta_lines(meta: dict[str, Any]) -> list[str]:
+    v = meta.get("versions", {})
+    commit = meta.get("git_commit") or "unknown"
+    if meta.get("git_dirty"):
+        commit += " (with uncommitted changes)"
+    return [
+        f"- command: `{meta.get('command')}`",
+        f"- commit: {commit}",
+        "- versions: " + ", ".join(f"{k} {v[k]}" for k in v),
+        f"- machine: {meta.get('cpu_count')} CPUs ({meta.get('cpu_affinity')} usable), "
+        f"torch threads {meta.get('torch_threads')}, {meta.get('platform')}",
+        f"- total wall time of this run (timed inside the command): {meta.get('total_wall_seconds')} s "
+        f"(finished {meta.get('finished_utc')})"
+        + (f"; compute time of the rows shown, summed from their original (possibly cached) "
+           f"runs: {meta['rows_compute_seconds']:.0f} s" if "rows_compute_seconds" in meta else ""),
+    ]
+
+
+def multivariate_markdown(rows: list[dict[str, Any]], meta: dict[str, Any],
+                          datasets: list[str], horizons: list[int]) -> str:
+    """Markdown of the multivariate results (``rows``: one dict per method x dataset)."""
+    # (group, label) -> dataset -> row; group "full" or the subsample description
+    cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault((r.get("group", "full"), r["method"]), {})[r["dataset"]] = r
+    groups: dict[str, list[str]] = {}
+    for group, label in cells:
+        groups.setdefault(group, []).append(label)
+
+    def snaive_ref(group: str) -> dict[str, float]:
+        for label in groups.get(group, []):
+            per = cells[(group, label)]
+            if next(iter(per.values())).get("key") == "snaive":
+                return {d: per[d]["mse"] for d in per}
+        return {}
+
+    lines = [
+        "# Multivariate zero-shot benchmark",
+        "",
+        f"MSE on standardized values, look-back 36, mean over horizons {horizons}; "
+        "ForecastPFN/SeqFusion protocol (`seqfusion.benchmark.protocol`): scaler fitted on "
+        "the first 70% of rows, test = last 20% of rows, stride-1 windows, every variate a "
+        "univariate series. Geo-mean = geometric mean over the datasets shown of "
+        "MSE / SeasonalNaive-MSE (same rows; lower is better).",
+        "",
+        *_meta_lines(meta),
+        "",
+    ]
+    for group in sorted(groups, key=lambda g: (g != "full", g)):
+        title = ("Measured here (all test windows)" if group == "full"
+                 else f"Measured here on an evenly spaced subsample ({group})")
+        lines += [f"## {title}", ""]
+        ref = snaive_ref(group)
+        table = []
+        for label in groups[group]:
+            per = cells[(group, label)]
+            vals = {d: per[d]["mse"] for d in per}
+            gm, n = geomean_ratio(vals, ref, datasets)
+            gm_s = _fmt(gm, 3) + ("" if n == len(datasets) or gm is None else f" ({n})")
+            secs = sum(per[d].get("seconds", 0.0) for d in per)
+            peak, delta = _peaks(per)
+            fb = sum(int(per[d].get("stats", {}).get("fallbacks", 0) or 0) for d in per)
+            table.append([label, *[_fmt(vals.get(d)) for d in datasets], gm_s,
+                          _fmt(secs, 1), peak, delta, str(fb) if fb else ""])
+        lines += _table(["method", *datasets, "geo-mean vs SNaive", "wall s", "peak RSS MiB",
+                         "peak RSS Δ MiB", "fallbacks"], table)
+        lines += [""]
+    lines += ["## Reference rows copied from the paper (paper, not run here)", "",
+              f"Source: {PAPER_SOURCE}. Traffic is omitted (no data). Geo-mean uses the "
+              "paper's own SeasonalNaive row.", ""]
+    pref = dict(zip(PAPER_DATASETS, PAPER_MULTIVARIATE[PAPER_SNAIVE]))
+    table = []
+    for name, vals in PAPER_MULTIVARIATE.items():
+        v = dict(zip(PAPER_DATASETS, vals))
+        gm, n = geomean_ratio(v, pref, datasets)
+        table.append([f"{name} (paper, not run here)", *[_fmt(v.get(d)) for d in datasets],
+                      _fmt(gm, 3)])
+    lines += _table(["method", *datasets, "geo-mean vs SNaive"], table)
+    lines += ["", "## MAE (measured)", ""]
+    table = []
+    for group in sorted(groups, key=lambda g: (g != "full", g)):
+        for label in groups[group]:
+            per = cells[(group, label)]
+            table.append([label + ("" if group == "full" else f" ({group})"),
+                          *[_fmt(per[d]["mae"]) if d in per else "—" for d in datasets]])
+    lines += _table(["method", *datasets], table)
+    lines += ["", "## Notes", "",
+              "- Wall time: seconds summed over datasets (training included for in-task "
+              "models; rows read from the cache keep their original time). Peak RSS: "
+              "maximum over datasets of the process's peak resident memory while the "
+              "method ran (VmHWM reset before each method x dataset). Per-row details, "
+              "per-horizon MSE/MAE and fallback counts are in the JSON file.",
+              "- AutoETS / AutoTheta / AutoARIMA (statsforecast) are fitted on each 36-point "
+              "window, once to H=48 and sliced per horizon; season length 7 for daily data, "
+              "1 for weekly Illness (52 > 36/2). A failed or non-finite fit falls back to "
+              "Last (column 'fallbacks'). AutoARIMA runs on an evenly spaced subsample of "
+              "rows (window i*n/N, variate j mod C); the naive rows beside it use the same rows.",
+              "- In-task DLinear / PatchTST: one model per dataset and horizon, all variates "
+              "pooled, trained on rows [n_train-36-50, n_train) of the scaled data (the "
+              "ForecastPFN loader's train_budget=50: 50 target steps plus 36 look-back rows, "
+              "i.e. 51-H windows per variate), 10 epochs (at least 100 Adam steps), batch 32, "
+              "lr 1e-3, per-window normalization, no early stopping, seed 0.",
+              "- SeasonalNaive uses period 7 on every dataset (as the paper's table).", ""]
+    return "\n".join(lines) + "\n"
+
+
+def univariate_markdown(rows: list[dict[str, Any]], meta: dict[str, Any],
+                        datasets: list[str]) -> str:
+    """Markdown of the univariate results (``rows``: one dict per method x dataset)."""
+    from seqfusion.benchmark.univariate import UNIVARIATE, UnivariateResult, family_average
+
+    by_label: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_label.setdefault(r["method"], {})[r["dataset"]] = r
+    head = [f"{d} ({UNIVARIATE[d].lookback}/{UNIVARIATE[d].horizon})" for d in datasets]
+    lines = [
+        "# Univariate benchmark (M3, Tourism, M4 Hourly/Weekly)",
+        "",
+        "Test = last H values of each series, input = the L values before (left-padded "
+        "with the first value when shorter); column headers give L/H. SMAPE for M3 and M4, "
+        "MAPE for Tourism, in percent, averaged over all forecast points. Family columns: "
+        "series-weighted mean of the datasets shown. M4 here covers Hourly and Weekly only "
+        "(the other M4 training files are missing), so it is not comparable to the paper's "
+        "M4 number.",
+        "",
+        *_meta_lines(meta),
+        "",
+        "## Measured here",
+        "",
+    ]
+    table = []
+    fams = ["m3", "m4", "tourism"]
+    for label, per in by_label.items():
+        fa = family_average([UnivariateResult.from_dict(per[d]) for d in per])
+        secs = sum(per[d].get("seconds", 0.0) for d in per)
+        peak, delta = _peaks(per)
+        fb = sum(int(per[d].get("stats", {}).get("fallbacks", 0) or 0) for d in per)
+        table.append([label, *[_fmt(per[d]["value"], 3) if d in per else "—" for d in datasets],
+                      *[_fmt(fa[f]["value"], 3) if f in fa else "—" for f in fams],
+                      _fmt(secs, 1), peak, delta, str(fb) if fb else ""])
+    lines += _table(["method", *head, "M3 SMAPE", "M4 SMAPE", "Tourism MAPE", "wall s",
+                     "peak RSS MiB", "peak RSS Δ MiB", "fallbacks"], table)
+    lines += ["", "## Reference rows copied from the paper (paper, not run here)", "",
+              f"Source: {PAPER_SOURCE}; the paper's M4 covers all M4 frequencies.", ""]
+    lines += _table(["method", "M4 SMAPE", "M3 SMAPE", "Tourism MAPE"],
+                    [[f"{k} (paper, not run here)", *[_fmt(x) for x in v]]
+                     for k, v in PAPER_UNIVARIATE.items()])
+    lines += ["", "## Notes", "",
+              "- SeasonalNaive season: 1 yearly and other, 4 quarterly, 12 monthly, 52 weekly, "
+              "24 hourly (Last where the season exceeds the look-back). AutoETS / AutoTheta "
+              "(statsforecast) are fitted on the look-back window only, with that season, "
+              "or non-seasonal where two seasons do not fit (2 x season > L: weekly).",
+              "- M4 Hourly uses L = H = 48 (not in the paper's list). Inputs shorter than L "
+              "are left-padded with the series' first value (the Mean rule averages the "
+              "padding too).",
+              "- Wall time: seconds summed over datasets; peak RSS as in the multivariate "
+              "report. SeqFusion rows are refused for a zoo with PTMs trained on the same "
+              "family (m3_*, m4_*, tourism_* sources in zoo.json).", ""]
+    return "\n".join(lines) + "\n"
+
+
+def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
+    """Markdown of the speed benchmark."""
+    s = result.get("seqfusion", {})
+    lines = ["# Speed, memory and size", "", *_meta_lines(meta), "",
+             f"Workload: {s.get('n_series')} synthetic series of length {s.get('length')} "
+             f"(seed {result.get('seed')}), horizon {s.get('horizon')}, k = {s.get('k')}; "
+             f"torch threads {result.get('torch_threads')}.", ""]
+    rows = [
+        ["forecasts / s, array [T, n] (`predict`)", _fmt(s.get("array_forecasts_per_s"), 1)],
+        ["forecasts / s, long DataFrame (`predict`)", _fmt(s.get("frame_forecasts_per_s"), 1)],
+        ["forecasts / s, windows (`predict_windows`)", _fmt(s.get("windows_forecasts_per_s"), 1)],
+        [f"single-series latency, median of {s.get('single_latency_repeats')} (ms)",
+         _fmt(s.get("single_latency_ms_median"), 2)],
+        ["peak RSS of the process (MiB, ru_maxrss)", _fmt(result.get("peak_rss_mb"), 0)],
+    ]
+    il = result.get("import_and_load")
+    if il:
+        rows += [["import `seqfusion` in a fresh interpreter (s)", _fmt(il.get("import_s"), 3)],
+                 ["zoo load `from_pretrained` in a fresh interpreter (s)", _fmt(il.get("load_s"), 3)],
+                 ["fresh interpreter total wall time (s)", _fmt(il.get("process_wall_s"), 3)]]
+    if "zoo_size_bytes" in result:
+        rows += [["zoo size on disk (MB)", _fmt(result["zoo_size_bytes"] / 1e6, 3)],
+                 ["zoo members", str(result.get("zoo_members"))]]
+    for name, d in (result.get("statsforecast") or {}).items():
+        if isinstance(d, dict):
+            rows.append([f"statsforecast {name} fits / s ({d['n_series']} series, "
+                         f"season {d['season_length']})", _fmt(d["fits_per_s"], 1)])
+    lines += _table(["quantity", "value"], rows)
+    lines += [""]
+    return "\n".join(lines) + "\n"
