@@ -176,6 +176,49 @@ def to_markdown(results: dict[str, Any], growth: dict[str, Any] | None, meta: di
     return "\n".join(lines)
 
 
+def no_transfer_zoo(out: Path, config: str = "default") -> Zoo:
+    """The default build with the extractor trained without the transferability loss.
+
+    Same PTMs (reused from the build cache) and pruning; only the extractor (hence the
+    representations and the selection) differs.
+    """
+    import tomllib
+
+    from seqfusion.build import build_zoo, resolve_config_path
+
+    cfg = tomllib.loads(resolve_config_path(config).read_text())
+    cfg["name"] = f"{cfg.get('name', config)}-no-transfer"
+    cfg.setdefault("extractor", {}).setdefault("train", {})["use_transfer"] = False
+    return build_zoo(cfg, out, progress=False)
+
+
+def general_ptm_zoo(base: Zoo, n_windows: int = 120_000, epochs: int = 20, seed: int = 0) -> Zoo:
+    """One PatchTST trained on windows pooled evenly from all the base zoo's sources.
+
+    The paper's Table 6 contrast: a single general model instead of a specialized zoo.
+    It uses the base zoo's extractor and PatchTST settings.
+    """
+    from seqfusion.data.sources import load_source
+    from seqfusion.data.windows import sample_windows
+    from seqfusion.members import representation
+    from seqfusion.training import TrainConfig, train_ptm
+    from seqfusion.zoo import Member
+
+    trained = [m for m in base.members if m.architecture == "patchtst"]
+    sources = sorted({m.source for m in base.members if m.source and m.training.get("aggregate", 1) == 1})
+    rng = np.random.default_rng(seed)
+    T, h = base.input_length, trained[0].horizon
+    parts = [sample_windows(load_source(s), T + h, n_windows // len(sources), rng) for s in sources]
+    w = np.concatenate([p for p in parts if len(p)])
+    config = {k: v for k, v in trained[0].config.items() if k not in ("input_length", "horizon")}
+    module, meta = train_ptm(w[:, :T], w[:, T:], "patchtst", config, TrainConfig(epochs=epochs, seed=seed),
+                             progress=False)
+    demo = w[rng.choice(len(w), size=min(256, len(w)), replace=False), :T]
+    member = Member("general_patchtst", "patchtst", dict(meta["config"]), module,
+                    representation(base.extractor, demo), "+".join(sources), "mixed", "mixed", meta)
+    return Zoo(base.extractor, base.extractor_config, [member], {"name": "general"})
+
+
 def build_variant_zoos(base: Zoo, extra: list[str]) -> dict[str, Zoo]:
     """Composition variants of the default zoo plus zoos loaded from ``name=DIR`` pairs."""
     zoos: dict[str, Zoo] = {}
@@ -185,6 +228,13 @@ def build_variant_zoos(base: Zoo, extra: list[str]) -> dict[str, Zoo]:
     zoos["PatchTST only"] = base.subset(pt)
     zoos["DLinear only"] = base.subset(dl)
     zoos["trained PTMs only (no classical members)"] = base.subset(pt + dl)
+    transfer = base.info.get("transfer")
+    if transfer:  # smaller zoos: the members that transfer best on the sources' held-out data
+        med = dict(zip(transfer["rows"], np.nanmedian(np.asarray(transfer["mse"], dtype=float), axis=1)))
+        ranked = sorted(base.names, key=lambda n: med.get(n, np.inf))
+        for size in (3, 6, 10):
+            if size < len(ranked):
+                zoos[f"zoo size {size} (best-transferring members)"] = base.subset(ranked[:size])
     for spec in extra:
         name, _, path = spec.partition("=")
         zoos[name] = Zoo.load(path)
@@ -200,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--splits", nargs="+", default=SPLITS, choices=SPLITS)
     p.add_argument("--groups", nargs="+", default=None, help="only groups starting with these")
     p.add_argument("--max-rows", type=int, default=3000)
+    p.add_argument("--with-builds", metavar="DIR", default=None,
+                   help="also build (into DIR) and compare the no-transfer-loss extractor zoo and "
+                        "the single general PTM (minutes)")
     p.add_argument("--no-growth", action="store_true")
     p.add_argument("--out", default="benchmarks/results")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -208,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model = SeqFusion.from_pretrained(args.zoo)
     zoos = build_variant_zoos(model.zoo, args.variant_zoo)
+    if args.with_builds:
+        zoos["extractor without L_trans"] = no_transfer_zoo(Path(args.with_builds) / "no_transfer")
+        zoos["extractor with L_trans (default)"] = model.zoo
+        zoos["general PTM (one PatchTST on all sources)"] = general_ptm_zoo(model.zoo)
     results = run(model, zoos, args.datasets, args.splits, args.max_rows, args.groups)
     growth = None if args.no_growth else error_growth(model, args.datasets)
     meta = {**run_metadata(argv, start), "max_rows": args.max_rows,
