@@ -98,11 +98,12 @@ class SeqFusion:
     def input_length(self) -> int:
         return self.zoo.input_length
 
-    def contexts(self, series: list[np.ndarray], names: list[Any] | None = None) -> np.ndarray:
+    def contexts(self, series: list[np.ndarray] | np.ndarray, names: list[Any] | None = None) -> np.ndarray:
         """Validate histories and make model contexts ``[n, T]``.
 
-        Longer histories keep their last T points. NaN inside a history is filled by linear
-        interpolation (leading/trailing NaN by the nearest value); inf is an error; a history
+        ``series``: a list of 1-D histories (any lengths) or an array ``[n, L]``. Longer
+        histories keep their last T points. NaN inside a history is filled by linear
+        interpolation, leading/trailing NaN by the nearest value; inf is an error; a history
         with fewer than ``min_length`` finite points is an error; shorter histories are
         left-padded with their first value.
         """
@@ -110,24 +111,33 @@ class SeqFusion:
         if len(series) == 0:
             raise SeqFusionError("the input is empty")
         names = names if names is not None else list(range(len(series)))
-        out = np.empty((len(series), T), dtype=np.float64)
-        for i, (s, name) in enumerate(zip(series, names)):
-            s = np.asarray(s, dtype=np.float64).reshape(-1)
-            if np.isinf(s).any():
-                raise SeqFusionError(f"series {name!r} contains inf")
-            s = s[-T:] if len(s) > T else s
-            finite = np.isfinite(s)
-            if finite.sum() < self.min_length:
-                raise SeqFusionError(
-                    f"series {name!r} has {int(finite.sum())} usable points in its last {T}; "
-                    f"at least {self.min_length} are needed"
-                )
-            if not finite.all():
-                pos = np.arange(len(s))
-                s = np.interp(pos, pos[finite], s[finite])
-            out[i, T - len(s):] = s
-            out[i, : T - len(s)] = s[0]
-        return out
+        if isinstance(series, np.ndarray) and series.ndim == 2:
+            x = np.array(series[:, -T:], dtype=np.float64)
+        else:
+            tails = [np.asarray(s, dtype=np.float64).reshape(-1)[-T:] for s in series]
+            width = max(len(t) for t in tails)
+            x = np.full((len(tails), width), np.nan)
+            for row, t in zip(x, tails):  # ragged input: right-align, NaN before the start
+                if len(t):
+                    row[width - len(t):] = t
+        bad = np.isinf(x).any(axis=1)
+        if bad.any():
+            raise SeqFusionError(f"series {names[int(np.argmax(bad))]!r} contains inf")
+        finite = np.isfinite(x)
+        count = finite.sum(axis=1)
+        short = count < self.min_length
+        if short.any():
+            i = int(np.argmax(short))
+            raise SeqFusionError(
+                f"series {names[i]!r} has {int(count[i])} usable points in its last {T}; "
+                f"at least {self.min_length} are needed"
+            )
+        pos = np.arange(x.shape[1])
+        for i in np.nonzero(~finite.all(axis=1))[0]:  # only rows with gaps
+            x[i] = np.interp(pos, pos[finite[i]], x[i, finite[i]])
+        if x.shape[1] < T:
+            x = np.concatenate([np.repeat(x[:, :1], T - x.shape[1], axis=1), x], axis=1)
+        return x
 
     # ------------------------------------------------------------------ core
     def _normalize(self, x: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -241,7 +251,7 @@ class SeqFusion:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2:
             raise SeqFusionError(f"windows must be [n, L], got shape {x.shape}")
-        ctx = self.contexts(list(x))
+        ctx = self.contexts(x)
         xn, mean, std = self._normalize(ctx, horizon)
         if members is not None:
             idx = np.asarray(members, dtype=np.int64).reshape(len(x), -1)
