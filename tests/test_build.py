@@ -47,7 +47,7 @@ def test_shipped_configs_parse_and_respect_exclusions() -> None:
     for cfg in (default, nc):
         pt = cfg["architectures"]["patchtst"]
         assert (pt["patch_len"], pt["stride"], pt["d_model"], pt["n_layers"]) == (16, 8, 64, 1)
-        assert cfg["training"]["epochs"] == 10 and cfg["input_length"] == 36 and cfg["horizon"] == 12
+        assert cfg["training"]["epochs"] >= 10 and cfg["input_length"] == 36 and cfg["horizon"] == 12
         assert all("benchmark" not in m["source"] for m in cfg["members"])
 
 
