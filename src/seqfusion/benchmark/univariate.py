@@ -223,25 +223,37 @@ class LeakageError(ValueError):
 
 
 def zoo_sources(zoo: str | Path | None) -> list[str]:
-    """PTM ``source`` names from a zoo's ``zoo.json`` (key ``ptms``); [] if unreadable."""
+    """Every data source a zoo's build used, from its ``zoo.json``.
+
+    The kept PTMs' ``source`` (key ``ptms``) and the build's sub-datasets
+    (``info.sources``: PTM training, extractor sub-series and transferability windows,
+    including those of members later pruned). An unreadable manifest raises
+    :class:`LeakageError` (the guard fails closed).
+    """
     from seqfusion.benchmark.baselines import zoo_folder
 
+    path = zoo_folder(zoo) / "zoo.json"
     try:
-        manifest = json.loads((zoo_folder(zoo) / "zoo.json").read_text())
-        return [str(p.get("source", "")) for p in manifest.get("ptms", [])]
-    except (OSError, ValueError, AttributeError, ImportError):
-        return []
+        manifest = json.loads(path.read_text())
+        out = [str(p.get("source", "")) for p in manifest.get("ptms", [])]
+        subs = (manifest.get("info") or {}).get("sources") or {}
+        out += [str(v.get("source", k)) if isinstance(v, dict) else str(k)
+                for k, v in subs.items()]
+    except (OSError, ValueError, AttributeError, ImportError) as exc:
+        raise LeakageError(f"cannot read the sources of zoo {zoo or '(default)'} "
+                           f"({path}): {exc}") from None
+    return sorted({s for s in out if s})
 
 
 def check_leakage(zoo: str | Path | None, datasets: list[str]) -> None:
-    """Refuse a zoo with a PTM source from an evaluated family (m3_, m4_, tourism_)."""
+    """Refuse a zoo built with a source from an evaluated family (m3_, m4_, tourism_)."""
     sources = zoo_sources(zoo)
     for name in datasets:
         fam = resolve_univariate(name).family + "_"
         bad = sorted({s for s in sources if s.lower().startswith(fam)})
         if bad:
             raise LeakageError(
-                f"zoo {zoo or '(default)'} was trained on {', '.join(bad)}; it cannot be "
-                f"evaluated on {name} (same dataset family {fam[:-1]!r}); use a zoo without "
-                f"{fam}* sources"
+                f"zoo {zoo or '(default)'} was built with data from {', '.join(bad)}; it "
+                f"cannot be evaluated on {name} (same dataset family {fam[:-1]!r}); use a zoo "
+                f"without {fam}* sources, e.g. one built from configs/no_competitions.toml"
             )
