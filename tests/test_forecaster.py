@@ -237,3 +237,18 @@ def test_zoo_recommended_k(tiny_zoo, tmp_path):
     m = SeqFusion.from_pretrained(path)
     assert (m.k, m.fusion) == (2, "median")
     assert SeqFusion.from_pretrained(path, k=1, fusion=None).k == 1
+
+
+def test_long_output_stamps_fixed_and_calendar_frequencies(model):
+    rng = np.random.default_rng(0)
+    for freq, expected in [("h", pd.Timestamp("2020-01-03 00:00")), ("D", pd.Timestamp("2020-02-18")),
+                           ("MS", pd.Timestamp("2024-01-01")), ("W-SUN", pd.Timestamp("2020-12-06"))]:
+        ds = pd.date_range("2020-01-01", periods=48, freq=freq)
+        long = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 48), "ds": np.tile(ds, 2),
+                             "y": rng.normal(size=96)})
+        out = model.predict(long, 3)
+        got = out[out.unique_id == "b"]["ds"].iloc[0]
+        assert got == ds[-1] + pd.tseries.frequencies.to_offset(freq), freq
+        assert got == expected, freq
+    ints = pd.DataFrame({"unique_id": "x", "ds": np.arange(0, 80, 2), "y": rng.normal(size=40)})
+    assert model.predict(ints, 3)["ds"].tolist() == [80, 82, 84]

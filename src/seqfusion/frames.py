@@ -95,16 +95,18 @@ def _parse_long(df: pd.DataFrame) -> Parsed:
         raise SeqFusionError("the input is empty")
     ds = df["ds"]
     is_time = not pd.api.types.is_numeric_dtype(ds)
-    df = df.assign(ds=_to_datetime(ds, "ds")) if is_time else df
-    series, names, index = [], [], []
-    for uid, g in df.groupby("unique_id", sort=False):
-        g = g.sort_values("ds", kind="stable")
-        if g["ds"].duplicated().any():
-            raise SeqFusionError(f"series {uid!r} has duplicate timestamps")
-        series.append(g["y"].to_numpy(dtype=np.float64))
-        names.append(uid)
-        index.append(pd.DatetimeIndex(g["ds"]) if is_time else pd.Index(g["ds"].to_numpy()))
-    return Parsed("long", series, names, index, "ds")
+    ds = pd.DatetimeIndex(_to_datetime(ds, "ds")) if is_time else pd.Index(ds.to_numpy())
+    codes, ids = pd.factorize(df["unique_id"], sort=False)  # ids in order of appearance
+    stamps = ds.asi8 if is_time else np.asarray(ds)
+    order = np.lexsort((stamps, codes))
+    codes, stamps = codes[order], stamps[order]
+    same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
+    if same.any():
+        raise SeqFusionError(f"series {ids[codes[1:][same][0]]!r} has duplicate timestamps")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(ids)))[:-1]
+    series = np.split(df["y"].to_numpy(dtype=np.float64)[order], bounds)
+    index = np.split(ds[order], bounds)
+    return Parsed("long", series, list(ids), index, "ds")
 
 
 def _to_datetime(col: pd.Series, name: str) -> pd.Series:
@@ -163,8 +165,42 @@ def assemble(parsed: Parsed, forecast: np.ndarray, horizon: int) -> Any:
         else:
             out.index = fut
         return out
-    frames = [
-        pd.DataFrame({"unique_id": name, "ds": future_index(idx, horizon), "y": row})
-        for name, idx, row in zip(parsed.names, parsed.index, forecast)
-    ]
-    return pd.concat(frames, ignore_index=True)
+    return _assemble_long(parsed, forecast, horizon)
+
+
+def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int) -> pd.DataFrame:
+    """Long output. Series with a fixed time step (or integer stamps) are extended without
+    a Python loop; calendar frequencies (months, years) and irregular stamps go one by one.
+    """
+    n = len(parsed.names)
+    steps = np.arange(1, horizon + 1)
+    first = parsed.index[0]
+    lengths = np.array([len(ix) for ix in parsed.index])
+    if not isinstance(first, pd.DatetimeIndex):  # integer / float stamps: continue the last step
+        last = np.array([ix[-1] for ix in parsed.index])
+        step = np.array([ix[-1] - ix[-2] if len(ix) > 1 else 1 for ix in parsed.index])
+        ds: np.ndarray = (last[:, None] + step[:, None] * steps).ravel()
+    else:
+        grid = np.empty((n, horizon), dtype="datetime64[ns]")
+        regular = np.zeros(n, dtype=bool)
+        if (lengths >= 4).all() and len(set(lengths.tolist())) == 1 and _fixed_freq(first):
+            stamps = np.stack([ix.asi8 for ix in parsed.index])  # [n, L]
+            d = np.diff(stamps, axis=1)
+            regular = (d == d[:, -1:]).all(axis=1)  # constant step in ns: extend by that step
+            grid[regular] = (stamps[regular, -1:] + d[regular, -1:] * steps).astype("datetime64[ns]")
+        for i in np.nonzero(~regular)[0]:
+            grid[i] = future_index(parsed.index[i], horizon).to_numpy(dtype="datetime64[ns]")
+        ds = grid.ravel()
+    return pd.DataFrame({"unique_id": np.repeat(np.asarray(parsed.names, dtype=object), horizon),
+                         "ds": ds, "y": forecast.ravel()})
+
+
+def _fixed_freq(index: pd.DatetimeIndex) -> bool:
+    """Whether ``index`` has an inferable frequency of fixed length (days and shorter)."""
+    freq = pd.infer_freq(index) if len(index) >= 3 else None
+    if freq is None:
+        return False
+    try:
+        return pd.tseries.frequencies.to_offset(freq).nanos > 0
+    except ValueError:  # months, quarters, years: no fixed length
+        return False
