@@ -13,15 +13,9 @@ from seqfusion.errors import SeqFusionError
 
 
 def _read_csv(path: str, fmt: str) -> tuple[pd.DataFrame, str]:
-    p = Path(path)
-    if not p.is_file():
-        raise SeqFusionError(f"{path}: file not found")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeqFusionError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
-    if df.empty:
-        raise SeqFusionError(f"{path}: no data rows")
+    from seqfusion.frames import read_csv
+
+    df = read_csv(path)
     if fmt == "auto":
         fmt = "long" if {"unique_id", "ds", "y"} <= set(df.columns) else "wide"
     if fmt == "long":

@@ -9,6 +9,7 @@ Accepted input:
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,20 @@ def _check_time_order(index: pd.Index, what: str) -> None:
         raise SeqFusionError(f"{what} has duplicate timestamps")
     if not index.is_monotonic_increasing:
         raise SeqFusionError(f"{what} is not sorted in increasing time order")
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV file of series; SeqFusionError (one line) if missing, unreadable or empty."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeqFusionError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeqFusionError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
+    if df.empty:
+        raise SeqFusionError(f"{path}: no data rows")
+    return df
 
 
 def future_index(index: pd.Index | None, horizon: int) -> pd.Index:

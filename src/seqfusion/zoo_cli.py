@@ -79,18 +79,10 @@ def _load_zoo(path: Any) -> Any:
 def read_series_csv(path: str | Path, columns: list[str] | None = None
                     ) -> tuple[list[str], list[np.ndarray], str]:
     """Series of a wide or long CSV: (names, float64 arrays with NaN gaps, inferred band)."""
-    import pandas as pd
-
-    from seqfusion.frames import parse
+    from seqfusion.frames import parse, read_csv
 
     p = Path(path)
-    if not p.is_file():
-        raise SeqFusionError(f"{p}: data file not found")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeqFusionError(f"{p}: cannot read CSV ({str(exc).splitlines()[0]})") from None
-    parsed = parse(df)
+    parsed = parse(read_csv(p))
     names = [str(n) for n in parsed.names]
     series = list(parsed.series)
     if columns:
