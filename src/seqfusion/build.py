@@ -789,7 +789,7 @@ def report_markdown(zoo: Zoo, path: str | Path | None = None) -> str:
                         if isinstance(v, dict) and "last" in v)
             + f"; fit of cos to g: MAE {et.get('transfer_fit_mae')}, corr {et.get('transfer_fit_corr')}")
     v = info.get("versions", {})
-    lines += [f"- versions: " + ", ".join(f"{k} {x}" for k, x in v.items()), ""]
+    lines += ["- versions: " + ", ".join(f"{k} {x}" for k, x in v.items()), ""]
     lines += ["## Members", "",
               "| name | architecture | source | sub-dataset | frequency | parameters | windows | final train loss |",
               "|---|---|---|---|---|---|---|---|"]

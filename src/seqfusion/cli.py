@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from seqfusion.errors import SeqFusionError

@@ -224,7 +224,6 @@ def build_variant_zoos(base: Zoo, extra: list[str]) -> dict[str, Zoo]:
     zoos: dict[str, Zoo] = {}
     pt = [m.name for m in base.members if m.architecture == "patchtst"]
     dl = [m.name for m in base.members if m.architecture == "dlinear"]
-    classical = [m.name for m in base.members if m.architecture in ("naive", "window_mean", "seasonal_naive")]
     zoos["PatchTST only"] = base.subset(pt)
     zoos["DLinear only"] = base.subset(dl)
     zoos["trained PTMs only (no classical members)"] = base.subset(pt + dl)
