@@ -38,7 +38,7 @@ def test_shipped_configs_parse_and_respect_exclusions() -> None:
     default = load_config("default")
     nc = load_config("no_competitions")
     mini = load_config("mini")
-    assert 15 <= len(default["members"]) + len(default["classical"]) <= 30
+    assert 15 <= len(default["members"]) + len(default["classical"]) <= 40
     assert len(mini["members"]) == 2 and mini["extractor"]["train"]["steps"] <= 500
     assert default["extractor"]["n_subseries"] >= 100_000
     for m in nc["members"]:
