@@ -261,15 +261,20 @@ class SeqFusion:
         else:
             chosen = self.choose(ctx, k)
             idx, weights = chosen["members"], chosen["weight"]
-        preds = np.zeros((len(x), idx.shape[1], horizon), dtype=np.float64)
+        median = self.fusion == "median" and members is None
+        # all k forecasts are kept only for the median; otherwise they are summed as they come
+        preds = np.zeros((len(x), idx.shape[1], horizon), dtype=np.float32) if median else None
+        fused = np.zeros((len(x), horizon), dtype=np.float64)
         xt = torch.as_tensor(xn, dtype=torch.float32)
         for m in np.unique(idx):
             rows, slot = np.nonzero(idx == m)
-            preds[rows, slot] = rollout(self.zoo.members[m].module, xt[rows], horizon, self.clip).numpy()
-        if self.fusion == "median" and members is None:
-            fused = np.median(preds, axis=1)
-        else:
-            fused = np.einsum("nk,nkh->nh", weights, preds)
+            pred = rollout(self.zoo.members[m].module, xt[rows], horizon, self.clip).numpy()
+            if median:
+                preds[rows, slot] = pred
+            else:
+                fused[rows] += weights[rows, slot][:, None] * pred.astype(np.float64)
+        if median:
+            fused = np.median(preds, axis=1).astype(np.float64)
         out = fused * std + mean
         constant = (ctx.max(axis=1) - ctx.min(axis=1)) <= 1e-12 * np.maximum(1.0, np.abs(ctx).max(axis=1))
         out[constant] = ctx[constant, -1:]
