@@ -163,6 +163,43 @@ def test_synthetic_build_end_to_end_cache_and_determinism(tmp_path) -> None:
     assert zoo_size_bytes(tmp_path / "zoo") < 1_000_000
 
 
+def test_build_fits_a_router_on_held_out_windows(tmp_path) -> None:
+    torch.set_num_threads(1)
+    cfg = _synthetic_config()
+    cfg["members"] = cfg["members"][:2]
+    cfg["router"] = {"enabled": True, "extra_sources": ["short"], "epochs": 2, "n_windows": 200,
+                     "min_windows": 20, "random_walks": 100, "hidden": 16}
+    cfg["forecaster"] = {"fusion": "router", "router_temperature": 3.0, "k": 3}
+    zoo = build_zoo(cfg, tmp_path / "zoo", progress=False, sources=_synthetic_sources(),
+                    source_meta=META, cache=tmp_path / "cache")
+    assert zoo.router is not None and zoo.router.n_members == len(zoo)
+    groups = zoo.info["router"]["groups"]
+    assert set(groups) <= {"sines", "walks", "short", "synthetic_random_walk"}
+    assert "sines" in groups and "synthetic_random_walk" in groups
+    assert zoo.info["router"]["loss_router"] <= zoo.info["router"]["loss_uniform_weights"] * 1.05
+    model = SeqFusion.from_pretrained(tmp_path / "zoo")
+    assert model.fusion == "router" and model.router_temperature == 3.0
+    fc = model.predict(_synthetic_sources()["sines"][0], 15)
+    assert fc.shape == (15,) and np.isfinite(fc).all()
+    # The cached rebuild reuses the router.
+    again = build_zoo(cfg, None, progress=False, sources=_synthetic_sources(), source_meta=META,
+                      cache=tmp_path / "cache")
+    for (k, v), (_, w) in zip(zoo.router.state_dict().items(), again.router.state_dict().items()):
+        assert torch.equal(v, w), k
+    assert "router" in report_markdown(Zoo.load(tmp_path / "zoo"))
+
+
+@pytest.mark.parametrize("router, message", [
+    ({"enabled": True, "layers": 2}, "unknown router key"),
+    ({"enabled": True, "extra_sources": "everything"}, "extra_sources"),
+])
+def test_router_config_errors(router, message) -> None:
+    cfg = _synthetic_config()
+    cfg["router"] = router
+    with pytest.raises(SeqFusionError, match=message):
+        load_config(cfg)
+
+
 def test_use_transfer_false_and_too_little_data(tmp_path) -> None:
     cfg = _synthetic_config()
     cfg["members"] = cfg["members"][:2]

@@ -20,8 +20,10 @@ Pipeline of :func:`build_zoo`:
 5. train the extractor on ``n_subseries`` input windows sampled across the sub-datasets
    with the transferability loss (:mod:`seqfusion.extractor_training`);
 6. represent every member by the mean embedding of a demo sample of its training inputs
-   (weight-free members: of demo windows of a stated kind) and save the zoo with a
-   manifest ``info`` recording config, sources, seeds, versions, timings and the matrix.
+   (weight-free members: of demo windows of a stated kind), prune, and save the zoo with a
+   manifest ``info`` recording config, sources, seeds, versions, timings and the matrix;
+7. with a ``[router]`` section, fit the learned fusion weights (:mod:`seqfusion.router`)
+   on held-out windows of the sub-datasets and of further registered sources.
 
 Run ``python -m seqfusion.build --config default --out DIR``.
 """
@@ -54,6 +56,7 @@ from seqfusion.extractor import Extractor
 from seqfusion.extractor_training import (ExtractorTrainConfig, pair_cosines, summarize_history,
                                           train_extractor)
 from seqfusion.members import classical_member, representation
+from seqfusion.router import RouterConfig, router_data, train_router
 from seqfusion.models import build_model, list_architectures
 from seqfusion.training import TrainConfig, train_ptm
 from seqfusion.transfer import (G_SCALES, NORMS, TransferResult, format_matrix, selection_quality,
@@ -90,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "members": [],
     "classical": [],
     "prune": {},
+    "router": {"enabled": False, "extra_sources": []},
     "forecaster": {},
 }
 
@@ -152,6 +156,14 @@ def load_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         ExtractorTrainConfig.from_dict(cfg["extractor"]["train"])
     except (TypeError, ValueError) as exc:
         raise SeqFusionError(f"[extractor.train]: {exc}") from None
+    router_cfg = {k: v for k, v in cfg["router"].items() if k not in ("enabled", "extra_sources")}
+    try:
+        RouterConfig.from_dict(router_cfg)
+    except (TypeError, ValueError) as exc:
+        raise SeqFusionError(f"[router]: {exc}") from None
+    extra = cfg["router"]["extra_sources"]
+    if not (extra == "registry" or (isinstance(extra, list) and all(isinstance(e, str) for e in extra))):
+        raise SeqFusionError("[router] extra_sources must be a list of source names or \"registry\"")
     if not cfg["members"] and not cfg["classical"]:
         raise SeqFusionError("the config lists no members")
     names: set[str] = set()
@@ -192,15 +204,20 @@ def names_check(name: str, seen: set[str]) -> None:
     seen.add(name)
 
 
+def excluded_by(src: str, patterns: Sequence[str]) -> str | None:
+    """The first ``exclude`` pattern matching source name ``src``, else None."""
+    for p in patterns:
+        if fnmatch.fnmatchcase(src, p):
+            return p
+    return None
+
+
 def check_exclusions(cfg: Mapping[str, Any], info: Callable[[str], Mapping[str, Any]]) -> None:
     """Refuse members (or demo sources) using an excluded source or one related to it."""
     patterns = list(cfg.get("exclude", []))
 
     def excluded(src: str) -> str | None:
-        for p in patterns:
-            if fnmatch.fnmatchcase(src, p):
-                return p
-        return None
+        return excluded_by(src, patterns)
 
     used = [(m["name"], m["source"]) for m in cfg["members"]]
     used += [(c["name"], c["demo"]["source"]) for c in cfg["classical"]
@@ -698,7 +715,80 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
         "forecaster": dict(cfg.get("forecaster", {})),
     }
     ecfg = {"input_length": T, **ext_cfg["model"]}
-    return Zoo(extractor, ecfg, members, info), stages
+    zoo = Zoo(extractor, ecfg, members, info)
+    if cfg["router"].get("enabled"):
+        t0 = time.perf_counter()
+        router, rmeta = _fit_router(cfg, provider, subs, members, extractor, ekey, cache, progress)
+        zoo.set_router(router, rmeta)
+        zoo.info["router"] = {k: v for k, v in rmeta.items() if k != "loss_history"}
+        stages["router"] = round(time.perf_counter() - t0, 1)
+    return zoo, stages
+
+
+def router_groups(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapping[str, "SubDataset"]
+                  ) -> tuple[dict[str, list[np.ndarray]], dict[str, str]]:
+    """Held-out series per group for router training, and each group's data fingerprint.
+
+    Groups are the sub-datasets (their held-out parts, which no member saw) plus
+    ``[router] extra_sources`` (``"registry"``: every registered source) not used by a
+    member, split by the same rule, minus excluded sources and those related to them.
+    """
+    T, H = int(cfg["input_length"]), int(cfg["horizon"])
+    seed = int(cfg["seed"])
+    groups = {k: list(sd.held) for k, sd in subs.items()}
+    prints = {k: sd.fingerprint for k, sd in subs.items()}
+    extra = cfg["router"].get("extra_sources", [])
+    if extra == "registry":
+        from seqfusion.data.sources import list_sources
+
+        extra = list_sources()
+    patterns = list(cfg.get("exclude", []))
+    used = {sd.source for sd in subs.values()}
+    for name in extra:
+        if name in used or name in groups:
+            continue
+        info = provider.info(name)
+        if excluded_by(name, patterns) or any(excluded_by(r, patterns) for r in info.get("related", [])):
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        groups[name] = split_series(provider.load(name), T, H, cfg["split"]["holdout_fraction"], rng)[1]
+        prints[name] = provider.fingerprint(name)
+    return groups, prints
+
+
+def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapping[str, "SubDataset"],
+                members: Sequence[Member], extractor: Extractor, extractor_key: str, cache: Path | None,
+                progress: bool) -> tuple[Any, dict[str, Any]]:
+    from seqfusion.router import Router
+
+    T = int(cfg["input_length"])
+    rcfg = RouterConfig.from_dict({"seed": int(cfg["seed"]),
+                                   **{k: v for k, v in cfg["router"].items()
+                                      if k not in ("enabled", "extra_sources")}})
+    groups, prints = router_groups(cfg, provider, subs)
+    key = config_hash({"build_format": BUILD_FORMAT, "router": rcfg.to_dict(), "extractor": extractor_key,
+                       "members": [[m.name, m.architecture, m.config, m.training.get("config_hash")]
+                                   for m in members], "groups": prints, "T": T})
+    dim = extractor.project[-1].out_features
+    if cache is not None:
+        wfile, mfile = _cache_paths(cache, "_router", key)
+        if wfile.is_file() and mfile.is_file():
+            try:
+                router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout)
+                router.load_state_dict(load_file(str(wfile)))
+                meta = json.loads(mfile.read_text())["meta"]
+                _log(progress, f"[router] cached ({key[:12]})")
+                return router.eval(), meta
+            except Exception:
+                pass
+    data = router_data([m.module for m in members], extractor.embed, groups, rcfg, T, progress)
+    _log(progress, f"[router] {len(data)} windows from {len(data.groups)} groups; training")
+    router, meta = train_router(data, rcfg, progress)
+    meta["config"] = rcfg.to_dict()
+    _save_cached(cache, "_router", key, router, {"meta": meta})
+    _log(progress, f"[router] weighted loss {meta['loss_router']:.4f} "
+                   f"(uniform weights {meta['loss_uniform_weights']:.4f}), {meta['seconds']:.0f} s")
+    return router, meta
 
 
 def prune_members(members: list[Member], result: Any, prune: Mapping[str, Any]) -> list[str]:
@@ -788,6 +878,13 @@ def report_markdown(zoo: Zoo, path: str | Path | None = None) -> str:
             + ", ".join(f"{k} {v['first']:.3f}->{v['last']:.3f}" for k, v in et.items()
                         if isinstance(v, dict) and "last" in v)
             + f"; fit of cos to g: MAE {et.get('transfer_fit_mae')}, corr {et.get('transfer_fit_corr')}")
+    rt = info.get("router")
+    if rt:
+        lines.append(
+            f"- router: {rt.get('n_windows')} held-out windows from {len(rt.get('groups', {}))} groups "
+            f"(sub-datasets, other registered sources, synthetic random walks), {rt.get('seconds')} s of "
+            f"training; weighted-forecast loss {rt.get('loss_router')} vs {rt.get('loss_uniform_weights')} "
+            f"with uniform weights (training windows)")
     v = info.get("versions", {})
     lines += ["- versions: " + ", ".join(f"{k} {x}" for k, x in v.items()), ""]
     lines += ["## Members", "",

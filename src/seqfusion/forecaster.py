@@ -13,7 +13,7 @@ from seqfusion.frames import assemble, parse
 from seqfusion.rollout import rollout
 from seqfusion.zoo import Zoo
 
-FUSIONS = ("mean", "median", "similarity", "inverse_error")
+FUSIONS = ("mean", "median", "similarity", "inverse_error", "router")
 SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
 STD_FLOOR = 1e-8
@@ -28,13 +28,18 @@ class SeqFusion:
     k: members fused per variate (top-k by cosine similarity of representations).
     fusion: ``"mean"`` (plain average, as the paper), ``"median"`` (per-step median of the
         k forecasts, robust to one diverging member), ``"similarity"`` (softmax of the
-        similarities divided by ``temperature``) or ``"inverse_error"`` (weights inversely
-        proportional to the back-test error; needs back-test selection).
+        similarities divided by ``temperature``), ``"inverse_error"`` (weights inversely
+        proportional to the back-test error; needs back-test selection) or ``"router"``
+        (the zoo's learned router weighs all members from the context, see
+        :mod:`seqfusion.router`; the k largest weights are kept and renormalized, so
+        ``selection`` does not apply).
     selection: ``"similarity"`` (top-k by cosine similarity, as the paper) or
         ``"backtest"`` (among the ``candidates`` most similar members, all when ``None``,
         the k with the lowest error forecasting the context's own last ``backtest`` points).
     normalization: ``"window"`` (statistics of the whole context) or ``"last_h"`` (of the
         last ``min(H, T)`` points).
+    router_temperature: divides the router's logits before the softmax (> 1 flattens the
+        weights toward a plain mean).
     clip: bound on normalized roll-out values (guards against a diverging member).
     min_length: shortest accepted history; histories shorter than the zoo's input length
         are left-padded with their first value.
@@ -50,6 +55,7 @@ class SeqFusion:
         candidates: int | None = None,
         backtest: int = 12,
         temperature: float = 0.05,
+        router_temperature: float = 1.0,
         clip: float | None = 10.0,
         min_length: int = 8,
     ) -> None:
@@ -61,6 +67,7 @@ class SeqFusion:
         self.candidates = candidates
         self.backtest = backtest
         self.temperature = temperature
+        self.router_temperature = router_temperature
         self.clip = clip
         self.min_length = min_length
         self._validate_options(k, fusion, normalization)
@@ -88,6 +95,11 @@ class SeqFusion:
             raise SeqFusionError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         if normalization not in NORMALIZATIONS:
             raise SeqFusionError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        if fusion == "router" and self.zoo.router is None:
+            raise SeqFusionError("fusion 'router' needs a zoo with a router (this zoo has none: "
+                                 "build it with a [router] section, or use fusion='mean')")
+        if not (isinstance(self.router_temperature, (int, float)) and self.router_temperature > 0):
+            raise SeqFusionError(f"router_temperature must be > 0, got {self.router_temperature!r}")
         if self.selection not in SELECTIONS:
             raise SeqFusionError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if not 1 <= self.backtest <= self.input_length - self.min_length:
@@ -152,10 +164,16 @@ class SeqFusion:
         Contexts are z-normalized in float64 before embedding, so selection does not depend
         on the series' level or scale.
         """
+        return self._cosines(self._embed(x))
+
+    def _embed(self, x: np.ndarray) -> np.ndarray:
+        """Extractor embeddings ``[n, d]`` of z-normalized contexts ``[n, T]``."""
         x = np.asarray(x, dtype=np.float64)
         std = x.std(axis=1, keepdims=True)
         x = (x - x.mean(axis=1, keepdims=True)) / np.where(std > STD_FLOOR, std, 1.0)
-        emb = self.zoo.extractor.embed(x)
+        return self.zoo.extractor.embed(x)
+
+    def _cosines(self, emb: np.ndarray) -> np.ndarray:
         reps = self.zoo.representations()
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         reps = reps / np.maximum(np.linalg.norm(reps, axis=1, keepdims=True), 1e-12)
@@ -198,7 +216,10 @@ class SeqFusion:
         ``[n, k]`` and, with back-test selection, ``error`` ``[n, k]``.
         """
         k = self.k if k is None else k
-        sims_all = self.similarities(ctx)
+        emb = self._embed(ctx)
+        sims_all = self._cosines(emb)
+        if self.fusion == "router":
+            return self._choose_router(ctx, emb, sims_all, k)
         order = np.argsort(-sims_all, axis=1, kind="stable")
         if self.selection == "similarity":
             idx = order[:, :k]
@@ -215,6 +236,24 @@ class SeqFusion:
         if err is not None:
             out["error"] = err
         return out
+
+    def router_weights(self, ctx: np.ndarray, emb: np.ndarray | None = None) -> np.ndarray:
+        """The zoo router's weights over all members for contexts ``[n, T]``: ``[n, M]``."""
+        from seqfusion.router import normalize_contexts
+
+        if self.zoo.router is None:
+            raise SeqFusionError("this zoo has no router")
+        ctx = np.asarray(ctx, dtype=np.float64)
+        emb = self._embed(ctx) if emb is None else emb
+        return self.zoo.router.weights(normalize_contexts(ctx)[0], emb, self.router_temperature)
+
+    def _choose_router(self, ctx: np.ndarray, emb: np.ndarray, sims_all: np.ndarray, k: int
+                       ) -> dict[str, np.ndarray]:
+        w_all = self.router_weights(ctx, emb)
+        idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
+        w = np.take_along_axis(w_all, idx, axis=1)
+        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+        return {"members": idx, "similarity": np.take_along_axis(sims_all, idx, axis=1), "weight": w}
 
     def _weights(self, sims: np.ndarray, err: np.ndarray | None = None) -> np.ndarray:
         if self.fusion in ("mean", "median"):
@@ -283,7 +322,8 @@ class SeqFusion:
     def _with(self, **options: Any) -> "SeqFusion":
         params = dict(k=self.k, fusion=self.fusion, normalization=self.normalization,
                       selection=self.selection, candidates=self.candidates, backtest=self.backtest,
-                      temperature=self.temperature, clip=self.clip, min_length=self.min_length)
+                      temperature=self.temperature, router_temperature=self.router_temperature,
+                      clip=self.clip, min_length=self.min_length)
         unknown = set(options) - set(params)
         if unknown:
             raise SeqFusionError(f"unknown option(s): {', '.join(sorted(unknown))}")

@@ -5,6 +5,7 @@ Layout of a zoo folder::
     zoo.json                  manifest (format version, extractor, PTM entries)
     extractor.safetensors     general extractor weights
     ptms/<name>.safetensors   one file per trained PTM (weight-free members have none)
+    router.safetensors        optional learned fusion weights (:mod:`seqfusion.router`)
 
 Every weight file is listed with its SHA-256; loading verifies format version,
 checksums and tensor shapes and names the offending file on failure. No pickle is used.
@@ -81,6 +82,8 @@ class Zoo:
         info: dict[str, Any] | None = None,
         path: Path | None = None,
     ) -> None:
+        self.router: Any = None  # a seqfusion.router.Router fitted to exactly these members
+        self.router_info: dict[str, Any] = {}
         self.extractor = extractor.eval()
         self.extractor_config = dict(extractor_config)
         self.members: list[Member] = []
@@ -135,6 +138,17 @@ class Zoo:
             ]
         )
 
+    # ------------------------------------------------------------------ router
+    def set_router(self, router: Any, info: dict[str, Any] | None = None) -> None:
+        """Attach a router fitted to the current members (in their current order)."""
+        if router.n_members != len(self.members):
+            raise ZooError(f"the router weighs {router.n_members} members, the zoo has {len(self.members)}")
+        self.router = router.eval()
+        self.router_info = {**(info or {}), "members": self.names}
+
+    def _drop_router(self) -> None:
+        self.router, self.router_info = None, {}
+
     # ------------------------------------------------------------------ editing
     def add(self, member: Member) -> None:
         """Add a member; its name must be new and its representation match the extractor."""
@@ -153,15 +167,22 @@ class Zoo:
         member.representation = rep
         member.module.eval()
         self.members.append(member)
+        self._drop_router()  # fitted to the old member set
 
     def remove(self, name: str) -> None:
-        """Remove the member called ``name``."""
+        """Remove the member called ``name`` (a router, fitted to all members, is dropped)."""
         self.members.remove(self[name])
+        self._drop_router()
 
     def subset(self, names: list[str]) -> "Zoo":
-        """A new zoo (sharing modules) holding only the named members, in that order."""
-        return Zoo(self.extractor, self.extractor_config, [copy.copy(self[n]) for n in names],
-                   self.info, self.path)
+        """A new zoo (sharing modules) holding only the named members, in that order.
+
+        The router is kept only when ``names`` are all members in their order."""
+        zoo = Zoo(self.extractor, self.extractor_config, [copy.copy(self[n]) for n in names],
+                  self.info, self.path)
+        if self.router is not None and list(names) == self.names:
+            zoo.set_router(self.router, self.router_info)
+        return zoo
 
     # ------------------------------------------------------------------ disk
     def save(self, path: str | Path, half: bool = True) -> Path:
@@ -205,6 +226,19 @@ class Zoo:
             },
             "ptms": entries,
         }
+        router_file = path / "router.safetensors"
+        if self.router is not None:
+            _save_module(self.router, router_file, half)
+            manifest["router"] = {
+                "config": {"n_members": self.router.n_members, "input_length": self.router.input_length,
+                           "embed_dim": self.router.embed_dim, "hidden": self.router.net[0].out_features},
+                "file": router_file.name,
+                "sha256": sha256_file(router_file),
+                "members": self.names,
+                "info": {k: v for k, v in self.router_info.items() if k != "members"},
+            }
+        elif router_file.is_file():
+            router_file.unlink()
         (path / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         self.path = path
         return path
@@ -252,6 +286,8 @@ class Zoo:
                         training=e.get("training", {}),
                     )
                 )
+            if manifest.get("router"):
+                _load_router(zoo, manifest["router"], path)
         except (KeyError, TypeError) as exc:
             raise ZooError(f"{mpath}: malformed manifest (missing or bad field {exc})") from None
         except ValueError as exc:
@@ -259,6 +295,16 @@ class Zoo:
                 raise
             raise ZooError(f"{mpath}: {exc}") from None
         return zoo
+
+
+def _load_router(zoo: Zoo, entry: dict[str, Any], path: Path) -> None:
+    from seqfusion.router import Router
+
+    if list(entry["members"]) != zoo.names:
+        raise ZooError(f"{path / MANIFEST}: the router was fitted to other members than the zoo's")
+    router = Router(**entry["config"])
+    _load_module(router, path / entry["file"], entry["sha256"])
+    zoo.set_router(router, dict(entry.get("info", {})))
 
 
 def _has_state(module: nn.Module) -> bool:

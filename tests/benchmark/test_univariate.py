@@ -86,6 +86,15 @@ def test_leakage_guard(tmp_path: Path) -> None:
     uv.check_leakage(zoo, ["tourism_yearly", "m4_weekly"])  # other families are fine
     clean = _fake_zoo(tmp_path / "c", ["ETTh1", "weather"])
     uv.check_leakage(clean, list(uv.UNIVARIATE))
+    # Data the router was fitted on counts too.
+    routed = _fake_zoo(tmp_path / "r", ["nn5_daily"])
+    manifest = json.loads((routed / "zoo.json").read_text())
+    manifest["router"] = {"info": {"groups": {"nn5_daily": 10, "tourism_monthly": 10,
+                                              "synthetic_random_walk": 10}}}
+    (routed / "zoo.json").write_text(json.dumps(manifest))
+    with pytest.raises(uv.LeakageError, match="tourism_monthly"):
+        uv.check_leakage(routed, ["tourism_quarterly"])
+    uv.check_leakage(routed, ["m3_yearly"])
 
 
 def test_cli_refuses_a_leaky_zoo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,38 +66,63 @@ naive_method.horizon_invariant = True  # type: ignore[attr-defined]
 seasonal_naive_method.horizon_invariant = True  # type: ignore[attr-defined]
 
 
+#: k of the paper's design (top-k by similarity, plain mean), chosen on validation windows.
+PAPER_K = 16
+
+
+def paper_design(model: SeqFusion) -> SeqFusion:
+    """The paper's design on the same zoo: top-k by cosine similarity, plain mean."""
+    return model._with(fusion="mean", selection="similarity", k=min(PAPER_K, len(model.zoo)))
+
+
 def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Callable[[Any], Method]]]:
-    """(group, label, factory(data) -> method) for every ablation row."""
+    """(group, label, factory(data) -> method) for every ablation row.
+
+    Rows 1-6 vary the paper's design (similarity top-k, plain mean); the default's learned
+    router and the other fusion rules are compared under "beyond".
+    """
     M = len(model.zoo)
-    k0 = model.k
+    base = paper_design(model)
+    k0 = base.k
     out: list[tuple[str, str, Callable[[Any], Method]]] = []
     add = lambda g, l, f: out.append((g, l, f))  # noqa: E731
     add("baselines", "SeasonalNaive (7)", lambda d: seasonal_naive_method)
     add("baselines", "Last", lambda d: naive_method)
-    add("default", f"default (k={k0}, mean, per-window similarity, window norm)",
-        lambda d: forecaster_method(model))
+    if model.fusion == "router":
+        add("default", f"default (router weights over {model.k} members, temperature "
+                       f"{model.router_temperature:g})", lambda d: forecaster_method(model))
+    add("paper design", f"similarity top-k, mean (k={k0}, per-window, window norm)",
+        lambda d: forecaster_method(base))
     for k in sorted({1, 2, 3, 5, 8, 12, M} - {k0}):
         if k <= M:
             add("1. aggregation size k", f"k={k}" + (" (all)" if k == M else ""),
-                lambda d, k=k: forecaster_method(model, k=k))
+                lambda d, k=k: forecaster_method(base, k=k))
     for name, zoo in zoos.items():
         sub = SeqFusion(zoo, k=min(k0, len(zoo)))
         group = "2. extractor" if name.startswith("extractor") else (
             "3. general vs specialized" if name.startswith("general") else "4. zoo composition")
         add(group, f"{name} ({len(zoo)} members, k={sub.k})", lambda d, s=sub: forecaster_method(s))
     add("5. selection", "once per dataset from the first test window",
-        lambda d: once_per_dataset_method(model, d.n_vars))
+        lambda d: once_per_dataset_method(base, d.n_vars))
     add("5. selection", "paper setting: k=3, once per dataset",
-        lambda d: once_per_dataset_method(model, d.n_vars, k=3))
-    add("6. normalization", "last min(H, 36) points", lambda d: forecaster_method(model, normalization="last_h"))
+        lambda d: once_per_dataset_method(base, d.n_vars, k=3))
+    add("6. normalization", "last min(H, 36) points", lambda d: forecaster_method(base, normalization="last_h"))
     for t in (0.05, 0.2):
         add("beyond: fusion", f"similarity softmax, temperature {t}",
-            lambda d, t=t: forecaster_method(model, fusion="similarity", temperature=t))
-    add("beyond: fusion", "median of the k forecasts", lambda d: forecaster_method(model, fusion="median"))
+            lambda d, t=t: forecaster_method(base, fusion="similarity", temperature=t))
+    add("beyond: fusion", "median of the k forecasts", lambda d: forecaster_method(base, fusion="median"))
     add("beyond: fusion", "back-test selection (k, among all), mean",
-        lambda d: forecaster_method(model, selection="backtest"))
+        lambda d: forecaster_method(base, selection="backtest"))
     add("beyond: fusion", "back-test selection, inverse-error weights",
-        lambda d: forecaster_method(model, selection="backtest", fusion="inverse_error"))
+        lambda d: forecaster_method(base, selection="backtest", fusion="inverse_error"))
+    if model.zoo.router is not None:
+        for t in (1.0, 2.0, 3.0, 5.0, 8.0):
+            if model.fusion == "router" and t == model.router_temperature and model.k == M:
+                continue
+            add("beyond: router", f"router weights over all {M}, temperature {t:g}",
+                lambda d, t=t: forecaster_method(model, fusion="router", k=M, router_temperature=t))
+        add("beyond: router", "router, top 8 members, temperature 5",
+            lambda d: forecaster_method(model, fusion="router", k=min(8, M), router_temperature=5.0))
     return out
 
 
@@ -127,13 +152,16 @@ def run(model: SeqFusion, zoos: dict[str, Zoo], datasets: list[str], splits: lis
 
 
 def error_growth(model: SeqFusion, datasets: list[str], horizon: int = 48) -> dict[str, Any]:
-    """MSE per forecast step 1..horizon on the test split (default, paper k=3, Last)."""
+    """MSE per forecast step 1..horizon on the test split (default, paper design, k=3, Last)."""
     out: dict[str, Any] = {}
     for ds in datasets:
         data = load_split(ds, "test")
         x = input_rows(data, data.n_windows(horizon))
         y = target_rows(data, horizon)
-        preds = {"default": model.predict_windows(x, horizon), "k=3": model.predict_windows(x, horizon, k=3),
+        base = paper_design(model)
+        preds = {"default": model.predict_windows(x, horizon),
+                 f"paper design k={base.k}": base.predict_windows(x, horizon),
+                 "paper design k=3": base.predict_windows(x, horizon, k=3),
                  "Last": naive_method(x, horizon)}
         out[ds] = {name: ((p - y) ** 2).mean(axis=0).round(5).tolist() for name, p in preds.items()}
     return out

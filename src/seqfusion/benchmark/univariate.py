@@ -227,7 +227,8 @@ def zoo_sources(zoo: str | Path | None) -> list[str]:
 
     The kept PTMs' ``source`` (key ``ptms``) and the build's sub-datasets
     (``info.sources``: PTM training, extractor sub-series and transferability windows,
-    including those of members later pruned). An unreadable manifest raises
+    including those of members later pruned), and the router's training groups
+    (``router.info.groups``). An unreadable manifest raises
     :class:`LeakageError` (the guard fails closed).
     """
     from seqfusion.benchmark.baselines import zoo_folder
@@ -239,6 +240,8 @@ def zoo_sources(zoo: str | Path | None) -> list[str]:
         subs = (manifest.get("info") or {}).get("sources") or {}
         out += [str(v.get("source", k)) if isinstance(v, dict) else str(k)
                 for k, v in subs.items()]
+        groups = ((manifest.get("router") or {}).get("info") or {}).get("groups") or {}
+        out += [str(g).split("@")[0] for g in groups if g != "synthetic_random_walk"]
     except (OSError, ValueError, AttributeError, ImportError) as exc:
         raise LeakageError(f"cannot read the sources of zoo {zoo or '(default)'} "
                            f"({path}): {exc}") from None

@@ -1,0 +1,269 @@
+"""Learned fusion weights: a small network mapping a context to weights over the zoo's members.
+
+The router sees what the forecaster sees -- a z-normalized context ``[n, T]`` and its
+extractor embedding ``[n, d]`` -- and returns logits over the zoo's members; the forecast
+is the softmax-weighted mean of the members' roll-outs. It is trained once per zoo, after
+the members are fixed, on windows that no member was trained on (held-out parts of the
+sources, see :func:`seqfusion.build.split_series`): every member's roll-out to
+``horizon`` steps is computed once per window, and the weights are fitted to minimize the
+squared error of the weighted forecast, steps weighted as in the mean over the
+benchmark's horizons {6, 8, 14, 18, 24, 36, 48}. Part of the windows get a left-padded
+context (as the forecaster pads short histories), so the router also learns what to trust
+when only a few points are known.
+
+Compared with similarity routing (the paper's top-k by cosine similarity) the router is
+trained on forecast error directly; see ``benchmarks/results/ablations.md``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from seqfusion.rollout import rollout
+
+PROTOCOL_HORIZONS = (6, 8, 14, 18, 24, 36, 48)
+STD_FLOOR = 1e-8
+
+
+@dataclass
+class RouterConfig:
+    """Architecture and training settings of a router."""
+
+    hidden: int = 128
+    dropout: float = 0.1
+    epochs: int = 20
+    lr: float = 2e-3
+    batch_size: int = 512
+    weight_decay: float = 1e-4
+    seed: int = 0
+    horizon: int = 48
+    n_windows: int = 3000  # per window group (sub-dataset or source)
+    min_windows: int = 100
+    pad_fraction: float = 0.25  # share of windows whose context is left-padded
+    min_context: int = 8
+    random_walks: int = 3000  # synthetic random-walk windows added as one more group
+    scale_weight: bool = True  # weight windows by (context std / group median)^2
+    clip: float = 10.0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RouterConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown router key(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def step_weights(horizon: int, horizons: Sequence[int] = PROTOCOL_HORIZONS) -> np.ndarray:
+    """Weight of each step ``1..horizon`` in the mean over ``horizons`` of per-horizon MSEs.
+
+    Step ``t`` enters every horizon ``H >= t`` with weight ``1/H``; steps beyond the
+    largest horizon get the weight of the last one. Returns ``[horizon]`` summing to 1.
+    """
+    hs = sorted(h for h in horizons if h > 0)
+    w = np.array([sum(1.0 / h for h in hs if h >= t) for t in range(1, horizon + 1)], dtype=np.float64)
+    if (w == 0).any():
+        w[w == 0] = w[w > 0][-1] if (w > 0).any() else 1.0
+    return w / w.sum()
+
+
+class Router(nn.Module):
+    """``(normalized context [n, T], embedding [n, d]) -> logits [n, n_members]``."""
+
+    def __init__(self, n_members: int, input_length: int = 36, embed_dim: int = 128,
+                 hidden: int = 128, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.n_members = n_members
+        self.input_length = input_length
+        self.embed_dim = embed_dim
+        n_in = input_length + 2 + embed_dim
+        self.net = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, n_members),
+        )
+
+    @staticmethod
+    def features(x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """Context, the std and mean absolute value of its first differences, unit embedding."""
+        d1 = x[:, 1:] - x[:, :-1]
+        emb = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return torch.cat([x, d1.std(dim=1, keepdim=True), d1.abs().mean(dim=1, keepdim=True), emb], dim=1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        return self.net(self.features(x, emb))
+
+    @torch.inference_mode()
+    def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+        """Softmax weights ``[n, n_members]`` for normalized contexts and embeddings."""
+        self.eval()
+        logits = self(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(emb, dtype=torch.float32))
+        return torch.softmax(logits.double() / temperature, dim=1).numpy()
+
+
+def normalize_contexts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-normalize contexts ``[n, T]`` as the forecaster does: ``(xn, mean, std)``."""
+    mean = x.mean(axis=1, keepdims=True)
+    std = x.std(axis=1, keepdims=True)
+    return (x - mean) / np.maximum(std, STD_FLOOR), mean, std
+
+
+def pad_left(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Replace all but the last ``keep[i]`` points of row ``i`` by its first kept point."""
+    x = x.copy()
+    T = x.shape[1]
+    for L in np.unique(keep):
+        rows = np.nonzero(keep == L)[0]
+        if L < T:
+            x[rows, : T - L] = x[rows, T - L : T - L + 1]
+    return x
+
+
+@dataclass
+class RouterData:
+    """Training windows with every member's forecast (normalized by the context)."""
+
+    x: np.ndarray  # [N, T] normalized contexts
+    emb: np.ndarray  # [N, d]
+    target: np.ndarray  # [N, H], NaN beyond a group's horizon
+    preds: np.ndarray  # [N, M, H]
+    group: np.ndarray  # [N] group index
+    scale: np.ndarray  # [N] window weight
+    groups: list[str]
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def random_walks(n: int, length: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` random walks with random drift and volatility (a persistence-favouring group)."""
+    steps = rng.normal(rng.normal(0, 0.05, size=(n, 1)), 1.0, size=(n, length))
+    return list(100.0 + np.cumsum(steps * rng.uniform(0.2, 3.0, size=(n, 1)), axis=1))
+
+
+def router_data(
+    modules: Sequence[nn.Module],
+    embed: Callable[[np.ndarray], np.ndarray],
+    groups: Mapping[str, Sequence[np.ndarray]],
+    config: RouterConfig,
+    input_length: int = 36,
+    progress: bool = False,
+) -> RouterData:
+    """Sample windows from each group of series and compute every member's roll-out.
+
+    Per group, windows of ``T + h`` points are drawn (:func:`seqfusion.data.windows.sample_windows`)
+    with the longest ``h`` in (horizon, 36, 24, 12) that yields ``min_windows``; targets
+    beyond ``h`` are NaN. ``pad_fraction`` of the windows keep only ``U{min_context..T-1}``
+    points of their context (left-padded with the first kept value).
+    """
+    from seqfusion.data.windows import sample_windows
+
+    T, H = input_length, config.horizon
+    rng = np.random.default_rng(config.seed)
+    items = dict(groups)
+    if config.random_walks:
+        items["synthetic_random_walk"] = random_walks(config.random_walks // 20 + 1, 200, rng)
+    xs, ts, ps, gs, ss, names = [], [], [], [], [], []
+    bar = tqdm(list(items.items()), desc="router data", disable=not progress, leave=False)
+    for gi, (name, series) in enumerate(bar):
+        w, h = np.empty((0, T + 1)), 0
+        for h in sorted({H, 36, 24, 12}, reverse=True):
+            if h > H:
+                continue
+            w = sample_windows(series, T + h, config.n_windows, rng)
+            if len(w) >= config.min_windows:
+                break
+        if len(w) < config.min_windows:
+            continue
+        ctx = w[:, :T]
+        if config.pad_fraction > 0:
+            padded = rng.random(len(w)) < config.pad_fraction
+            keep = np.where(padded, rng.integers(config.min_context, T, size=len(w)), T)
+            ctx = pad_left(ctx, keep)
+        xn, mean, std = normalize_contexts(ctx)
+        target = np.full((len(w), H), np.nan)
+        target[:, :h] = (w[:, T:] - mean) / np.maximum(std, STD_FLOOR)
+        xt = torch.as_tensor(xn, dtype=torch.float32)
+        preds = np.stack([rollout(m, xt, H, config.clip).numpy() for m in modules], axis=1)
+        sd = std[:, 0]
+        scale = (sd / max(float(np.median(sd)), STD_FLOOR)) ** 2 if config.scale_weight else np.ones(len(w))
+        xs.append(xn)
+        ts.append(target)
+        ps.append(preds)
+        gs.append(np.full(len(w), len(names)))
+        ss.append(np.clip(scale, 0.1, 10.0))
+        names.append(name)
+    if not xs:
+        raise ValueError("no group yielded enough windows to train a router")
+    x = np.concatenate(xs)
+    return RouterData(x=x.astype(np.float32), emb=embed(x).astype(np.float32),
+                      target=np.concatenate(ts).astype(np.float32),
+                      preds=np.concatenate(ps).astype(np.float32),
+                      group=np.concatenate(gs), scale=np.concatenate(ss).astype(np.float32), groups=names)
+
+
+def fused_loss(logits: torch.Tensor, preds: torch.Tensor, target: torch.Tensor, step_w: torch.Tensor,
+               window_w: torch.Tensor) -> torch.Tensor:
+    """Weighted squared error of the softmax-weighted forecast (NaN targets ignored)."""
+    w = torch.softmax(logits, dim=1)
+    fused = (w[:, :, None] * preds).sum(dim=1)
+    valid = torch.isfinite(target)
+    sw = step_w[None] * valid
+    sw = sw / sw.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    err = ((fused - torch.where(valid, target, fused.detach())) ** 2 * sw).sum(dim=1)
+    return (err * window_w).sum() / window_w.sum()
+
+
+def train_router(data: RouterData, config: RouterConfig, progress: bool = False
+                 ) -> tuple[Router, dict[str, Any]]:
+    """Fit a :class:`Router` on ``data``; groups count equally (times the scale weight)."""
+    torch.manual_seed(config.seed)
+    M = data.preds.shape[1]
+    router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout)
+    x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
+    preds = torch.as_tensor(data.preds)
+    target = torch.as_tensor(data.target).clamp(-config.clip, config.clip)
+    counts = np.bincount(data.group)
+    ww = torch.as_tensor(data.scale / counts[data.group], dtype=torch.float32)
+    sw = torch.as_tensor(step_weights(config.horizon), dtype=torch.float32)
+    n = len(data)
+    bs = min(config.batch_size, n)
+    steps_per_epoch = max(1, n // bs)
+    opt = torch.optim.AdamW(router.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch)
+    gen = torch.Generator().manual_seed(config.seed)
+    with torch.no_grad():
+        uniform = float(fused_loss(torch.zeros(n, M), preds, target, sw, ww))
+    start = time.perf_counter()
+    history = []
+    router.train()
+    for _ in tqdm(range(config.epochs), desc="router", disable=not progress, leave=False):
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for b in range(steps_per_epoch):
+            idx = perm[b * bs:(b + 1) * bs]
+            loss = fused_loss(router(x[idx], emb[idx]), preds[idx], target[idx], sw, ww[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        history.append(total / steps_per_epoch)
+    router.eval()
+    with torch.no_grad():
+        final = float(fused_loss(router(x, emb), preds, target, sw, ww))
+    meta = {"n_windows": n, "groups": {g: int(c) for g, c in zip(data.groups, counts)},
+            "loss_uniform_weights": round(uniform, 4), "loss_router": round(final, 4),
+            "loss_history": [round(v, 4) for v in history],
+            "seconds": round(time.perf_counter() - start, 1)}
+    return router, meta

@@ -1,0 +1,174 @@
+"""The learned router: step weights, training on a case with a known answer, zoo storage,
+forecaster integration and the build stage."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqfusion.errors import SeqFusionError, ZooError
+from seqfusion.forecaster import SeqFusion
+from seqfusion.models import build_model
+from seqfusion.router import (Router, RouterConfig, pad_left, router_data, step_weights,
+                              train_router)
+from seqfusion.zoo import Zoo
+
+
+def test_step_weights_match_the_horizon_mean() -> None:
+    w = step_weights(3, (1, 2))
+    # step 1 is in both horizons (1 + 1/2), step 2 only in H=2 (1/2), step 3 in none: last weight.
+    np.testing.assert_allclose(w, np.array([1.5, 0.5, 0.5]) / 2.5)
+    w48 = step_weights(48)
+    assert w48.shape == (48,) and abs(w48.sum() - 1) < 1e-12
+    assert np.all(np.diff(w48) <= 1e-15)  # early steps count more
+    # The weighted mean of per-step MSEs equals the mean over horizons of per-horizon MSEs.
+    rng = np.random.default_rng(0)
+    per_step = rng.uniform(size=48)
+    hs = (6, 8, 14, 18, 24, 36, 48)
+    direct = np.mean([per_step[:h].mean() for h in hs])
+    assert abs(float(w48 @ per_step) - direct) < 1e-12
+
+
+def test_pad_left_keeps_the_last_points() -> None:
+    x = np.arange(12, dtype=float).reshape(2, 6)
+    out = pad_left(x, np.array([3, 6]))
+    np.testing.assert_array_equal(out[0], [3, 3, 3, 3, 4, 5])
+    np.testing.assert_array_equal(out[1], x[1])
+    assert x[0, 0] == 0  # input untouched
+
+
+def _walks(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    return [np.cumsum(rng.normal(size=120)) for _ in range(n)]
+
+
+def _noise(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    return [rng.normal(size=120) for _ in range(n)]
+
+
+def _no_embed(x: np.ndarray) -> np.ndarray:
+    return np.ones((len(x), 4), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def walk_noise_router() -> tuple[Router, dict, RouterConfig]:
+    """Two members (persistence, window mean) and two groups where each one is right."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    modules = [build_model("naive", input_length=36, horizon=12),
+               build_model("window_mean", input_length=36, horizon=12)]
+    cfg = RouterConfig(epochs=15, n_windows=600, random_walks=0, pad_fraction=0.0, horizon=24,
+                       hidden=32, batch_size=128, seed=3)
+    data = router_data(modules, _no_embed, {"walks": _walks(60, rng), "noise": _noise(60, rng)}, cfg)
+    assert data.preds.shape == (1200, 2, 24) and data.groups == ["walks", "noise"]
+    router, meta = train_router(data, cfg)
+    return router, meta, cfg
+
+
+def test_router_learns_which_member_fits(walk_noise_router) -> None:
+    router, meta, _ = walk_noise_router
+    assert meta["loss_router"] < 0.9 * meta["loss_uniform_weights"]
+    rng = np.random.default_rng(1)
+    walks = np.stack([w[:36] for w in _walks(50, rng)])
+    noise = np.stack([w[:36] for w in _noise(50, rng)])
+    for x, member in ((walks, 0), (noise, 1)):
+        xn = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+        w = router.weights(xn, _no_embed(xn))
+        assert w.shape == (50, 2)
+        np.testing.assert_allclose(w.sum(1), 1.0)
+        assert np.median(w[:, member]) > 0.7
+        # A higher temperature flattens the weights toward 1/2.
+        flat = router.weights(xn, _no_embed(xn), temperature=50.0)
+        assert np.abs(flat - 0.5).max() < np.abs(w - 0.5).max()
+
+
+def test_router_training_is_deterministic(walk_noise_router) -> None:
+    router, _, cfg = walk_noise_router
+    rng = np.random.default_rng(0)
+    modules = [build_model("naive", input_length=36, horizon=12),
+               build_model("window_mean", input_length=36, horizon=12)]
+    data = router_data(modules, _no_embed, {"walks": _walks(60, rng), "noise": _noise(60, rng)}, cfg)
+    again, _ = train_router(data, cfg)
+    for (k, v), (_, w) in zip(router.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(v, w), k
+
+
+def test_router_config_rejects_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="unknown router key"):
+        RouterConfig.from_dict({"epochs": 2, "layers": 3})
+
+
+# ---------------------------------------------------------------------- zoo storage
+def _with_router(tiny_zoo: Path, dest: Path) -> Zoo:
+    zoo = Zoo.load(tiny_zoo)
+    torch.manual_seed(0)
+    dim = zoo.extractor.project[-1].out_features
+    zoo.set_router(Router(len(zoo), zoo.input_length, dim, hidden=16), {"note": "test"})
+    zoo.save(dest)
+    return zoo
+
+
+def test_zoo_saves_and_verifies_the_router(tiny_zoo: Path, tmp_path: Path) -> None:
+    zoo = _with_router(tiny_zoo, tmp_path / "z")
+    loaded = Zoo.load(tmp_path / "z")
+    assert loaded.router is not None and loaded.router_info["members"] == zoo.names
+    assert loaded.router_info["note"] == "test"
+    x = np.random.default_rng(0).normal(size=(5, 36))
+    e = np.ones((5, loaded.router.embed_dim), dtype=np.float32)
+    np.testing.assert_allclose(loaded.router.weights(x, e), zoo.router.weights(x, e), atol=2e-3)
+    # A flipped byte is caught by the checksum.
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "z", bad)
+    raw = bytearray((bad / "router.safetensors").read_bytes())
+    raw[-1] ^= 0xFF
+    (bad / "router.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(ZooError, match="router.safetensors: checksum"):
+        Zoo.load(bad)
+    # A router fitted to other members is refused.
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "z", other)
+    manifest = json.loads((other / "zoo.json").read_text())
+    manifest["router"]["members"] = list(reversed(manifest["router"]["members"]))
+    (other / "zoo.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZooError, match="other members"):
+        Zoo.load(other)
+
+
+def test_editing_members_drops_the_router(tiny_zoo: Path, tmp_path: Path) -> None:
+    zoo = _with_router(tiny_zoo, tmp_path / "z")
+    assert zoo.subset(zoo.names).router is not None
+    assert zoo.subset(zoo.names[:2]).router is None
+    zoo.remove("naive")
+    assert zoo.router is None
+    zoo.save(tmp_path / "z")
+    assert not (tmp_path / "z" / "router.safetensors").exists()
+    assert Zoo.load(tmp_path / "z").router is None
+    with pytest.raises(ZooError, match="weighs 3 members"):
+        zoo.set_router(Router(3, 36, zoo.extractor.project[-1].out_features))
+
+
+# ---------------------------------------------------------------------- forecaster
+def test_forecaster_router_fusion(tiny_zoo: Path, tmp_path: Path) -> None:
+    with pytest.raises(SeqFusionError, match="needs a zoo with a router"):
+        SeqFusion(Zoo.load(tiny_zoo), k=2, fusion="router")
+    _with_router(tiny_zoo, tmp_path / "z")
+    model = SeqFusion.from_pretrained(tmp_path / "z", k=2, fusion="router", router_temperature=2.0)
+    y = np.sin(np.arange(50) / 3)[:, None] + np.random.default_rng(0).normal(0, 0.1, (50, 3))
+    chosen = model.choose(model.contexts(list(y.T)))
+    assert chosen["members"].shape == (3, 2)
+    np.testing.assert_allclose(chosen["weight"].sum(1), 1.0)
+    w_all = model.router_weights(model.contexts(list(y.T)))
+    # The kept members are the two with the largest router weights.
+    np.testing.assert_array_equal(np.sort(chosen["members"], 1), np.sort(np.argsort(-w_all, 1)[:, :2], 1))
+    fc = model.predict(y, 10)
+    assert fc.shape == (10, 3) and np.isfinite(fc).all()
+    np.testing.assert_array_equal(fc, model.predict(y, 10))  # deterministic
+    # Equivariance: the forecast of a*y + b is a*forecast + b.
+    np.testing.assert_allclose(model.predict(3 * y + 7, 10), 3 * fc + 7, rtol=1e-4, atol=1e-4)
+    table = model.explain(y)
+    assert len(table) == 6 and np.allclose(table.groupby("variate")["weight"].sum(), 1.0)
+    with pytest.raises(SeqFusionError, match="router_temperature"):
+        SeqFusion.from_pretrained(tmp_path / "z", fusion="router", router_temperature=0)
