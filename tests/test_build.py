@@ -168,17 +168,20 @@ def test_build_fits_a_router_on_held_out_windows(tmp_path) -> None:
     cfg = _synthetic_config()
     cfg["members"] = cfg["members"][:2]
     cfg["router"] = {"enabled": True, "extra_sources": ["short"], "epochs": 2, "n_windows": 200,
-                     "min_windows": 20, "random_walks": 100, "hidden": 16}
-    cfg["forecaster"] = {"fusion": "router", "router_temperature": 3.0, "k": 3}
+                     "min_windows": 20, "random_walks": 100, "seasonal": 100, "hidden": 16,
+                     "calibrate_folds": 2}
+    cfg["forecaster"] = {"fusion": "router", "k": "all"}
     zoo = build_zoo(cfg, tmp_path / "zoo", progress=False, sources=_synthetic_sources(),
                     source_meta=META, cache=tmp_path / "cache")
     assert zoo.router is not None and zoo.router.n_members == len(zoo)
     groups = zoo.info["router"]["groups"]
-    assert set(groups) <= {"sines", "walks", "short", "synthetic_random_walk"}
-    assert "sines" in groups and "synthetic_random_walk" in groups
+    assert set(groups) <= {"sines", "walks", "short", "synthetic_random_walk", "synthetic_seasonal"}
+    assert "sines" in groups and "synthetic_random_walk" in groups and "synthetic_seasonal" in groups
     assert zoo.info["router"]["loss_router"] <= zoo.info["router"]["loss_uniform_weights"] * 1.05
+    calibrated = zoo.info["router"]["calibration"]["temperature"]
     model = SeqFusion.from_pretrained(tmp_path / "zoo")
-    assert model.fusion == "router" and model.router_temperature == 3.0
+    # The calibrated temperature becomes the zoo's default; k "all" means every member.
+    assert model.fusion == "router" and model.router_temperature == calibrated and model.k == len(zoo)
     fc = model.predict(_synthetic_sources()["sines"][0], 15)
     assert fc.shape == (15,) and np.isfinite(fc).all()
     # The cached rebuild reuses the router.
@@ -192,6 +195,7 @@ def test_build_fits_a_router_on_held_out_windows(tmp_path) -> None:
 @pytest.mark.parametrize("router, message", [
     ({"enabled": True, "layers": 2}, "unknown router key"),
     ({"enabled": True, "extra_sources": "everything"}, "extra_sources"),
+    ({"enabled": True, "calibrate_folds": 1}, "calibrate_folds"),
 ])
 def test_router_config_errors(router, message) -> None:
     cfg = _synthetic_config()

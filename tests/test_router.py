@@ -13,8 +13,8 @@ import torch
 from seqfusion.errors import SeqFusionError, ZooError
 from seqfusion.forecaster import SeqFusion
 from seqfusion.models import build_model
-from seqfusion.router import (Router, RouterConfig, pad_left, router_data, step_weights,
-                              train_router)
+from seqfusion.router import (Router, RouterConfig, calibrate_temperature, pad_left, router_data,
+                              seasonal_series, step_weights, train_router)
 from seqfusion.zoo import Zoo
 
 
@@ -96,9 +96,32 @@ def test_router_training_is_deterministic(walk_noise_router) -> None:
         assert torch.equal(v, w), k
 
 
+def test_temperature_calibration_on_held_out_groups() -> None:
+    rng = np.random.default_rng(5)
+    modules = [build_model("naive", input_length=36, horizon=12),
+               build_model("window_mean", input_length=36, horizon=12)]
+    cfg = RouterConfig(epochs=5, n_windows=200, random_walks=0, pad_fraction=0.0, horizon=12,
+                       hidden=16, batch_size=64, seed=1)
+    groups = {f"walks{i}": _walks(20, rng) for i in range(3)} | {f"noise{i}": _noise(20, rng) for i in range(3)}
+    data = router_data(modules, _no_embed, groups, cfg)
+    best, table = calibrate_temperature(data, cfg, folds=3, temperatures=(1.0, 4.0))
+    assert best in (1.0, 4.0) and set(table) == {"1.0", "4.0", "inf"}
+    # Every unseen group is clearly one kind, so sharp weights beat the plain mean.
+    assert table[str(best)] < table["inf"]
+
+
+def test_synthetic_seasonal_series_repeat_their_profile() -> None:
+    series = seasonal_series(20, 120, (4,), np.random.default_rng(0))
+    assert len(series) == 20 and all(s.shape == (120,) for s in series)
+    lag4 = np.mean([np.corrcoef(np.diff(s)[4:], np.diff(s)[:-4])[0, 1] for s in series])
+    lag2 = np.mean([np.corrcoef(np.diff(s)[2:], np.diff(s)[:-2])[0, 1] for s in series])
+    assert lag4 > 0.3 and lag4 > lag2
+
+
 def test_router_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="unknown router key"):
         RouterConfig.from_dict({"epochs": 2, "layers": 3})
+    assert RouterConfig.from_dict({"seasonal_periods": [4, 12]}).seasonal_periods == (4, 12)
 
 
 # ---------------------------------------------------------------------- zoo storage

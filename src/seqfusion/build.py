@@ -56,7 +56,7 @@ from seqfusion.extractor import Extractor
 from seqfusion.extractor_training import (ExtractorTrainConfig, pair_cosines, summarize_history,
                                           train_extractor)
 from seqfusion.members import classical_member, representation
-from seqfusion.router import RouterConfig, router_data, train_router
+from seqfusion.router import RouterConfig, calibrate_temperature, router_data, train_router
 from seqfusion.models import build_model, list_architectures
 from seqfusion.training import TrainConfig, train_ptm
 from seqfusion.transfer import (G_SCALES, NORMS, TransferResult, format_matrix, selection_quality,
@@ -97,6 +97,8 @@ DEFAULTS: dict[str, Any] = {
     "forecaster": {},
 }
 
+#: [router] keys read by the build itself; the others are RouterConfig fields.
+ROUTER_BUILD_KEYS = ("enabled", "extra_sources", "calibrate_folds")
 MEMBER_KEYS = {"name", "source", "architecture", "config", "n_windows", "seed", "context",
                "aggregate", "frequency", "domain", "epochs", "lr", "batch_size"}
 CLASSICAL_KEYS = {"name", "architecture", "config", "demo", "frequency", "domain"}
@@ -156,11 +158,13 @@ def load_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         ExtractorTrainConfig.from_dict(cfg["extractor"]["train"])
     except (TypeError, ValueError) as exc:
         raise SeqFusionError(f"[extractor.train]: {exc}") from None
-    router_cfg = {k: v for k, v in cfg["router"].items() if k not in ("enabled", "extra_sources")}
+    router_cfg = {k: v for k, v in cfg["router"].items() if k not in ROUTER_BUILD_KEYS}
     try:
         RouterConfig.from_dict(router_cfg)
     except (TypeError, ValueError) as exc:
         raise SeqFusionError(f"[router]: {exc}") from None
+    if not isinstance(cfg["router"].get("calibrate_folds", 0), int) or cfg["router"].get("calibrate_folds", 0) == 1:
+        raise SeqFusionError("[router] calibrate_folds must be 0 (off) or an integer >= 2")
     extra = cfg["router"]["extra_sources"]
     if not (extra == "registry" or (isinstance(extra, list) and all(isinstance(e, str) for e in extra))):
         raise SeqFusionError("[router] extra_sources must be a list of source names or \"registry\"")
@@ -721,6 +725,9 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
         router, rmeta = _fit_router(cfg, provider, subs, members, extractor, ekey, cache, progress)
         zoo.set_router(router, rmeta)
         zoo.info["router"] = {k: v for k, v in rmeta.items() if k != "loss_history"}
+        calibrated = rmeta.get("calibration", {}).get("temperature")
+        if calibrated is not None and "router_temperature" not in zoo.info["forecaster"]:
+            zoo.info["forecaster"]["router_temperature"] = calibrated
         stages["router"] = round(time.perf_counter() - t0, 1)
     return zoo, stages
 
@@ -763,10 +770,11 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
 
     T = int(cfg["input_length"])
     rcfg = RouterConfig.from_dict({"seed": int(cfg["seed"]),
-                                   **{k: v for k, v in cfg["router"].items()
-                                      if k not in ("enabled", "extra_sources")}})
+                                   **{k: v for k, v in cfg["router"].items() if k not in ROUTER_BUILD_KEYS}})
+    folds = int(cfg["router"].get("calibrate_folds", 0))
     groups, prints = router_groups(cfg, provider, subs)
-    key = config_hash({"build_format": BUILD_FORMAT, "router": rcfg.to_dict(), "extractor": extractor_key,
+    key = config_hash({"build_format": BUILD_FORMAT, "router": rcfg.to_dict(), "folds": folds,
+                       "extractor": extractor_key,
                        "members": [[m.name, m.architecture, m.config, m.training.get("config_hash")]
                                    for m in members], "groups": prints, "T": T})
     dim = extractor.project[-1].out_features
@@ -785,6 +793,12 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
     _log(progress, f"[router] {len(data)} windows from {len(data.groups)} groups; training")
     router, meta = train_router(data, rcfg, progress)
     meta["config"] = rcfg.to_dict()
+    if folds:
+        t0 = time.perf_counter()
+        best, table = calibrate_temperature(data, rcfg, folds, progress=progress)
+        meta["calibration"] = {"folds": folds, "temperature": best, "held_out_loss": table,
+                               "seconds": round(time.perf_counter() - t0, 1)}
+        _log(progress, f"[router] leave-groups-out temperature {best:g} (held-out loss by temperature: {table})")
     _save_cached(cache, "_router", key, router, {"meta": meta})
     _log(progress, f"[router] weighted loss {meta['loss_router']:.4f} "
                    f"(uniform weights {meta['loss_uniform_weights']:.4f}), {meta['seconds']:.0f} s")
@@ -793,7 +807,8 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
 
 def prune_members(members: list[Member], result: Any, prune: Mapping[str, Any]) -> list[str]:
     """Drop (in place) members whose median held-out MSE over all sub-datasets exceeds that
-    of the ``reference`` member (e.g. ``naive``); return the dropped names.
+    of the ``reference`` member (e.g. ``naive``), except those listed in ``keep`` (e.g.
+    seasonal members a router may weigh up on seasonal data); return the dropped names.
 
     A zoo-internal criterion: only the sources' held-out windows are used.
     """
@@ -803,7 +818,11 @@ def prune_members(members: list[Member], result: Any, prune: Mapping[str, Any]) 
     med = {r: float(np.nanmedian(result.mse[i])) for i, r in enumerate(result.rows)}
     if ref not in med:
         raise SeqFusionError(f"prune reference {ref!r} is not a member of the zoo")
-    dropped = [m.name for m in members if m.name != ref and med[m.name] > med[ref]]
+    keep = set(prune.get("keep", []))
+    unknown = keep - set(med)
+    if unknown:
+        raise SeqFusionError(f"[prune] keep names unknown member(s): {', '.join(sorted(unknown))}")
+    dropped = [m.name for m in members if m.name != ref and m.name not in keep and med[m.name] > med[ref]]
     members[:] = [m for m in members if m.name not in dropped]
     return dropped
 
@@ -885,6 +904,11 @@ def report_markdown(zoo: Zoo, path: str | Path | None = None) -> str:
             f"(sub-datasets, other registered sources, synthetic random walks), {rt.get('seconds')} s of "
             f"training; weighted-forecast loss {rt.get('loss_router')} vs {rt.get('loss_uniform_weights')} "
             f"with uniform weights (training windows)")
+        cal = rt.get("calibration")
+        if cal:
+            lines.append(f"- router temperature by leave-groups-out calibration ({cal['folds']} folds of the "
+                         f"groups): **{cal['temperature']:g}**; held-out loss by temperature: "
+                         + ", ".join(f"{k} {v}" for k, v in cal["held_out_loss"].items()))
     v = info.get("versions", {})
     lines += ["- versions: " + ", ".join(f"{k} {x}" for k, x in v.items()), ""]
     lines += ["## Members", "",

@@ -77,11 +77,14 @@ class SeqFusion:
         """Load a zoo folder (``None``: the shipped default zoo) and wrap it.
 
         Settings the zoo's manifest recommends (``info.forecaster``, e.g. its validated
-        ``k``) are used unless given here; ``None`` values are ignored.
+        ``k``; ``"all"`` for every member) are used unless given here; ``None`` values are
+        ignored.
         """
         zoo = Zoo.load(path)
         params = {**zoo.info.get("forecaster", {}), **{k: v for k, v in kwargs.items() if v is not None}}
-        if "k" in params and "k" not in kwargs:
+        if params.get("k") == "all":
+            params["k"] = len(zoo)
+        elif "k" in params and "k" not in kwargs:
             params["k"] = min(int(params["k"]), len(zoo))
         return cls(zoo, **params)
 

@@ -49,6 +49,8 @@ class RouterConfig:
     pad_fraction: float = 0.25  # share of windows whose context is left-padded
     min_context: int = 8
     random_walks: int = 3000  # synthetic random-walk windows added as one more group
+    seasonal: int = 0  # synthetic seasonal windows (periods below) added as one more group
+    seasonal_periods: tuple[int, ...] = (4, 7, 12, 24)
     scale_weight: bool = True  # weight windows by (context std / group median)^2
     clip: float = 10.0
 
@@ -58,6 +60,9 @@ class RouterConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown router key(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "seasonal_periods" in d:
+            d["seasonal_periods"] = tuple(int(p) for p in d["seasonal_periods"])
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +156,22 @@ def random_walks(n: int, length: int, rng: np.random.Generator) -> list[np.ndarr
     return list(100.0 + np.cumsum(steps * rng.uniform(0.2, 3.0, size=(n, 1)), axis=1))
 
 
+def seasonal_series(n: int, length: int, periods: Sequence[int], rng: np.random.Generator
+                    ) -> list[np.ndarray]:
+    """``n`` series with a fixed seasonal profile of a random period from ``periods``, a
+    trend, a slowly wandering level and noise (a seasonal-member-favouring group)."""
+    out = []
+    t = np.arange(length)
+    for _ in range(n):
+        p = int(rng.choice(periods))
+        profile = rng.normal(size=p)
+        level = 50.0 + rng.normal(0, 0.3, size=length).cumsum() * rng.uniform(0, 1)
+        trend = rng.normal(0, 0.05) * t
+        noise = rng.normal(0, rng.uniform(0.05, 0.5), size=length)
+        out.append(level + trend + rng.uniform(1, 5) * profile[t % p] + noise)
+    return out
+
+
 def router_data(
     modules: Sequence[nn.Module],
     embed: Callable[[np.ndarray], np.ndarray],
@@ -173,6 +194,9 @@ def router_data(
     items = dict(groups)
     if config.random_walks:
         items["synthetic_random_walk"] = random_walks(config.random_walks // 20 + 1, 200, rng)
+    if config.seasonal:
+        items["synthetic_seasonal"] = seasonal_series(config.seasonal // 20 + 1, 200,
+                                                      config.seasonal_periods, rng)
     xs, ts, ps, gs, ss, names = [], [], [], [], [], []
     bar = tqdm(list(items.items()), desc="router data", disable=not progress, leave=False)
     for gi, (name, series) in enumerate(bar):
@@ -222,6 +246,51 @@ def fused_loss(logits: torch.Tensor, preds: torch.Tensor, target: torch.Tensor, 
     sw = sw / sw.sum(dim=1, keepdim=True).clamp_min(1e-12)
     err = ((fused - torch.where(valid, target, fused.detach())) ** 2 * sw).sum(dim=1)
     return (err * window_w).sum() / window_w.sum()
+
+
+def subset(data: RouterData, rows: np.ndarray) -> RouterData:
+    """The windows ``rows`` of ``data`` (group ids renumbered)."""
+    kept, group = np.unique(data.group[rows], return_inverse=True)
+    return RouterData(data.x[rows], data.emb[rows], data.target[rows], data.preds[rows], group,
+                      data.scale[rows], [data.groups[g] for g in kept])
+
+
+def held_out_loss(router: Router, data: RouterData, config: RouterConfig, temperature: float) -> float:
+    """Loss of the router's weights at ``temperature`` on ``data`` (groups count equally)."""
+    counts = np.bincount(data.group)
+    ww = torch.as_tensor(data.scale / counts[data.group], dtype=torch.float32)
+    sw = torch.as_tensor(step_weights(config.horizon), dtype=torch.float32)
+    target = torch.as_tensor(data.target).clamp(-config.clip, config.clip)
+    with torch.no_grad():
+        logits = router(torch.as_tensor(data.x), torch.as_tensor(data.emb)) / temperature
+        return float(fused_loss(logits, torch.as_tensor(data.preds), target, sw, ww))
+
+
+def calibrate_temperature(data: RouterData, config: RouterConfig, folds: int = 5,
+                          temperatures: Sequence[float] = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0),
+                          progress: bool = False) -> tuple[float, dict[str, float]]:
+    """Choose the softmax temperature for sources the router has never seen.
+
+    Groups are split into ``folds`` (seeded); a router trained on the other folds weighs
+    each held-out fold's windows at every temperature. Returns the temperature with the
+    lowest mean held-out loss and the mean loss per temperature (plain mean of the
+    members, i.e. an infinite temperature, under ``"inf"``).
+    """
+    rng = np.random.default_rng(config.seed + 1)
+    order = rng.permutation(len(data.groups))
+    fold_of = np.empty(len(data.groups), dtype=np.int64)
+    fold_of[order] = np.arange(len(order)) % max(2, min(folds, len(order)))
+    losses = {str(t): [] for t in temperatures} | {"inf": []}
+    for f in tqdm(range(int(fold_of.max()) + 1), desc="router folds", disable=not progress, leave=False):
+        test = fold_of[data.group] == f
+        router, _ = train_router(subset(data, np.nonzero(~test)[0]), config)
+        held = subset(data, np.nonzero(test)[0])
+        for t in temperatures:
+            losses[str(t)].append(held_out_loss(router, held, config, t))
+        losses["inf"].append(held_out_loss(router, held, config, 1e9))
+    mean = {k: round(float(np.mean(v)), 4) for k, v in losses.items()}
+    best = min(temperatures, key=lambda t: mean[str(t)])
+    return float(best), mean
 
 
 def train_router(data: RouterData, config: RouterConfig, progress: bool = False

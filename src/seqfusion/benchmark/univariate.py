@@ -241,7 +241,7 @@ def zoo_sources(zoo: str | Path | None) -> list[str]:
         out += [str(v.get("source", k)) if isinstance(v, dict) else str(k)
                 for k, v in subs.items()]
         groups = ((manifest.get("router") or {}).get("info") or {}).get("groups") or {}
-        out += [str(g).split("@")[0] for g in groups if g != "synthetic_random_walk"]
+        out += [str(g).split("@")[0] for g in groups if not str(g).startswith("synthetic_")]
     except (OSError, ValueError, AttributeError, ImportError) as exc:
         raise LeakageError(f"cannot read the sources of zoo {zoo or '(default)'} "
                            f"({path}): {exc}") from None
