@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
 exec nice -n 10 "${PYTHON:-python}" -m seqfusion.benchmark.cli speed \
-  --n-series 10000 --horizon 48 --k 3 --sf-series 300 --repeats 20 --threads 1 \
+  --n-series 10000 --horizon 48 --sf-series 300 --repeats 20 --threads 1 \
   --out benchmarks/results "$@"

@@ -112,9 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------ helpers
 
 
-def _fingerprint(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
+def _fingerprint(path: Path) -> str:
+    """SHA-256 of a data file's bytes (a copy or re-mount of the same data keeps its cache)."""
+    from seqfusion.zoo import sha256_file
+
+    return sha256_file(path)
 
 
 def _cache_paths(kind: str, dataset: str, key: str, payload: dict[str, Any]) -> tuple[Path, Path]:
