@@ -77,3 +77,16 @@ def test_help_everywhere():
     for args in (["--help"], ["forecast", "--help"], ["zoo", "--help"], ["zoo", "list", "--help"]):
         r = run(*args)
         assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_forecast_with_the_shipped_zoo_router_and_paper_design(tmp_path):
+    default, paper = tmp_path / "router.csv", tmp_path / "paper.csv"
+    r = run("forecast", str(EXAMPLE), "-H", "4", "--output", str(default))
+    assert r.returncode == 0, r.stderr
+    r = run("forecast", str(EXAMPLE), "-H", "4", "--fusion", "mean", "--k", "16", "--output", str(paper))
+    assert r.returncode == 0, r.stderr
+    a, b = pd.read_csv(default), pd.read_csv(paper)
+    assert a.shape == b.shape == (4, len(pd.read_csv(EXAMPLE).columns))
+    assert not a.drop(columns="date").equals(b.drop(columns="date"))  # the two rules differ
+    r = run("forecast", str(EXAMPLE), "-H", "4", "--router-temperature", "-1")
+    assert r.returncode == 2 and "router_temperature" in r.stderr and "Traceback" not in r.stderr

@@ -47,7 +47,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
     df, fmt = _read_csv(args.input, args.format)
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
-                                      selection=args.selection, normalization=args.normalization)
+                                      selection=args.selection, normalization=args.normalization,
+                                      router_temperature=args.router_temperature)
     out = model.predict(df, args.horizon)
     from seqfusion.frames import TIME_COLUMNS
 
@@ -103,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--k", type=int, default=None, help="members fused per variate (default: the zoo's)")
     fc.add_argument("--zoo", default=None, help="zoo folder (default: the shipped zoo)")
     fc.add_argument("--format", choices=["auto", "wide", "long"], default="auto")
-    fc.add_argument("--fusion", choices=["mean", "similarity", "inverse_error"], default=None)
+    fc.add_argument("--fusion", choices=["router", "mean", "median", "similarity", "inverse_error"], default=None,
+                    help="fusion rule (default: the zoo's; 'mean' with --k 16 is the paper's design)")
+    fc.add_argument("--router-temperature", type=float, default=None,
+                    help="softens the router's weights (default: the zoo's)")
     fc.add_argument("--selection", choices=["similarity", "backtest"], default=None)
     fc.add_argument("--normalization", choices=["window", "last_h"], default=None)
     fc.add_argument("--output", "-o", help="write the forecast CSV here (default: stdout)")
