@@ -173,6 +173,23 @@ def test_editing_members_drops_the_router(tiny_zoo: Path, tmp_path: Path) -> Non
         zoo.set_router(Router(3, 36, zoo.extractor.project[-1].out_features))
 
 
+def test_a_zoo_that_lost_its_router_falls_back_to_the_mean(tiny_zoo: Path, tmp_path: Path) -> None:
+    zoo = Zoo.load(tiny_zoo)
+    zoo.info = {**zoo.info, "forecaster": {"fusion": "router", "router_temperature": 4.0, "k": "all"}}
+    zoo.set_router(Router(len(zoo), 36, zoo.extractor.project[-1].out_features, hidden=8))
+    zoo.save(tmp_path / "z")
+    assert SeqFusion.from_pretrained(tmp_path / "z").fusion == "router"
+    edited = Zoo.load(tmp_path / "z")
+    sub = edited.subset(edited.names[:2])
+    assert sub.router is None and "fusion" not in sub.info["forecaster"]
+    assert edited.info["forecaster"]["fusion"] == "router"  # the original is untouched
+    edited.remove("naive")
+    edited.save(tmp_path / "z")
+    model = SeqFusion.from_pretrained(tmp_path / "z")
+    assert model.fusion == "mean" and model.k == 2
+    assert model.predict(np.sin(np.arange(40.0)), 5).shape == (5,)
+
+
 # ---------------------------------------------------------------------- forecaster
 def test_forecaster_router_fusion(tiny_zoo: Path, tmp_path: Path) -> None:
     with pytest.raises(SeqFusionError, match="needs a zoo with a router"):

@@ -147,7 +147,12 @@ class Zoo:
         self.router_info = {**(info or {}), "members": self.names}
 
     def _drop_router(self) -> None:
+        """Forget the router (the member set changed); a manifest default of router
+        fusion falls back to the plain mean of the most similar members."""
+        if self.router is None:
+            return
         self.router, self.router_info = None, {}
+        self.info = _without_router_defaults(self.info)
 
     # ------------------------------------------------------------------ editing
     def add(self, member: Member) -> None:
@@ -178,9 +183,10 @@ class Zoo:
         """A new zoo (sharing modules) holding only the named members, in that order.
 
         The router is kept only when ``names`` are all members in their order."""
+        keep = self.router is not None and list(names) == self.names
         zoo = Zoo(self.extractor, self.extractor_config, [copy.copy(self[n]) for n in names],
-                  self.info, self.path)
-        if self.router is not None and list(names) == self.names:
+                  self.info if keep else _without_router_defaults(self.info), self.path)
+        if keep:
             zoo.set_router(self.router, self.router_info)
         return zoo
 
@@ -295,6 +301,15 @@ class Zoo:
                 raise
             raise ZooError(f"{mpath}: {exc}") from None
         return zoo
+
+
+def _without_router_defaults(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` (copied) whose forecaster defaults no longer ask for router fusion."""
+    fc = dict(info.get("forecaster", {}))
+    if fc.get("fusion") != "router":
+        return info
+    fc = {k: v for k, v in fc.items() if k not in ("fusion", "router_temperature")}
+    return {**info, "forecaster": fc}
 
 
 def _load_router(zoo: Zoo, entry: dict[str, Any], path: Path) -> None:

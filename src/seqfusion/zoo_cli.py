@@ -190,11 +190,15 @@ def cmd_add(args: argparse.Namespace) -> int:
     member = Member(name, arch, dict(meta["config"]), module, representation(zoo.extractor, demo),
                     source=f"user:{Path(args.data).name}", frequency=frequency, domain="user data",
                     training=meta)
+    had_router = zoo.router is not None
     zoo.add(member)
     zoo.save(zoo.path)
     print(f"added {name!r} ({arch}, {member.n_parameters} parameters, {len(windows)} windows from "
           f"{len(names)} series, final loss {meta['final_loss']:.4f}) to {zoo.path}; "
           f"the zoo now holds {len(zoo)} members")
+    if had_router:
+        print("note: the zoo's router was fitted to the old members and has been removed; forecasts "
+              "now fuse the most similar members by a plain mean (rebuild the zoo to fit a new router)")
     return 0
 
 
