@@ -118,6 +118,20 @@ def test_synthetic_seasonal_series_repeat_their_profile() -> None:
     assert lag4 > 0.3 and lag4 > lag2
 
 
+def test_autocorrelation_features_find_the_season() -> None:
+    router = Router(2, 36, 4, hidden=8, acf_lags=6)
+    x = torch.as_tensor(np.stack(seasonal_series(8, 36, (4,), np.random.default_rng(2))), dtype=torch.float32)
+    x = (x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True)
+    feats = router.features(x, torch.ones(8, 4))
+    assert feats.shape == (8, 36 + 2 + 6 + 4)
+    acf = feats[:, 38:44].numpy()
+    assert np.all(np.abs(acf) <= 1 + 1e-5)
+    assert np.all(acf[:, 3] > acf[:, 1])  # lag 4 beats lag 2 for period-4 series
+    assert Router(2, 36, 4).features(x, torch.ones(8, 4)).shape == (8, 36 + 2 + 4)
+    with pytest.raises(ValueError, match="acf_lags"):
+        Router(2, 36, 4, acf_lags=40)
+
+
 def test_router_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="unknown router key"):
         RouterConfig.from_dict({"epochs": 2, "layers": 3})
@@ -129,7 +143,7 @@ def _with_router(tiny_zoo: Path, dest: Path) -> Zoo:
     zoo = Zoo.load(tiny_zoo)
     torch.manual_seed(0)
     dim = zoo.extractor.project[-1].out_features
-    zoo.set_router(Router(len(zoo), zoo.input_length, dim, hidden=16), {"note": "test"})
+    zoo.set_router(Router(len(zoo), zoo.input_length, dim, hidden=16, acf_lags=3), {"note": "test"})
     zoo.save(dest)
     return zoo
 
@@ -138,7 +152,7 @@ def test_zoo_saves_and_verifies_the_router(tiny_zoo: Path, tmp_path: Path) -> No
     zoo = _with_router(tiny_zoo, tmp_path / "z")
     loaded = Zoo.load(tmp_path / "z")
     assert loaded.router is not None and loaded.router_info["members"] == zoo.names
-    assert loaded.router_info["note"] == "test"
+    assert loaded.router_info["note"] == "test" and loaded.router.acf_lags == 3
     x = np.random.default_rng(0).normal(size=(5, 36))
     e = np.ones((5, loaded.router.embed_dim), dtype=np.float32)
     np.testing.assert_allclose(loaded.router.weights(x, e), zoo.router.weights(x, e), atol=2e-3)

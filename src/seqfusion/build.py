@@ -782,7 +782,7 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
         wfile, mfile = _cache_paths(cache, "_router", key)
         if wfile.is_file() and mfile.is_file():
             try:
-                router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout)
+                router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout, rcfg.acf_lags)
                 router.load_state_dict(load_file(str(wfile)))
                 meta = json.loads(mfile.read_text())["meta"]
                 _log(progress, f"[router] cached ({key[:12]})")

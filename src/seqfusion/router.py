@@ -38,6 +38,7 @@ class RouterConfig:
 
     hidden: int = 128
     dropout: float = 0.1
+    acf_lags: int = 0  # autocorrelations of the differenced context fed to the router
     epochs: int = 20
     lr: float = 2e-3
     batch_size: int = 512
@@ -83,27 +84,40 @@ def step_weights(horizon: int, horizons: Sequence[int] = PROTOCOL_HORIZONS) -> n
 
 
 class Router(nn.Module):
-    """``(normalized context [n, T], embedding [n, d]) -> logits [n, n_members]``."""
+    """``(normalized context [n, T], embedding [n, d]) -> logits [n, n_members]``.
+
+    Features: the context, the std and mean absolute value of its first differences, the
+    autocorrelations of the differences at lags ``1..acf_lags`` (0: none) and the
+    unit-length embedding.
+    """
 
     def __init__(self, n_members: int, input_length: int = 36, embed_dim: int = 128,
-                 hidden: int = 128, dropout: float = 0.1) -> None:
+                 hidden: int = 128, dropout: float = 0.1, acf_lags: int = 0) -> None:
         super().__init__()
+        if not 0 <= acf_lags <= input_length - 3:
+            raise ValueError(f"acf_lags must be in [0, {input_length - 3}]")
         self.n_members = n_members
         self.input_length = input_length
         self.embed_dim = embed_dim
-        n_in = input_length + 2 + embed_dim
+        self.acf_lags = acf_lags
+        n_in = input_length + 2 + acf_lags + embed_dim
         self.net = nn.Sequential(
             nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, n_members),
         )
 
-    @staticmethod
-    def features(x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        """Context, the std and mean absolute value of its first differences, unit embedding."""
+    def features(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """Feature matrix ``[n, T + 2 + acf_lags + d]`` (see the class docstring)."""
         d1 = x[:, 1:] - x[:, :-1]
-        emb = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return torch.cat([x, d1.std(dim=1, keepdim=True), d1.abs().mean(dim=1, keepdim=True), emb], dim=1)
+        parts = [x, d1.std(dim=1, keepdim=True), d1.abs().mean(dim=1, keepdim=True)]
+        if self.acf_lags:
+            dc = d1 - d1.mean(dim=1, keepdim=True)
+            denom = (dc * dc).sum(dim=1, keepdim=True).clamp_min(1e-12)
+            parts.append(torch.cat([(dc[:, lag:] * dc[:, :-lag]).sum(dim=1, keepdim=True)
+                                    for lag in range(1, self.acf_lags + 1)], dim=1) / denom)
+        parts.append(emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        return torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         return self.net(self.features(x, emb))
@@ -298,7 +312,7 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
     """Fit a :class:`Router` on ``data``; groups count equally (times the scale weight)."""
     torch.manual_seed(config.seed)
     M = data.preds.shape[1]
-    router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout)
+    router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout, config.acf_lags)
     x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
     preds = torch.as_tensor(data.preds)
     target = torch.as_tensor(data.target).clamp(-config.clip, config.clip)
