@@ -67,6 +67,9 @@ def test_missing_file_and_bad_zoo(tiny_zoo, tmp_path):
 def test_zoo_list_and_show(tiny_zoo):
     r = run("zoo", "list", "--zoo", str(tiny_zoo))
     assert r.returncode == 0 and "sine_patchtst" in r.stdout and "trend_dlinear" in r.stdout
+    assert "router: none" in r.stdout
+    r = run("zoo", "list")
+    assert r.returncode == 0 and "router: fitted to these 19 members" in r.stdout and "'router'" in r.stdout
     r = run("zoo", "show", "trend_dlinear", "--zoo", str(tiny_zoo))
     assert r.returncode == 0 and "dlinear" in r.stdout and "synthetic_trend" in r.stdout
     r = run("zoo", "show", "nope", "--zoo", str(tiny_zoo))

@@ -69,6 +69,12 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
 
     zoo = Zoo.load(args.zoo)
     print(zoo.table().to_string(index=False))
+    fc = zoo.info.get("forecaster", {})
+    if zoo.router is not None:
+        print(f"router: fitted to these {len(zoo)} members; default fusion {fc.get('fusion', 'mean')!r}, "
+              f"temperature {fc.get('router_temperature', 1.0)}, k {fc.get('k', 3)}")
+    else:
+        print(f"router: none; default fusion {fc.get('fusion', 'mean')!r}, k {fc.get('k', 3)}")
     return 0
 
 
