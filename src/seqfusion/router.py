@@ -49,7 +49,8 @@ class RouterConfig:
     min_windows: int = 100
     pad_fraction: float = 0.25  # share of windows whose context is left-padded
     min_context: int = 8
-    random_walks: int = 3000  # synthetic random-walk windows added as one more group
+    random_walks: int = 3000  # synthetic random-walk windows per random-walk group
+    random_walk_groups: int = 1  # 1: Gaussian steps; 2: + heavy-tailed; 3: + wandering volatility
     seasonal: int = 0  # synthetic seasonal windows (periods below) added as one more group
     seasonal_periods: tuple[int, ...] = (4, 7, 12, 24)
     scale_weight: bool = True  # weight windows by (context std / group median)^2
@@ -164,9 +165,19 @@ class RouterData:
         return len(self.x)
 
 
-def random_walks(n: int, length: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """``n`` random walks with random drift and volatility (a persistence-favouring group)."""
-    steps = rng.normal(rng.normal(0, 0.05, size=(n, 1)), 1.0, size=(n, length))
+def random_walks(n: int, length: int, rng: np.random.Generator, kind: int = 0) -> list[np.ndarray]:
+    """``n`` random walks with random drift and volatility (a persistence-favouring group).
+
+    ``kind`` 0: Gaussian steps; 1: Student-t steps (3 degrees of freedom, heavy tails);
+    2: volatility that wanders over time (a GARCH-like clustering of large steps).
+    """
+    if kind == 1:
+        steps = rng.standard_t(3, size=(n, length)) / np.sqrt(3.0) + rng.normal(0, 0.05, size=(n, 1))
+    elif kind == 2:
+        vol = np.exp(np.cumsum(rng.normal(0, 0.1, size=(n, length)), axis=1))
+        steps = rng.normal(rng.normal(0, 0.05, size=(n, 1)), 1.0, size=(n, length)) * vol
+    else:
+        steps = rng.normal(rng.normal(0, 0.05, size=(n, 1)), 1.0, size=(n, length))
     return list(100.0 + np.cumsum(steps * rng.uniform(0.2, 3.0, size=(n, 1)), axis=1))
 
 
@@ -207,7 +218,9 @@ def router_data(
     rng = np.random.default_rng(config.seed)
     items = dict(groups)
     if config.random_walks:
-        items["synthetic_random_walk"] = random_walks(config.random_walks // 20 + 1, 200, rng)
+        for kind in range(max(1, min(3, config.random_walk_groups))):
+            name = "synthetic_random_walk" + ("" if kind == 0 else f"_{kind + 1}")
+            items[name] = random_walks(config.random_walks // 20 + 1, 200, rng, kind)
     if config.seasonal:
         items["synthetic_seasonal"] = seasonal_series(config.seasonal // 20 + 1, 200,
                                                       config.seasonal_periods, rng)
