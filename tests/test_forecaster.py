@@ -173,6 +173,19 @@ def test_selection_override(model, panel):
     np.testing.assert_allclose(a, b)
 
 
+def test_fixed_members_with_weights(model, panel):
+    x = panel[-36:].T
+    single = [model.predict_windows(x, 7, members=np.full((3, 1), j)) for j in range(3)]
+    w = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [1.0, 0.0, 0.0]])
+    fused = model.predict_windows(x, 7, members=np.tile(np.arange(3), (3, 1)), weights=w)
+    expected = sum(w[:, j:j + 1] * single[j] for j in range(3))
+    np.testing.assert_allclose(fused, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(SeqFusionError, match="sum to 1"):
+        model.predict_windows(x, 7, members=np.tile(np.arange(3), (3, 1)), weights=w * 2)
+    with pytest.raises(SeqFusionError, match="weights need members"):
+        model.predict_windows(x, 7, weights=w)
+
+
 def test_each_member_runs_once_per_step(model):
     calls = {}
     hooks = [m.module.register_forward_hook(lambda mod, i, o, n=m.name: calls.setdefault(n, []).append(len(i[0])))

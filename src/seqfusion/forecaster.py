@@ -276,16 +276,17 @@ class SeqFusion:
         horizon: int,
         k: int | None = None,
         members: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
         **options: Any,
     ) -> np.ndarray:
         """Forecast each row of ``x [n, L]`` (one univariate history per row): ``[n, H]``.
 
         ``members`` optionally fixes the chosen member indices per row (``[n, k]``, e.g.
-        chosen once per dataset, fused by plain mean); ``options`` override constructor
-        settings for this call.
+        chosen once per dataset), fused by plain mean or by ``weights`` (``[n, k]``, rows
+        summing to 1); ``options`` override constructor settings for this call.
         """
         if options:
-            return self._with(**options).predict_windows(x, horizon, k, members)
+            return self._with(**options).predict_windows(x, horizon, k, members, weights)
         if not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")
         k = self.k if k is None else k
@@ -299,7 +300,14 @@ class SeqFusion:
             idx = np.asarray(members, dtype=np.int64).reshape(len(x), -1)
             if idx.min() < 0 or idx.max() >= len(self.zoo):
                 raise SeqFusionError("member indices out of range")
-            weights = np.full(idx.shape, 1.0 / idx.shape[1])
+            if weights is None:
+                weights = np.full(idx.shape, 1.0 / idx.shape[1])
+            else:
+                weights = np.asarray(weights, dtype=np.float64)
+                if weights.shape != idx.shape or not np.allclose(weights.sum(axis=1), 1.0) or (weights < 0).any():
+                    raise SeqFusionError("weights must match members' shape, be >= 0 and sum to 1 per row")
+        elif weights is not None:
+            raise SeqFusionError("weights need members")
         else:
             chosen = self.choose(ctx, k)
             idx, weights = chosen["members"], chosen["weight"]

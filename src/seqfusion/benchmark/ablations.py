@@ -53,6 +53,18 @@ def once_per_dataset_method(model: SeqFusion, n_vars: int, **options: Any) -> Me
     return method
 
 
+def once_per_dataset_weights_method(model: SeqFusion, n_vars: int) -> Method:
+    """The model's members and fusion weights per variate fixed from the first window."""
+    def method(x: np.ndarray, horizon: int) -> np.ndarray:
+        chosen = model.choose(model.contexts(list(x[:n_vars])))
+        rows = np.arange(len(x)) % n_vars
+        return model.predict_windows(x, horizon, members=chosen["members"][rows],
+                                     weights=chosen["weight"][rows])
+
+    method.horizon_invariant = True  # type: ignore[attr-defined]
+    return method
+
+
 def naive_method(x: np.ndarray, horizon: int) -> np.ndarray:
     return np.repeat(x[:, -1:], horizon, axis=1)
 
@@ -121,6 +133,9 @@ def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Cal
                 continue
             add("beyond: router", f"router weights over all {M}, temperature {t:g}",
                 lambda d, t=t: forecaster_method(model, fusion="router", k=M, router_temperature=t))
+        if model.fusion == "router":
+            add("5. selection", "default's router weights once per dataset from the first test window",
+                lambda d: once_per_dataset_weights_method(model, d.n_vars))
         add("beyond: router", "router, top 8 members, temperature 5",
             lambda d: forecaster_method(model, fusion="router", k=min(8, M), router_temperature=5.0))
     return out
@@ -281,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also build (into DIR) and compare the no-transfer-loss extractor zoo and "
                         "the single general PTM (minutes)")
     p.add_argument("--no-growth", action="store_true")
+    p.add_argument("--merge", action="store_true",
+                   help="update the rows run now in an existing ablations.json, keep the others")
     p.add_argument("--out", default="benchmarks/results")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
@@ -294,6 +311,17 @@ def main(argv: list[str] | None = None) -> int:
         zoos["general PTM (one PatchTST on all sources)"] = general_ptm_zoo(model.zoo)
     results = run(model, zoos, args.datasets, args.splits, args.max_rows, args.groups)
     growth = None if args.no_growth else error_growth(model, args.datasets)
+    previous = Path(args.out) / "ablations.json"
+    if args.merge and previous.is_file():
+        old = json.loads(previous.read_text())
+        merged = old.get("results", {})
+        for key, entry in results.items():
+            base = merged.setdefault(key, {"group": entry["group"], "label": entry["label"]})
+            for split in SPLITS:
+                if split in entry:
+                    base.setdefault(split, {}).update(entry[split])
+        results = merged
+        growth = growth or old.get("error_growth")
     meta = {**run_metadata(argv, start), "max_rows": args.max_rows,
             "total_seconds": time.perf_counter() - start, "zoo": args.zoo or "default",
             "command": "python -m seqfusion.benchmark.ablations " + " ".join(argv)}
