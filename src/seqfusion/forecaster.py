@@ -242,13 +242,13 @@ class SeqFusion:
 
     def router_weights(self, ctx: np.ndarray, emb: np.ndarray | None = None) -> np.ndarray:
         """The zoo router's weights over all members for contexts ``[n, T]``: ``[n, M]``."""
-        from seqfusion.router import normalize_contexts
+        from seqfusion.data.windows import znorm
 
         if self.zoo.router is None:
             raise SeqFusionError("this zoo has no router")
         ctx = np.asarray(ctx, dtype=np.float64)
         emb = self._embed(ctx) if emb is None else emb
-        return self.zoo.router.weights(normalize_contexts(ctx)[0], emb, self.router_temperature)
+        return self.zoo.router.weights(znorm(ctx, STD_FLOOR)[0], emb, self.router_temperature)
 
     def _choose_router(self, ctx: np.ndarray, emb: np.ndarray, sims_all: np.ndarray, k: int
                        ) -> dict[str, np.ndarray]:

@@ -131,13 +131,6 @@ class Router(nn.Module):
         return torch.softmax(logits.double() / temperature, dim=1).numpy()
 
 
-def normalize_contexts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-normalize contexts ``[n, T]`` as the forecaster does: ``(xn, mean, std)``."""
-    mean = x.mean(axis=1, keepdims=True)
-    std = x.std(axis=1, keepdims=True)
-    return (x - mean) / np.maximum(std, STD_FLOOR), mean, std
-
-
 def pad_left(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Replace all but the last ``keep[i]`` points of row ``i`` by its first kept point."""
     x = x.copy()
@@ -212,7 +205,7 @@ def router_data(
     beyond ``h`` are NaN. ``pad_fraction`` of the windows keep only ``U{min_context..T-1}``
     points of their context (left-padded with the first kept value).
     """
-    from seqfusion.data.windows import sample_windows
+    from seqfusion.data.windows import sample_windows, znorm
 
     T, H = input_length, config.horizon
     rng = np.random.default_rng(config.seed)
@@ -241,9 +234,9 @@ def router_data(
             padded = rng.random(len(w)) < config.pad_fraction
             keep = np.where(padded, rng.integers(config.min_context, T, size=len(w)), T)
             ctx = pad_left(ctx, keep)
-        xn, mean, std = normalize_contexts(ctx)
+        xn, mean, std = znorm(ctx, STD_FLOOR)  # as the forecaster normalizes contexts
         target = np.full((len(w), H), np.nan)
-        target[:, :h] = (w[:, T:] - mean) / np.maximum(std, STD_FLOOR)
+        target[:, :h] = (w[:, T:] - mean) / std
         xt = torch.as_tensor(xn, dtype=torch.float32)
         preds = np.stack([rollout(m, xt, H, config.clip).numpy() for m in modules], axis=1)
         sd = std[:, 0]
@@ -282,12 +275,17 @@ def subset(data: RouterData, rows: np.ndarray) -> RouterData:
                       data.scale[rows], [data.groups[g] for g in kept])
 
 
+def _loss_terms(data: RouterData, config: RouterConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clipped targets, step weights and window weights (groups count equally) of ``data``."""
+    target = torch.as_tensor(data.target).clamp(-config.clip, config.clip)
+    sw = torch.as_tensor(step_weights(config.horizon), dtype=torch.float32)
+    ww = torch.as_tensor(data.scale / np.bincount(data.group)[data.group], dtype=torch.float32)
+    return target, sw, ww
+
+
 def held_out_loss(router: Router, data: RouterData, config: RouterConfig, temperature: float) -> float:
     """Loss of the router's weights at ``temperature`` on ``data`` (groups count equally)."""
-    counts = np.bincount(data.group)
-    ww = torch.as_tensor(data.scale / counts[data.group], dtype=torch.float32)
-    sw = torch.as_tensor(step_weights(config.horizon), dtype=torch.float32)
-    target = torch.as_tensor(data.target).clamp(-config.clip, config.clip)
+    target, sw, ww = _loss_terms(data, config)
     with torch.no_grad():
         logits = router(torch.as_tensor(data.x), torch.as_tensor(data.emb)) / temperature
         return float(fused_loss(logits, torch.as_tensor(data.preds), target, sw, ww))
@@ -328,10 +326,8 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
     router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout, config.acf_lags)
     x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
     preds = torch.as_tensor(data.preds)
-    target = torch.as_tensor(data.target).clamp(-config.clip, config.clip)
+    target, sw, ww = _loss_terms(data, config)
     counts = np.bincount(data.group)
-    ww = torch.as_tensor(data.scale / counts[data.group], dtype=torch.float32)
-    sw = torch.as_tensor(step_weights(config.horizon), dtype=torch.float32)
     n = len(data)
     bs = min(config.batch_size, n)
     steps_per_epoch = max(1, n // bs)
