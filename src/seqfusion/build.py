@@ -55,6 +55,7 @@ from seqfusion.errors import SeqFusionError
 from seqfusion.extractor import Extractor
 from seqfusion.extractor_training import (ExtractorTrainConfig, pair_cosines, summarize_history,
                                           train_extractor)
+from seqfusion.frequency import CLASSES as FREQUENCY_CLASSES, aggregated_class, frequency_class
 from seqfusion.members import classical_member, representation
 from seqfusion.router import RouterConfig, calibrate_temperature, router_data, train_router
 from seqfusion.models import build_model, list_architectures
@@ -763,6 +764,19 @@ def router_groups(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapp
     return groups, prints
 
 
+def router_frequencies(provider: "SourceProvider", subs: Mapping[str, "SubDataset"],
+                       groups: Mapping[str, Any]) -> dict[str, str]:
+    """Frequency class of each router group: a sub-dataset's source frequency after its
+    aggregation (monthly x 12 is yearly), another source's registered frequency."""
+    out = {}
+    for name in groups:
+        if name in subs:
+            out[name] = aggregated_class(subs[name].frequency, subs[name].aggregate)
+        else:
+            out[name] = frequency_class(provider.info(name).get("frequency") or None)
+    return out
+
+
 def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapping[str, "SubDataset"],
                 members: Sequence[Member], extractor: Extractor, extractor_key: str, cache: Path | None,
                 progress: bool) -> tuple[Any, dict[str, Any]]:
@@ -773,23 +787,25 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
                                    **{k: v for k, v in cfg["router"].items() if k not in ROUTER_BUILD_KEYS}})
     folds = int(cfg["router"].get("calibrate_folds", 0))
     groups, prints = router_groups(cfg, provider, subs)
+    freqs = router_frequencies(provider, subs, groups) if rcfg.frequency else None
     key = config_hash({"build_format": BUILD_FORMAT, "router": rcfg.to_dict(), "folds": folds,
                        "extractor": extractor_key,
                        "members": [[m.name, m.architecture, m.config, m.training.get("config_hash")]
-                                   for m in members], "groups": prints, "T": T})
+                                   for m in members], "groups": prints, "frequencies": freqs, "T": T})
     dim = extractor.project[-1].out_features
     if cache is not None:
         wfile, mfile = _cache_paths(cache, "_router", key)
         if wfile.is_file() and mfile.is_file():
             try:
-                router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout, rcfg.acf_lags)
+                router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout, rcfg.acf_lags,
+                                len(FREQUENCY_CLASSES) if rcfg.frequency else 0)
                 router.load_state_dict(load_file(str(wfile)))
                 meta = json.loads(mfile.read_text())["meta"]
                 _log(progress, f"[router] cached ({key[:12]})")
                 return router.eval(), meta
             except Exception:
                 pass
-    data = router_data([m.module for m in members], extractor.embed, groups, rcfg, T, progress)
+    data = router_data([m.module for m in members], extractor.embed, groups, rcfg, T, progress, freqs)
     _log(progress, f"[router] {len(data)} windows from {len(data.groups)} groups; training")
     router, meta = train_router(data, rcfg, progress)
     meta["config"] = rcfg.to_dict()

@@ -49,7 +49,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
                                       selection=args.selection, normalization=args.normalization,
                                       router_temperature=args.router_temperature)
-    out = model.predict(df, args.horizon)
+    out = model.predict(df, args.horizon, freq=args.freq)
     from seqfusion.frames import TIME_COLUMNS
 
     write_index = fmt == "wide" and not any(c in out.columns for c in TIME_COLUMNS)
@@ -60,7 +60,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         hist, fc = _history_and_forecast(df, out, fmt)
         plot_forecast(hist, fc, args.plot)
     if args.explain:
-        print(model.explain(df).to_string(index=False), file=sys.stderr)
+        print(model.explain(df, freq=args.freq).to_string(index=False), file=sys.stderr)
     return 0
 
 
@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fusion rule (default: the zoo's; 'mean' with --k 16 is the paper's design)")
     fc.add_argument("--router-temperature", type=float, default=None,
                     help="softens the router's weights (default: the zoo's)")
+    fc.add_argument("--freq", default=None,
+                    help="sampling frequency: a pandas alias (D, W, MS, QS, h, ...) or yearly, quarterly, "
+                         "monthly, weekly, daily, hourly, subhourly, unknown (default: from the dates)")
     fc.add_argument("--selection", choices=["similarity", "backtest"], default=None)
     fc.add_argument("--normalization", choices=["window", "last_h"], default=None)
     fc.add_argument("--output", "-o", help="write the forecast CSV here (default: stdout)")

@@ -212,8 +212,9 @@ class SeqFusion:
             errors[rows, slot] = np.mean((pred - target[rows]) ** 2, axis=1)
         return errors
 
-    def choose(self, ctx: np.ndarray, k: int | None = None) -> dict[str, np.ndarray]:
-        """Pick members and fusion weights per context ``[n, T]``.
+    def choose(self, ctx: np.ndarray, k: int | None = None, freq: Any = None) -> dict[str, np.ndarray]:
+        """Pick members and fusion weights per context ``[n, T]`` (``freq``: the sampling
+        frequency, used by a router with frequency inputs; see :func:`router_weights`).
 
         Returns ``members`` ``[n, k]`` (indices), ``similarity`` ``[n, k]``, ``weight``
         ``[n, k]`` and, with back-test selection, ``error`` ``[n, k]``.
@@ -222,7 +223,7 @@ class SeqFusion:
         emb = self._embed(ctx)
         sims_all = self._cosines(emb)
         if self.fusion == "router":
-            return self._choose_router(ctx, emb, sims_all, k)
+            return self._choose_router(ctx, emb, sims_all, k, freq)
         order = np.argsort(-sims_all, axis=1, kind="stable")
         if self.selection == "similarity":
             idx = order[:, :k]
@@ -240,19 +241,38 @@ class SeqFusion:
             out["error"] = err
         return out
 
-    def router_weights(self, ctx: np.ndarray, emb: np.ndarray | None = None) -> np.ndarray:
-        """The zoo router's weights over all members for contexts ``[n, T]``: ``[n, M]``."""
+    def router_weights(self, ctx: np.ndarray, emb: np.ndarray | None = None, freq: Any = None
+                       ) -> np.ndarray:
+        """The zoo router's weights over all members for contexts ``[n, T]``: ``[n, M]``.
+
+        ``freq``: the contexts' sampling frequency -- one value for all rows or one per row
+        (a pandas alias such as ``"D"``/``"W"``/``"MS"``, a class name such as
+        ``"weekly"``, or None for unknown); routers built without frequency inputs ignore it.
+        """
         from seqfusion.data.windows import znorm
 
         if self.zoo.router is None:
             raise SeqFusionError("this zoo has no router")
         ctx = np.asarray(ctx, dtype=np.float64)
         emb = self._embed(ctx) if emb is None else emb
-        return self.zoo.router.weights(znorm(ctx, STD_FLOOR)[0], emb, self.router_temperature)
+        fidx = self._frequency_indices(freq, len(ctx)) if self.zoo.router.frequencies else None
+        return self.zoo.router.weights(znorm(ctx, STD_FLOOR)[0], emb, self.router_temperature, fidx)
 
-    def _choose_router(self, ctx: np.ndarray, emb: np.ndarray, sims_all: np.ndarray, k: int
-                       ) -> dict[str, np.ndarray]:
-        w_all = self.router_weights(ctx, emb)
+    @staticmethod
+    def _frequency_indices(freq: Any, n: int) -> np.ndarray:
+        from seqfusion.frequency import frequency_index
+
+        if freq is None or isinstance(freq, (str, pd.DateOffset)):
+            return np.full(n, frequency_index(freq), dtype=np.int64)
+        values = list(freq)
+        if len(values) != n:
+            raise SeqFusionError(f"freq has {len(values)} entries for {n} series")
+        cache: dict[Any, int] = {}
+        return np.array([cache.setdefault(f, frequency_index(f)) for f in values], dtype=np.int64)
+
+    def _choose_router(self, ctx: np.ndarray, emb: np.ndarray, sims_all: np.ndarray, k: int,
+                       freq: Any = None) -> dict[str, np.ndarray]:
+        w_all = self.router_weights(ctx, emb, freq)
         idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
         w = np.take_along_axis(w_all, idx, axis=1)
         w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
@@ -277,16 +297,19 @@ class SeqFusion:
         k: int | None = None,
         members: np.ndarray | None = None,
         weights: np.ndarray | None = None,
+        freq: Any = None,
         **options: Any,
     ) -> np.ndarray:
         """Forecast each row of ``x [n, L]`` (one univariate history per row): ``[n, H]``.
 
         ``members`` optionally fixes the chosen member indices per row (``[n, k]``, e.g.
         chosen once per dataset), fused by plain mean or by ``weights`` (``[n, k]``, rows
-        summing to 1); ``options`` override constructor settings for this call.
+        summing to 1); ``freq`` is the sampling frequency (one or one per row, see
+        :meth:`router_weights`; None: unknown); ``options`` override constructor settings
+        for this call.
         """
         if options:
-            return self._with(**options).predict_windows(x, horizon, k, members, weights)
+            return self._with(**options).predict_windows(x, horizon, k, members, weights, freq)
         if not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")
         k = self.k if k is None else k
@@ -309,7 +332,7 @@ class SeqFusion:
         elif weights is not None:
             raise SeqFusionError("weights need members")
         else:
-            chosen = self.choose(ctx, k)
+            chosen = self.choose(ctx, k, freq)
             idx, weights = chosen["members"], chosen["weight"]
         median = self.fusion == "median" and members is None
         # all k forecasts are kept only for the median; otherwise they are summed as they come
@@ -342,23 +365,35 @@ class SeqFusion:
         return SeqFusion(self.zoo, **params)
 
     # ------------------------------------------------------------------ user API
-    def predict(self, y: Any, horizon: int, k: int | None = None, **options: Any) -> Any:
+    def predict(self, y: Any, horizon: int, k: int | None = None, freq: Any = None,
+                **options: Any) -> Any:
         """Forecast ``horizon`` steps for every variate / series of ``y``.
 
         ``y``: array ``[T]`` or ``[T, C]``, a wide DataFrame or a long DataFrame
         (``unique_id``, ``ds``, ``y``). The output mirrors the input: ``[H]``, ``[H, C]``,
-        or a DataFrame with the future time stamps.
+        or a DataFrame with the future time stamps. ``freq``: the sampling frequency (a
+        pandas alias such as ``"D"``, ``"W"``, ``"MS"``, or ``"weekly"``, ``"unknown"``);
+        by default inferred from the time stamps, unknown for arrays.
         """
         parsed = parse(y)
         ctx = self.contexts(parsed.series, parsed.names)
-        fc = self.predict_windows(ctx, horizon, k, **options)
+        fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(parsed, freq), **options)
         return assemble(parsed, fc, horizon)
 
-    def explain(self, y: Any, k: int | None = None) -> pd.DataFrame:
+    @staticmethod
+    def _input_frequency(parsed: Any, freq: Any) -> Any:
+        """``freq`` as given (checked), else one inferred class per series of ``parsed``."""
+        from seqfusion.frequency import frequency_class, infer_frequency
+
+        if freq is not None:
+            return frequency_class(freq)
+        return [infer_frequency(ix) for ix in parsed.index]
+
+    def explain(self, y: Any, k: int | None = None, freq: Any = None) -> pd.DataFrame:
         """Per variate, the chosen members with rank, similarity, fusion weight and source."""
         parsed = parse(y)
         ctx = self.contexts(parsed.series, parsed.names)
-        chosen = self.choose(ctx, k)
+        chosen = self.choose(ctx, k, self._input_frequency(parsed, freq))
         err = chosen.get("error", np.full(chosen["members"].shape, np.nan))
         rows = []
         for i, name in enumerate(parsed.names):

@@ -53,6 +53,8 @@ class RouterConfig:
     random_walk_groups: int = 1  # 1: Gaussian steps; 2: + heavy-tailed; 3: + wandering volatility
     seasonal: int = 0  # synthetic seasonal windows (periods below) added as one more group
     seasonal_periods: tuple[int, ...] = (4, 7, 12, 24)
+    frequency: bool = False  # feed the sampling-frequency class (one-hot) to the router
+    frequency_dropout: float = 0.3  # share of training windows shown as frequency "unknown"
     scale_weight: bool = True  # weight windows by (context std / group median)^2
     clip: float = 10.0
 
@@ -88,12 +90,14 @@ class Router(nn.Module):
     """``(normalized context [n, T], embedding [n, d]) -> logits [n, n_members]``.
 
     Features: the context, the std and mean absolute value of its first differences, the
-    autocorrelations of the differences at lags ``1..acf_lags`` (0: none) and the
-    unit-length embedding.
+    autocorrelations of the differences at lags ``1..acf_lags`` (0: none), the
+    unit-length embedding and, when ``frequencies`` > 0, the one-hot sampling-frequency
+    class (:data:`seqfusion.frequency.CLASSES`, the last one meaning unknown).
     """
 
     def __init__(self, n_members: int, input_length: int = 36, embed_dim: int = 128,
-                 hidden: int = 128, dropout: float = 0.1, acf_lags: int = 0) -> None:
+                 hidden: int = 128, dropout: float = 0.1, acf_lags: int = 0,
+                 frequencies: int = 0) -> None:
         super().__init__()
         if not 0 <= acf_lags <= input_length - 3:
             raise ValueError(f"acf_lags must be in [0, {input_length - 3}]")
@@ -101,15 +105,19 @@ class Router(nn.Module):
         self.input_length = input_length
         self.embed_dim = embed_dim
         self.acf_lags = acf_lags
-        n_in = input_length + 2 + acf_lags + embed_dim
+        self.frequencies = frequencies
+        n_in = input_length + 2 + acf_lags + embed_dim + frequencies
         self.net = nn.Sequential(
             nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, n_members),
         )
 
-    def features(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        """Feature matrix ``[n, T + 2 + acf_lags + d]`` (see the class docstring)."""
+    def features(self, x: torch.Tensor, emb: torch.Tensor, freq: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """Feature matrix ``[n, T + 2 + acf_lags + d (+ F)]`` (see the class docstring);
+        ``freq``: class indices ``[n]`` (None: unknown), used when the router has
+        frequency inputs."""
         d1 = x[:, 1:] - x[:, :-1]
         parts = [x, d1.std(dim=1, keepdim=True), d1.abs().mean(dim=1, keepdim=True)]
         if self.acf_lags:
@@ -118,16 +126,24 @@ class Router(nn.Module):
             parts.append(torch.cat([(dc[:, lag:] * dc[:, :-lag]).sum(dim=1, keepdim=True)
                                     for lag in range(1, self.acf_lags + 1)], dim=1) / denom)
         parts.append(emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        if self.frequencies:
+            if freq is None:
+                freq = torch.full((len(x),), self.frequencies - 1, dtype=torch.int64)
+            parts.append(nn.functional.one_hot(torch.as_tensor(freq, dtype=torch.int64),
+                                               self.frequencies).to(x.dtype))
         return torch.cat(parts, dim=1)
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        return self.net(self.features(x, emb))
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, freq: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(self.features(x, emb, freq))
 
     @torch.inference_mode()
-    def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-        """Softmax weights ``[n, n_members]`` for normalized contexts and embeddings."""
+    def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0,
+                freq: np.ndarray | None = None) -> np.ndarray:
+        """Softmax weights ``[n, n_members]`` for normalized contexts and embeddings
+        (``freq``: frequency class indices ``[n]``, or None for unknown)."""
         self.eval()
-        logits = self(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(emb, dtype=torch.float32))
+        f = None if freq is None else torch.as_tensor(np.asarray(freq, dtype=np.int64))
+        logits = self(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(emb, dtype=torch.float32), f)
         return torch.softmax(logits.double() / temperature, dim=1).numpy()
 
 
@@ -153,6 +169,7 @@ class RouterData:
     group: np.ndarray  # [N] group index
     scale: np.ndarray  # [N] window weight
     groups: list[str]
+    freq: np.ndarray | None = None  # [N] frequency class index (seqfusion.frequency.CLASSES)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -197,6 +214,7 @@ def router_data(
     config: RouterConfig,
     input_length: int = 36,
     progress: bool = False,
+    frequencies: Mapping[str, str] | None = None,
 ) -> RouterData:
     """Sample windows from each group of series and compute every member's roll-out.
 
@@ -204,7 +222,13 @@ def router_data(
     with the longest ``h`` in (horizon, 36, 24, 12) that yields ``min_windows``; targets
     beyond ``h`` are NaN. ``pad_fraction`` of the windows keep only ``U{min_context..T-1}``
     points of their context (left-padded with the first kept value).
+
+    ``frequencies`` maps group names to frequency classes (``seqfusion.frequency``); the
+    windows of groups without one (the synthetic ones) get a random known class each, as
+    such series can be sampled at any frequency.
     """
+    from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
+
     from seqfusion.data.windows import sample_windows, znorm
 
     T, H = input_length, config.horizon
@@ -217,7 +241,8 @@ def router_data(
     if config.seasonal:
         items["synthetic_seasonal"] = seasonal_series(config.seasonal // 20 + 1, 200,
                                                       config.seasonal_periods, rng)
-    xs, ts, ps, gs, ss, names = [], [], [], [], [], []
+    frng = np.random.default_rng([config.seed, 7])  # apart from ``rng``: same windows either way
+    xs, ts, ps, gs, ss, fs, names = [], [], [], [], [], [], []
     bar = tqdm(list(items.items()), desc="router data", disable=not progress, leave=False)
     for gi, (name, series) in enumerate(bar):
         w, h = np.empty((0, T + 1)), 0
@@ -246,6 +271,9 @@ def router_data(
         ps.append(preds)
         gs.append(np.full(len(w), len(names)))
         ss.append(np.clip(scale, 0.1, 10.0))
+        f = frequency_index((frequencies or {}).get(name))
+        fs.append(frng.integers(0, len(CLASSES) - 1, len(w)) if CLASSES[f] == UNKNOWN
+                  else np.full(len(w), f))
         names.append(name)
     if not xs:
         raise ValueError("no group yielded enough windows to train a router")
@@ -253,7 +281,8 @@ def router_data(
     return RouterData(x=x.astype(np.float32), emb=embed(x).astype(np.float32),
                       target=np.concatenate(ts).astype(np.float32),
                       preds=np.concatenate(ps).astype(np.float32),
-                      group=np.concatenate(gs), scale=np.concatenate(ss).astype(np.float32), groups=names)
+                      group=np.concatenate(gs), scale=np.concatenate(ss).astype(np.float32), groups=names,
+                      freq=np.concatenate(fs).astype(np.int64))
 
 
 def fused_loss(logits: torch.Tensor, preds: torch.Tensor, target: torch.Tensor, step_w: torch.Tensor,
@@ -272,7 +301,8 @@ def subset(data: RouterData, rows: np.ndarray) -> RouterData:
     """The windows ``rows`` of ``data`` (group ids renumbered)."""
     kept, group = np.unique(data.group[rows], return_inverse=True)
     return RouterData(data.x[rows], data.emb[rows], data.target[rows], data.preds[rows], group,
-                      data.scale[rows], [data.groups[g] for g in kept])
+                      data.scale[rows], [data.groups[g] for g in kept],
+                      None if data.freq is None else data.freq[rows])
 
 
 def _loss_terms(data: RouterData, config: RouterConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -287,7 +317,7 @@ def held_out_loss(router: Router, data: RouterData, config: RouterConfig, temper
     """Loss of the router's weights at ``temperature`` on ``data`` (groups count equally)."""
     target, sw, ww = _loss_terms(data, config)
     with torch.no_grad():
-        logits = router(torch.as_tensor(data.x), torch.as_tensor(data.emb)) / temperature
+        logits = router(torch.as_tensor(data.x), torch.as_tensor(data.emb), _freq(data, config)) / temperature
         return float(fused_loss(logits, torch.as_tensor(data.preds), target, sw, ww))
 
 
@@ -318,13 +348,33 @@ def calibrate_temperature(data: RouterData, config: RouterConfig, folds: int = 5
     return float(best), mean
 
 
+def _n_frequencies(config: RouterConfig) -> int:
+    from seqfusion.frequency import CLASSES
+
+    return len(CLASSES) if config.frequency else 0
+
+
+def _freq(data: RouterData, config: RouterConfig) -> torch.Tensor | None:
+    """The windows' frequency classes for a router with frequency inputs, else None."""
+    if not config.frequency:
+        return None
+    if data.freq is None:
+        raise ValueError("a router with frequency inputs needs the windows' frequencies")
+    return torch.as_tensor(data.freq, dtype=torch.int64)
+
+
 def train_router(data: RouterData, config: RouterConfig, progress: bool = False
                  ) -> tuple[Router, dict[str, Any]]:
     """Fit a :class:`Router` on ``data``; groups count equally (times the scale weight)."""
     torch.manual_seed(config.seed)
     M = data.preds.shape[1]
-    router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout, config.acf_lags)
+    router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout, config.acf_lags,
+                    _n_frequencies(config))
     x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
+    freq = _freq(data, config)
+    if freq is not None and config.frequency_dropout > 0:  # also learn to route without it
+        drop = np.random.default_rng([config.seed, 11]).random(len(data)) < config.frequency_dropout
+        freq = torch.where(torch.as_tensor(drop), router.frequencies - 1, freq)
     preds = torch.as_tensor(data.preds)
     target, sw, ww = _loss_terms(data, config)
     counts = np.bincount(data.group)
@@ -344,7 +394,8 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
         total = 0.0
         for b in range(steps_per_epoch):
             idx = perm[b * bs:(b + 1) * bs]
-            loss = fused_loss(router(x[idx], emb[idx]), preds[idx], target[idx], sw, ww[idx])
+            loss = fused_loss(router(x[idx], emb[idx], None if freq is None else freq[idx]),
+                              preds[idx], target[idx], sw, ww[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -353,7 +404,7 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
         history.append(total / steps_per_epoch)
     router.eval()
     with torch.no_grad():
-        final = float(fused_loss(router(x, emb), preds, target, sw, ww))
+        final = float(fused_loss(router(x, emb, freq), preds, target, sw, ww))
     meta = {"n_windows": n, "groups": {g: int(c) for g, c in zip(data.groups, counts)},
             "loss_uniform_weights": round(uniform, 4), "loss_router": round(final, 4),
             "loss_history": [round(v, 4) for v in history],

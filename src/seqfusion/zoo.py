@@ -238,7 +238,7 @@ class Zoo:
             manifest["router"] = {
                 "config": {"n_members": self.router.n_members, "input_length": self.router.input_length,
                            "embed_dim": self.router.embed_dim, "hidden": self.router.net[0].out_features,
-                           "acf_lags": self.router.acf_lags},
+                           "acf_lags": self.router.acf_lags, "frequencies": self.router.frequencies},
                 "file": router_file.name,
                 "sha256": sha256_file(router_file),
                 "members": self.names,

@@ -53,10 +53,16 @@ def once_per_dataset_method(model: SeqFusion, n_vars: int, **options: Any) -> Me
     return method
 
 
-def once_per_dataset_weights_method(model: SeqFusion, n_vars: int) -> Method:
+def data_freq(data: Any) -> str | None:
+    """The benchmark dataset's sampling frequency (pandas alias), None if unknown."""
+    spec = getattr(data, "spec", None)
+    return None if spec is None else spec.freq
+
+
+def once_per_dataset_weights_method(model: SeqFusion, n_vars: int, freq: str | None = None) -> Method:
     """The model's members and fusion weights per variate fixed from the first window."""
     def method(x: np.ndarray, horizon: int) -> np.ndarray:
-        chosen = model.choose(model.contexts(list(x[:n_vars])))
+        chosen = model.choose(model.contexts(list(x[:n_vars])), freq=freq)
         rows = np.arange(len(x)) % n_vars
         return model.predict_windows(x, horizon, members=chosen["members"][rows],
                                      weights=chosen["weight"][rows])
@@ -102,7 +108,10 @@ def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Cal
     add("baselines", "Last", lambda d: naive_method)
     if model.fusion == "router":
         add("default", f"default (router weights over {model.k} members, temperature "
-                       f"{model.router_temperature:g})", lambda d: forecaster_method(model))
+                       f"{model.router_temperature:g})", lambda d: forecaster_method(model, freq=data_freq(d)))
+        if model.zoo.router is not None and model.zoo.router.frequencies:
+            add("beyond: router", "default without the frequency (router told 'unknown')",
+                lambda d: forecaster_method(model))
     add("paper design", f"similarity top-k, mean (k={k0}, per-window, window norm)",
         lambda d: forecaster_method(base))
     for k in sorted({1, 2, 3, 5, 8, 12, M} - {k0}):
@@ -132,12 +141,14 @@ def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Cal
             if model.fusion == "router" and t == model.router_temperature and model.k == M:
                 continue
             add("beyond: router", f"router weights over all {M}, temperature {t:g}",
-                lambda d, t=t: forecaster_method(model, fusion="router", k=M, router_temperature=t))
+                lambda d, t=t: forecaster_method(model, fusion="router", k=M, router_temperature=t,
+                                                 freq=data_freq(d)))
         if model.fusion == "router":
             add("5. selection", "default's router weights once per dataset from the first test window",
-                lambda d: once_per_dataset_weights_method(model, d.n_vars))
+                lambda d: once_per_dataset_weights_method(model, d.n_vars, data_freq(d)))
         add("beyond: router", "router, top 8 members, temperature 5",
-            lambda d: forecaster_method(model, fusion="router", k=min(8, M), router_temperature=5.0))
+            lambda d: forecaster_method(model, fusion="router", k=min(8, M), router_temperature=5.0,
+                                        freq=data_freq(d)))
     return out
 
 
@@ -174,7 +185,7 @@ def error_growth(model: SeqFusion, datasets: list[str], horizon: int = 48) -> di
         x = input_rows(data, data.n_windows(horizon))
         y = target_rows(data, horizon)
         base = paper_design(model)
-        preds = {"default": model.predict_windows(x, horizon),
+        preds = {"default": model.predict_windows(x, horizon, freq=data_freq(data)),
                  f"paper design k={base.k}": base.predict_windows(x, horizon),
                  "paper design k=3": base.predict_windows(x, horizon, k=3),
                  "Last": naive_method(x, horizon)}

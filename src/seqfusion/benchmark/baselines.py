@@ -356,12 +356,14 @@ def make_method(
     k: int = 3,
     seqfusion_options: dict[str, Any] | None = None,
     deep_options: dict[str, Any] | None = None,
+    freq: str | None = None,
 ) -> Method:
     """Build a method by its CLI key (see ``ALL_METHODS``).
 
     ``season``: the data's natural season (statsforecast season, reduced by
     ``season_length_for``); ``snaive_period``: the SeasonalNaive period (default
-    ``season``). ``data`` is needed by the in-task deep methods.
+    ``season``). ``data`` is needed by the in-task deep methods. ``freq``: the data's
+    sampling frequency, passed to SeqFusion (its router may use it).
     """
     key = key.lower()
     if key == "last":
@@ -380,5 +382,7 @@ def make_method(
     if key == "seqfusion":
         opts = dict(seqfusion_options or {})
         hi = bool(opts.pop("horizon_invariant", False))
+        if freq is not None:
+            opts.setdefault("freq", freq)
         return SeqFusionMethod(zoo, k, opts, horizon_invariant=hi)
     raise ValueError(f"unknown method {key!r}; known: {', '.join(ALL_METHODS)}")

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--quick", action="store_true", help="tiny smoke-test run (seconds)")
         s.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
         s.add_argument("--no-cache", action="store_true", help="recompute, ignoring cached results")
+        s.add_argument("--no-freq", action="store_true",
+                       help="do not tell SeqFusion the datasets' sampling frequency")
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
         if kind == "speed":
             s.add_argument("--n-series", type=int, default=10_000)
@@ -244,6 +246,7 @@ def run_multivariate(args: argparse.Namespace, argv: list[str], started: float) 
         for key, max_rows in jobs:
             method = bl.make_method(key, data, season=spec.season, snaive_period=7, zoo=args.zoo,
                                     k=args.k, seqfusion_options=sf_opts,
+                                    freq=None if args.no_freq else spec.freq,
                                     deep_options={"seed": args.seed, "epochs": args.epochs})
             label = _method_label(key, method, args, "multivariate")
             group = "full" if max_rows is None else f"{max_rows} rows per dataset"
@@ -334,7 +337,7 @@ def run_univariate(args: argparse.Namespace, argv: list[str], started: float) ->
         fp = _fingerprint(data_root() / spec.path)
         for key in methods:
             method = bl.make_method(key, None, season=spec.season, zoo=args.zoo, k=args.k,
-                                    seqfusion_options=sf_opts)
+                                    seqfusion_options=sf_opts, freq=None if args.no_freq else spec.freq)
             label = _method_label(key, method, args, "univariate")
             sub = data
             limit = args.max_windows if key in bl.SLOW_METHODS else None

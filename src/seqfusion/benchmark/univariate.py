@@ -38,6 +38,7 @@ class UnivariateSpec:
     horizon: int
     metric: str  # "smape" or "mape"
     season: int
+    freq: str | None = None  # sampling frequency (pandas alias); None: not stated
 
     @property
     def family(self) -> str:
@@ -47,15 +48,15 @@ class UnivariateSpec:
 UNIVARIATE: dict[str, UnivariateSpec] = {
     s.name: s
     for s in (
-        UnivariateSpec("m3_yearly", "m3/m3_yearly.csv", "m3", 12, 6, "smape", 1),
-        UnivariateSpec("m3_quarterly", "m3/m3_quarterly.csv", "m3", 24, 8, "smape", 4),
-        UnivariateSpec("m3_monthly", "m3/m3_monthly.csv", "m3", 24, 18, "smape", 12),
+        UnivariateSpec("m3_yearly", "m3/m3_yearly.csv", "m3", 12, 6, "smape", 1, "YS"),
+        UnivariateSpec("m3_quarterly", "m3/m3_quarterly.csv", "m3", 24, 8, "smape", 4, "QS"),
+        UnivariateSpec("m3_monthly", "m3/m3_monthly.csv", "m3", 24, 18, "smape", 12, "MS"),
         UnivariateSpec("m3_other", "m3/m3_other.csv", "m3", 16, 8, "smape", 1),
-        UnivariateSpec("tourism_yearly", "tourism/tourism_yearly_dataset.tsf", "tsf", 12, 4, "mape", 1),
-        UnivariateSpec("tourism_quarterly", "tourism/tourism_quarterly_dataset.tsf", "tsf", 24, 8, "mape", 4),
-        UnivariateSpec("tourism_monthly", "tourism/tourism_monthly_dataset.tsf", "tsf", 36, 24, "mape", 12),
-        UnivariateSpec("m4_hourly", "m4/Train/Hourly-train.csv", "m4", 48, 48, "smape", 24),
-        UnivariateSpec("m4_weekly", "m4/Train/Weekly-train.csv", "m4", 65, 13, "smape", 52),
+        UnivariateSpec("tourism_yearly", "tourism/tourism_yearly_dataset.tsf", "tsf", 12, 4, "mape", 1, "YS"),
+        UnivariateSpec("tourism_quarterly", "tourism/tourism_quarterly_dataset.tsf", "tsf", 24, 8, "mape", 4, "QS"),
+        UnivariateSpec("tourism_monthly", "tourism/tourism_monthly_dataset.tsf", "tsf", 36, 24, "mape", 12, "MS"),
+        UnivariateSpec("m4_hourly", "m4/Train/Hourly-train.csv", "m4", 48, 48, "smape", 24, "h"),
+        UnivariateSpec("m4_weekly", "m4/Train/Weekly-train.csv", "m4", 65, 13, "smape", 52, "W"),
     )
 }
 

@@ -1,0 +1,128 @@
+"""Sampling frequencies: the classes a router can condition on, and reading them from
+user input (names, pandas offset aliases or time stamps).
+
+The classes are those of the source registry (``yearly`` ... ``subhourly``) plus
+``unknown``; a zoo's router sees the class as a one-hot vector (``unknown`` when the
+caller does not know it).
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqfusion.data.sources import FREQUENCIES
+from seqfusion.errors import SeqFusionError
+
+UNKNOWN = "unknown"
+CLASSES: tuple[str, ...] = (*FREQUENCIES, UNKNOWN)
+
+_NAMES = {c: c for c in CLASSES} | {
+    "annual": "yearly", "year": "yearly", "quarter": "quarterly", "month": "monthly",
+    "week": "weekly", "day": "daily", "hour": "hourly", "minute": "subhourly", "none": UNKNOWN,
+}
+_DAY_NS = 86_400 * 10**9
+
+
+def _from_offset(offset: pd.DateOffset) -> str:
+    name = type(offset).__name__
+    if "Year" in name:
+        return "yearly"
+    if "Quarter" in name:
+        return "quarterly"
+    if "Month" in name:
+        return "monthly"
+    if name == "Week":
+        return "weekly"
+    if name in ("BusinessDay", "CustomBusinessDay"):
+        return "daily"
+    if name in ("BusinessHour", "CustomBusinessHour"):
+        return "hourly"
+    try:
+        ns = int(offset.nanos)  # fixed-length offsets (days and shorter)
+    except ValueError:
+        raise SeqFusionError(f"unsupported frequency {offset!r}") from None
+    return step_class(ns)
+
+
+def step_class(step_ns: int) -> str:
+    """Frequency class of a fixed time step in nanoseconds."""
+    if step_ns < 3600 * 10**9:
+        return "subhourly"
+    if step_ns < _DAY_NS:
+        return "hourly"
+    if step_ns < 7 * _DAY_NS:
+        return "daily"
+    if step_ns < 28 * _DAY_NS:
+        return "weekly"
+    if step_ns < 90 * _DAY_NS:
+        return "monthly"
+    if step_ns < 365 * _DAY_NS:
+        return "quarterly"
+    return "yearly"
+
+
+def frequency_class(freq: Any) -> str:
+    """The frequency class of ``freq``: None, a class name (``"weekly"``), or a pandas
+    offset alias (``"W"``, ``"D"``, ``"MS"``, ``"15min"``). Raises SeqFusionError otherwise.
+    """
+    if freq is None:
+        return UNKNOWN
+    if isinstance(freq, pd.DateOffset):
+        return _from_offset(freq)
+    if not isinstance(freq, str):
+        raise SeqFusionError(f"freq must be a string such as 'D', 'W' or 'monthly', got {freq!r}")
+    key = freq.strip().lower()
+    if key in _NAMES:
+        return _NAMES[key]
+    try:
+        with warnings.catch_warnings():  # old aliases ('M', 'H', ...) still mean what they say
+            warnings.simplefilter("ignore", FutureWarning)
+            offset = pd.tseries.frequencies.to_offset(freq.strip())
+    except ValueError:
+        raise SeqFusionError(
+            f"unknown frequency {freq!r}: use a pandas alias ('D', 'W', 'MS', 'h', ...) or one of "
+            f"{', '.join(CLASSES)}") from None
+    return _from_offset(offset)
+
+
+def frequency_index(freq: Any) -> int:
+    """Position of ``freq``'s class in :data:`CLASSES` (``unknown`` is the last)."""
+    return CLASSES.index(frequency_class(freq))
+
+
+def infer_frequency(index: pd.Index | None) -> str:
+    """Frequency class of a time index from its median step (months of 28-31 days are
+    monthly, business days daily); ``unknown`` for integer positions, fewer than 3 stamps
+    or no index."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
+        return UNKNOWN
+    steps = np.diff(index.asi8)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return UNKNOWN
+    return step_class(int(np.median(steps)))
+
+
+def one_hot(indices: np.ndarray) -> np.ndarray:
+    """One-hot rows ``[n, len(CLASSES)]`` (float32) of class indices ``[n]``."""
+    indices = np.asarray(indices, dtype=np.int64)
+    out = np.zeros((len(indices), len(CLASSES)), dtype=np.float32)
+    out[np.arange(len(indices)), indices] = 1.0
+    return out
+
+
+_TYPICAL_STEP_NS = {"yearly": 365 * _DAY_NS, "quarterly": 91 * _DAY_NS, "monthly": 30 * _DAY_NS,
+                    "weekly": 7 * _DAY_NS, "daily": _DAY_NS, "hourly": 3600 * 10**9,
+                    "subhourly": 600 * 10**9}
+
+
+def aggregated_class(freq: str, factor: int) -> str:
+    """Class of a series of class ``freq`` after summing blocks of ``factor`` steps
+    (e.g. monthly x 12 -> yearly); ``unknown`` stays unknown."""
+    cls = frequency_class(freq or None)
+    if cls == UNKNOWN or factor <= 1:
+        return cls
+    return step_class(_TYPICAL_STEP_NS[cls] * int(factor))
