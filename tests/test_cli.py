@@ -96,3 +96,17 @@ def test_forecast_with_the_shipped_zoo_router_and_paper_design(tmp_path):
     assert not a.drop(columns="date").equals(b.drop(columns="date"))  # the two rules differ
     r = run("forecast", str(EXAMPLE), "-H", "4", "--router-temperature", "-1")
     assert r.returncode == 2 and "router_temperature" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_forecast_frequency_option(tmp_path):
+    inferred, weekly = tmp_path / "q.csv", tmp_path / "w.csv"
+    r = run("forecast", str(EXAMPLE), "-H", "4", "--output", str(inferred), "--explain")
+    assert r.returncode == 0, r.stderr
+    r = run("forecast", str(EXAMPLE), "-H", "4", "--freq", "W", "--output", str(weekly))
+    assert r.returncode == 0, r.stderr
+    # The shipped zoo's router reads the frequency: quarterly stamps vs "weekly" differ.
+    a, b = pd.read_csv(inferred), pd.read_csv(weekly)
+    assert not a.drop(columns="date").equals(b.drop(columns="date"))
+    assert list(a["date"]) == list(b["date"])  # the stamps still follow the input
+    r = run("forecast", str(EXAMPLE), "-H", "4", "--freq", "sometimes")
+    assert r.returncode == 2 and "unknown frequency 'sometimes'" in r.stderr and "Traceback" not in r.stderr

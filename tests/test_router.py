@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -226,3 +227,103 @@ def test_forecaster_router_fusion(tiny_zoo: Path, tmp_path: Path) -> None:
     assert len(table) == 6 and np.allclose(table.groupby("variate")["weight"].sum(), 1.0)
     with pytest.raises(SeqFusionError, match="router_temperature"):
         SeqFusion.from_pretrained(tmp_path / "z", fusion="router", router_temperature=0)
+
+
+# ---------------------------------------------------------------------- frequency input
+def _frequency_case(seed: int = 0):
+    """Two groups with the same kind of context; which member is right depends only on
+    the group's sampling frequency (daily: persistence, weekly: window mean)."""
+    rng = np.random.default_rng(seed)
+    modules = [build_model("naive", input_length=36, horizon=12),
+               build_model("window_mean", input_length=36, horizon=12)]
+    # Contexts: noise around a level; targets continue either the last value or the mean.
+    groups = {}
+    for name, kind in (("a", "last"), ("b", "mean")):
+        series = []
+        for _ in range(300):
+            ctx = rng.normal(size=36)
+            level = ctx[-1] if kind == "last" else ctx.mean()
+            series.append(np.concatenate([ctx, level + rng.normal(0, 0.05, 24)]))
+        groups[name] = series
+    return modules, groups
+
+
+def test_router_routes_by_frequency() -> None:
+    from seqfusion.frequency import CLASSES, frequency_index
+
+    modules, groups = _frequency_case()
+    cfg = RouterConfig(epochs=30, n_windows=400, random_walks=0, pad_fraction=0.0, horizon=24,
+                       hidden=32, batch_size=64, seed=2, frequency=True, frequency_dropout=0.2)
+    data = router_data(modules, _no_embed, groups, cfg, frequencies={"a": "daily", "b": "weekly"})
+    assert set(np.unique(data.freq)) == {frequency_index("daily"), frequency_index("weekly")}
+    router, meta = train_router(data, cfg)
+    assert router.frequencies == len(CLASSES)
+    x = np.random.default_rng(9).normal(size=(40, 36))
+    xn = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+    e = _no_embed(xn)
+    daily = router.weights(xn, e, freq=np.full(40, frequency_index("D")))
+    weekly = router.weights(xn, e, freq=np.full(40, frequency_index("W")))
+    unknown = router.weights(xn, e)  # None: the "unknown" class
+    assert np.median(daily[:, 0]) > 0.8 and np.median(weekly[:, 1]) > 0.8
+    assert 0.2 < np.median(unknown[:, 0]) < 0.8  # without the frequency it cannot tell
+    # A router without frequency inputs ignores the argument; one with them needs the data's.
+    with pytest.raises(ValueError, match="frequencies"):
+        train_router(dataclasses_replace(data, freq=None), cfg)
+
+
+def dataclasses_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def test_synthetic_groups_get_frequencies() -> None:
+    from seqfusion.frequency import CLASSES, frequency_index
+
+    modules = [build_model("naive", input_length=36, horizon=12)]
+    cfg = RouterConfig(n_windows=200, random_walks=200, seasonal=200, seasonal_periods=(4, 12),
+                       pad_fraction=0.0, horizon=12, frequency=True)
+    data = router_data(modules, _no_embed, {}, cfg)
+    assert data.groups == ["synthetic_random_walk", "synthetic_seasonal_4", "synthetic_seasonal_12"]
+    walks = data.freq[data.group == 0]
+    assert frequency_index(None) not in walks and len(np.unique(walks)) > 3  # any known class
+    assert (data.freq[data.group == 1] == frequency_index("quarterly")).all()
+    assert (data.freq[data.group == 2] == frequency_index("monthly")).all()
+    assert CLASSES[-1] == "unknown"
+
+
+def test_forecaster_passes_the_frequency_to_the_router(tiny_zoo: Path, tmp_path: Path) -> None:
+    from seqfusion.frequency import CLASSES
+
+    zoo = Zoo.load(tiny_zoo)
+    torch.manual_seed(0)
+    router = Router(len(zoo), 36, zoo.extractor.project[-1].out_features, hidden=16,
+                    frequencies=len(CLASSES))
+    with torch.no_grad():  # make the frequency inputs matter
+        router.net[0].weight[:, -len(CLASSES):] = torch.randn(16, len(CLASSES)) * 5
+    zoo.set_router(router)
+    zoo.save(tmp_path / "z")
+    manifest = json.loads((tmp_path / "z" / "zoo.json").read_text())
+    assert manifest["router"]["config"]["frequencies"] == len(CLASSES)
+    model = SeqFusion.from_pretrained(tmp_path / "z", k=len(zoo), fusion="router")
+    assert model.zoo.router.frequencies == len(CLASSES)
+    rng = np.random.default_rng(0)
+    values = np.sin(np.arange(48) / 3)[:, None] + rng.normal(0, 0.1, (48, 2))
+    daily = pd.DataFrame(values, columns=["a", "b"], index=pd.date_range("2020-01-01", periods=48, freq="D"))
+    weekly = daily.set_axis(pd.date_range("2020-01-05", periods=48, freq="W"))
+    f_daily, f_weekly = model.predict(daily, 6), model.predict(weekly, 6)
+    assert not np.allclose(f_daily.to_numpy(), f_weekly.to_numpy())  # inferred from the stamps
+    np.testing.assert_allclose(model.predict(daily, 6, freq="W").to_numpy(), f_weekly.to_numpy())
+    # Arrays carry no stamps: unknown, the same as saying so.
+    np.testing.assert_allclose(model.predict(values, 6), model.predict(daily, 6, freq="unknown").to_numpy())
+    np.testing.assert_allclose(model.predict(values, 6, freq="D"), f_daily.to_numpy())
+    # Per-row frequencies for windows, and clear errors.
+    ctx = model.contexts(list(values.T))
+    both = model.predict_windows(ctx, 6, freq=["D", "W"])
+    np.testing.assert_allclose(both[0], f_daily.to_numpy()[:, 0])
+    np.testing.assert_allclose(both[1], f_weekly.to_numpy()[:, 1])
+    with pytest.raises(SeqFusionError, match="2 series"):
+        model.predict_windows(ctx, 6, freq=["D", "W", "W"])
+    with pytest.raises(SeqFusionError, match="unknown frequency"):
+        model.predict(values, 6, freq="sometimes")
+    assert model.explain(weekly)["weight"].between(0, 1).all()

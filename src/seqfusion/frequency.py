@@ -114,7 +114,7 @@ def one_hot(indices: np.ndarray) -> np.ndarray:
     return out
 
 
-_TYPICAL_STEP_NS = {"yearly": 365 * _DAY_NS, "quarterly": 91 * _DAY_NS, "monthly": 30 * _DAY_NS,
+_TYPICAL_STEP_NS = {"yearly": 365 * _DAY_NS, "quarterly": 91 * _DAY_NS, "monthly": 2_630_000 * 10**9,
                     "weekly": 7 * _DAY_NS, "daily": _DAY_NS, "hourly": 3600 * 10**9,
                     "subhourly": 600 * 10**9}
 

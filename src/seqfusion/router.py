@@ -29,6 +29,8 @@ from tqdm.auto import tqdm
 from seqfusion.rollout import rollout
 
 PROTOCOL_HORIZONS = (6, 8, 14, 18, 24, 36, 48)
+#: the frequency whose natural season a period is (synthetic seasonal groups' labels)
+SEASON_FREQUENCY = {4: "quarterly", 7: "daily", 12: "monthly", 24: "hourly", 52: "weekly"}
 STD_FLOOR = 1e-8
 
 
@@ -224,8 +226,9 @@ def router_data(
     points of their context (left-padded with the first kept value).
 
     ``frequencies`` maps group names to frequency classes (``seqfusion.frequency``); the
-    windows of groups without one (the synthetic ones) get a random known class each, as
-    such series can be sampled at any frequency.
+    windows of groups without one (the random walks) get a random known class each, as
+    such series can be sampled at any frequency. With frequency inputs the synthetic
+    seasonal series form one group per period, labelled by :data:`SEASON_FREQUENCY`.
     """
     from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
 
@@ -238,7 +241,15 @@ def router_data(
         for kind in range(max(1, min(3, config.random_walk_groups))):
             name = "synthetic_random_walk" + ("" if kind == 0 else f"_{kind + 1}")
             items[name] = random_walks(config.random_walks // 20 + 1, 200, rng, kind)
-    if config.seasonal:
+    frequencies = dict(frequencies or {})
+    if config.seasonal and config.frequency:
+        # one group per period, labelled with the frequency whose natural season it is
+        for p in config.seasonal_periods:
+            name = f"synthetic_seasonal_{p}"
+            items[name] = seasonal_series(config.seasonal // 20 + 1, 200, (p,), rng)
+            if p in SEASON_FREQUENCY:
+                frequencies.setdefault(name, SEASON_FREQUENCY[p])
+    elif config.seasonal:
         items["synthetic_seasonal"] = seasonal_series(config.seasonal // 20 + 1, 200,
                                                       config.seasonal_periods, rng)
     frng = np.random.default_rng([config.seed, 7])  # apart from ``rng``: same windows either way
@@ -271,7 +282,7 @@ def router_data(
         ps.append(preds)
         gs.append(np.full(len(w), len(names)))
         ss.append(np.clip(scale, 0.1, 10.0))
-        f = frequency_index((frequencies or {}).get(name))
+        f = frequency_index(frequencies.get(name))
         fs.append(frng.integers(0, len(CLASSES) - 1, len(w)) if CLASSES[f] == UNKNOWN
                   else np.full(len(w), f))
         names.append(name)

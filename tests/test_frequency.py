@@ -1,0 +1,60 @@
+"""Frequency classes from names, pandas aliases and time stamps."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqfusion.errors import SeqFusionError
+from seqfusion.frequency import (CLASSES, UNKNOWN, aggregated_class, frequency_class, frequency_index,
+                                 infer_frequency, one_hot)
+
+
+@pytest.mark.parametrize("alias, expected", [
+    ("D", "daily"), ("B", "daily"), ("2D", "daily"), ("W", "weekly"), ("W-SUN", "weekly"),
+    ("MS", "monthly"), ("ME", "monthly"), ("M", "monthly"), ("QS", "quarterly"), ("Q-DEC", "quarterly"),
+    ("YS", "yearly"), ("A", "yearly"), ("h", "hourly"), ("H", "hourly"), ("15min", "subhourly"),
+    ("weekly", "weekly"), ("Monthly", "monthly"), ("unknown", UNKNOWN), (None, UNKNOWN),
+])
+def test_aliases_and_names_map_to_classes(alias, expected) -> None:
+    assert frequency_class(alias) == expected
+    assert CLASSES[frequency_index(alias)] == expected
+
+
+def test_bad_frequencies_are_refused_clearly() -> None:
+    with pytest.raises(SeqFusionError, match="unknown frequency 'fortnightly-ish'"):
+        frequency_class("fortnightly-ish")
+    with pytest.raises(SeqFusionError, match="must be a string"):
+        frequency_class(7)
+
+
+@pytest.mark.parametrize("alias, expected", [
+    ("D", "daily"), ("B", "daily"), ("W", "weekly"), ("MS", "monthly"), ("ME", "monthly"),
+    ("QS", "quarterly"), ("YS", "yearly"), ("h", "hourly"), ("10min", "subhourly"),
+])
+def test_frequency_is_inferred_from_time_stamps(alias, expected) -> None:
+    assert infer_frequency(pd.date_range("2001-01-01", periods=40, freq=alias)) == expected
+
+
+def test_inference_tolerates_gaps_and_says_unknown_without_dates() -> None:
+    days = pd.date_range("2020-01-01", periods=60, freq="D").delete([5, 6, 30])
+    assert infer_frequency(days) == "daily"
+    assert infer_frequency(None) == UNKNOWN
+    assert infer_frequency(pd.RangeIndex(50)) == UNKNOWN
+    assert infer_frequency(pd.date_range("2020", periods=2, freq="D")) == UNKNOWN
+
+
+def test_aggregation_moves_to_the_coarser_class() -> None:
+    assert aggregated_class("monthly", 12) == "yearly"
+    assert aggregated_class("monthly", 3) == "quarterly"
+    assert aggregated_class("daily", 7) == "weekly"
+    assert aggregated_class("hourly", 24) == "daily"
+    assert aggregated_class("weekly", 1) == "weekly"
+    assert aggregated_class("", 12) == UNKNOWN
+
+
+def test_one_hot_rows() -> None:
+    oh = one_hot(np.array([0, len(CLASSES) - 1]))
+    assert oh.shape == (2, len(CLASSES)) and oh.dtype == np.float32
+    np.testing.assert_array_equal(oh.sum(1), [1, 1])
+    assert oh[0, 0] == 1 and oh[1, -1] == 1
