@@ -73,6 +73,7 @@ def test_zoo_list_and_show(tiny_zoo):
 
     n = len(Zoo.load())
     assert r.returncode == 0 and f"router: fitted to these {n} members" in r.stdout and "'router'" in r.stdout
+    assert "temperature 3.0" in r.stdout and "frequency input yes" in r.stdout
     r = run("zoo", "show", "trend_dlinear", "--zoo", str(tiny_zoo))
     assert r.returncode == 0 and "dlinear" in r.stdout and "synthetic_trend" in r.stdout
     r = run("zoo", "show", "nope", "--zoo", str(tiny_zoo))

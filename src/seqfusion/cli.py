@@ -72,7 +72,8 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
     fc = zoo.info.get("forecaster", {})
     if zoo.router is not None:
         print(f"router: fitted to these {len(zoo)} members; default fusion {fc.get('fusion', 'mean')!r}, "
-              f"temperature {fc.get('router_temperature', 1.0)}, k {fc.get('k', 3)}")
+              f"temperature {fc.get('router_temperature', 1.0)}, k {fc.get('k', 3)}, "
+              f"frequency input {'yes' if zoo.router.frequencies else 'no'}")
     else:
         print(f"router: none; default fusion {fc.get('fusion', 'mean')!r}, k {fc.get('k', 3)}")
     return 0
