@@ -110,6 +110,11 @@ def test_seqfusion_method_passes_options() -> None:
     assert out.shape == (5, 12)
     assert calls == [((5, 36), 12, 2, {"fusion": "similarity"})]
     assert m.options()["options"] == {"fusion": "similarity"}
+    # The dataset's frequency reaches the forecaster (and the cache key via the options).
+    weekly = bl.make_method("seqfusion", k=2, freq="W")
+    weekly._model = Dummy()
+    weekly(np.ones((2, 36)), 6)
+    assert calls[-1] == ((2, 36), 6, 2, {"freq": "W"}) and weekly.options()["options"] == {"freq": "W"}
 
 
 def test_make_method_rejects_unknown() -> None:

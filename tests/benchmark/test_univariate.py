@@ -105,3 +105,15 @@ def test_cli_refuses_a_leaky_zoo(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "tourism_monthly" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_univariate_specs_state_a_frequency_matching_their_season() -> None:
+    from seqfusion.benchmark.univariate import UNIVARIATE
+    from seqfusion.frequency import frequency_class
+
+    expected = {1: "yearly", 4: "quarterly", 12: "monthly", 24: "hourly", 52: "weekly"}
+    for spec in UNIVARIATE.values():
+        if spec.name == "m3_other":
+            assert spec.freq is None  # M3 states no frequency for "other"
+        else:
+            assert frequency_class(spec.freq) == expected[spec.season], spec.name
