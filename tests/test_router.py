@@ -2,6 +2,7 @@
 forecaster integration and the build stage."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -268,13 +269,7 @@ def test_router_routes_by_frequency() -> None:
     assert 0.2 < np.median(unknown[:, 0]) < 0.8  # without the frequency it cannot tell
     # A router without frequency inputs ignores the argument; one with them needs the data's.
     with pytest.raises(ValueError, match="frequencies"):
-        train_router(dataclasses_replace(data, freq=None), cfg)
-
-
-def dataclasses_replace(obj, **changes):
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
+        train_router(dataclasses.replace(data, freq=None), cfg)
 
 
 def test_synthetic_groups_get_frequencies() -> None:

@@ -55,9 +55,10 @@ from seqfusion.errors import SeqFusionError
 from seqfusion.extractor import Extractor
 from seqfusion.extractor_training import (ExtractorTrainConfig, pair_cosines, summarize_history,
                                           train_extractor)
-from seqfusion.frequency import CLASSES as FREQUENCY_CLASSES, aggregated_class, frequency_class
+from seqfusion.frequency import aggregated_class, frequency_class
 from seqfusion.members import classical_member, representation
-from seqfusion.router import RouterConfig, calibrate_temperature, router_data, train_router
+from seqfusion.router import (RouterConfig, calibrate_temperature, frequency_inputs, router_data,
+                              train_router)
 from seqfusion.models import build_model, list_architectures
 from seqfusion.training import TrainConfig, train_ptm
 from seqfusion.transfer import (G_SCALES, NORMS, TransferResult, format_matrix, selection_quality,
@@ -798,7 +799,7 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
         if wfile.is_file() and mfile.is_file():
             try:
                 router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout, rcfg.acf_lags,
-                                len(FREQUENCY_CLASSES) if rcfg.frequency else 0)
+                                frequency_inputs(rcfg))
                 router.load_state_dict(load_file(str(wfile)))
                 meta = json.loads(mfile.read_text())["meta"]
                 _log(progress, f"[router] cached ({key[:12]})")

@@ -230,9 +230,8 @@ def router_data(
     such series can be sampled at any frequency. With frequency inputs the synthetic
     seasonal series form one group per period, labelled by :data:`SEASON_FREQUENCY`.
     """
-    from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
-
     from seqfusion.data.windows import sample_windows, znorm
+    from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
 
     T, H = input_length, config.horizon
     rng = np.random.default_rng(config.seed)
@@ -359,7 +358,8 @@ def calibrate_temperature(data: RouterData, config: RouterConfig, folds: int = 5
     return float(best), mean
 
 
-def _n_frequencies(config: RouterConfig) -> int:
+def frequency_inputs(config: RouterConfig) -> int:
+    """Number of frequency inputs of a router built with ``config`` (0: none)."""
     from seqfusion.frequency import CLASSES
 
     return len(CLASSES) if config.frequency else 0
@@ -380,7 +380,7 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
     torch.manual_seed(config.seed)
     M = data.preds.shape[1]
     router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout, config.acf_lags,
-                    _n_frequencies(config))
+                    frequency_inputs(config))
     x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
     freq = _freq(data, config)
     if freq is not None and config.frequency_dropout > 0:  # also learn to route without it
