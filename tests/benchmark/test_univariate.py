@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from seqfusion.benchmark import univariate as uv
@@ -117,3 +118,23 @@ def test_univariate_specs_state_a_frequency_matching_their_season() -> None:
             assert spec.freq is None  # M3 states no frequency for "other"
         else:
             assert frequency_class(spec.freq) == expected[spec.season], spec.name
+
+
+def test_validation_split_targets_end_before_the_test_part(tmp_path) -> None:
+    from seqfusion.benchmark.univariate import load_univariate
+
+    root = tmp_path
+    (root / "m3").mkdir()
+    rows = []
+    for sid, n in (("a", 30), ("b", 12)):  # b is too short for a validation window (H=6)
+        rows += [{"series_id": sid, "category": "MICRO", "t": t, "split": "train" if t < n - 6 else "test",
+                  "value": float(100 + t)} for t in range(n)]
+    pd.DataFrame(rows).to_csv(root / "m3" / "m3_yearly.csv", index=False)
+    test = load_univariate("m3_yearly", root=root)
+    val = load_univariate("m3_yearly", root=root, split="validation")
+    assert test.y.shape == (2, 6) and val.y.shape == (1, 6)
+    np.testing.assert_array_equal(test.y[0], 100.0 + np.arange(24, 30))
+    np.testing.assert_array_equal(val.y[0], 100.0 + np.arange(18, 24))
+    np.testing.assert_array_equal(val.x[0], 100.0 + np.arange(6, 18))
+    with pytest.raises(ValueError, match="unknown split"):
+        load_univariate("m3_yearly", root=root, split="train")

@@ -125,9 +125,15 @@ def make_windows(
 
 
 def load_univariate(
-    name: str, root: Path | None = None, max_series: int | None = None
+    name: str, root: Path | None = None, max_series: int | None = None, split: str = "test"
 ) -> UnivariateData:
-    """Read a dataset and build its test windows (``max_series``: the first N series)."""
+    """Read a dataset and build its windows (``max_series``: the first N series).
+
+    ``split="test"``: the last H values of each series are the targets. ``"validation"``:
+    the last H values are dropped first, so the targets are the H values before the test
+    part (for choosing designs without the test values); series left with H values or
+    fewer are skipped.
+    """
     spec = resolve_univariate(name)
     path = (root if root is not None else data_root()) / spec.path
     if not path.is_file():
@@ -135,6 +141,10 @@ def load_univariate(
     series = _read_series(spec, path)
     if max_series is not None:
         series = series[:max_series]
+    if split == "validation":
+        series = [s[: -spec.horizon] for s in series if len(s) > 2 * spec.horizon]
+    elif split != "test":
+        raise ValueError(f"unknown split {split!r} (test or validation)")
     x, y, padded = make_windows(series, spec.lookback, spec.horizon)
     return UnivariateData(spec, x, y, padded)
 
