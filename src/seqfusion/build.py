@@ -57,7 +57,7 @@ from seqfusion.extractor_training import (ExtractorTrainConfig, pair_cosines, su
                                           train_extractor)
 from seqfusion.frequency import aggregated_class, frequency_class
 from seqfusion.members import classical_member, representation
-from seqfusion.router import (RouterConfig, calibrate_temperature, frequency_inputs, router_data,
+from seqfusion.router import (RouterConfig, calibrate_temperature, new_router, router_data,
                               train_router)
 from seqfusion.models import build_model, list_architectures
 from seqfusion.training import TrainConfig, train_ptm
@@ -781,8 +781,6 @@ def router_frequencies(provider: "SourceProvider", subs: Mapping[str, "SubDatase
 def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapping[str, "SubDataset"],
                 members: Sequence[Member], extractor: Extractor, extractor_key: str, cache: Path | None,
                 progress: bool) -> tuple[Any, dict[str, Any]]:
-    from seqfusion.router import Router
-
     T = int(cfg["input_length"])
     rcfg = RouterConfig.from_dict({"seed": int(cfg["seed"]),
                                    **{k: v for k, v in cfg["router"].items() if k not in ROUTER_BUILD_KEYS}})
@@ -798,8 +796,7 @@ def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mappin
         wfile, mfile = _cache_paths(cache, "_router", key)
         if wfile.is_file() and mfile.is_file():
             try:
-                router = Router(len(members), T, dim, rcfg.hidden, rcfg.dropout, rcfg.acf_lags,
-                                frequency_inputs(rcfg))
+                router = new_router(rcfg, len(members), T, dim)
                 router.load_state_dict(load_file(str(wfile)))
                 meta = json.loads(mfile.read_text())["meta"]
                 _log(progress, f"[router] cached ({key[:12]})")

@@ -358,11 +358,12 @@ def calibrate_temperature(data: RouterData, config: RouterConfig, folds: int = 5
     return float(best), mean
 
 
-def frequency_inputs(config: RouterConfig) -> int:
-    """Number of frequency inputs of a router built with ``config`` (0: none)."""
+def new_router(config: RouterConfig, n_members: int, input_length: int, embed_dim: int) -> Router:
+    """An untrained :class:`Router` with the architecture ``config`` describes."""
     from seqfusion.frequency import CLASSES
 
-    return len(CLASSES) if config.frequency else 0
+    return Router(n_members, input_length, embed_dim, config.hidden, config.dropout, config.acf_lags,
+                  len(CLASSES) if config.frequency else 0)
 
 
 def _freq(data: RouterData, config: RouterConfig) -> torch.Tensor | None:
@@ -379,8 +380,7 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
     """Fit a :class:`Router` on ``data``; groups count equally (times the scale weight)."""
     torch.manual_seed(config.seed)
     M = data.preds.shape[1]
-    router = Router(M, data.x.shape[1], data.emb.shape[1], config.hidden, config.dropout, config.acf_lags,
-                    frequency_inputs(config))
+    router = new_router(config, M, data.x.shape[1], data.emb.shape[1])
     x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
     freq = _freq(data, config)
     if freq is not None and config.frequency_dropout > 0:  # also learn to route without it
