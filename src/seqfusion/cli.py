@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -10,16 +12,24 @@ import pandas as pd
 from seqfusion.errors import SeqFusionError
 
 
-def _read_csv(path: str, fmt: str) -> tuple[pd.DataFrame, str]:
-    from seqfusion.frames import read_csv
+def _read_input(path: str, fmt: str, dayfirst: bool | None, date_format: str | None
+                ) -> tuple[pd.DataFrame, str]:
+    """Read a CSV / Parquet file and its time column (once, with the date options)."""
+    from seqfusion.files import read_table
+    from seqfusion.frames import LONG_COLUMNS, TIME_COLUMNS, to_datetime
 
-    df = read_csv(path)
+    df = read_table(path)
     if fmt == "auto":
-        fmt = "long" if {"unique_id", "ds", "y"} <= set(df.columns) else "wide"
+        fmt = "long" if set(LONG_COLUMNS) <= set(df.columns) else "wide"
     if fmt == "long":
-        missing = {"unique_id", "ds", "y"} - set(df.columns)
+        missing = set(LONG_COLUMNS) - set(df.columns)
         if missing:
             raise SeqFusionError(f"{path}: long format needs columns unique_id, ds, y (missing {sorted(missing)})")
+        time_col: str | None = "ds"
+    else:
+        time_col = next((c for c in TIME_COLUMNS if c in df.columns), None)
+    if time_col is not None and not pd.api.types.is_numeric_dtype(df[time_col]):
+        df[time_col] = to_datetime(df[time_col], time_col, dayfirst, date_format)
     return df, fmt
 
 
@@ -43,17 +53,29 @@ def _history_and_forecast(df: pd.DataFrame, out: pd.DataFrame, fmt: str) -> tupl
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
+    from seqfusion.files import check_output, write_table
     from seqfusion.forecaster import SeqFusion
+    from seqfusion.frames import TIME_COLUMNS
 
-    df, fmt = _read_csv(args.input, args.format)
+    if args.output and args.output != "-":
+        check_output(args.output, [args.input], "--output")
+    if args.plot:
+        from seqfusion.plotting import image_suffixes
+
+        check_output(args.plot, [args.input], "--plot", image_suffixes())
+        if args.output and Path(args.plot).resolve() == Path(args.output).resolve():
+            raise SeqFusionError("--plot and --output name the same file")
+    df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
                                       selection=args.selection, normalization=args.normalization,
                                       router_temperature=args.router_temperature)
     out = model.predict(df, args.horizon, freq=args.freq)
-    from seqfusion.frames import TIME_COLUMNS
-
     write_index = fmt == "wide" and not any(c in out.columns for c in TIME_COLUMNS)
-    out.to_csv(args.output or sys.stdout, index=write_index, index_label="step" if write_index else None)
+    label = "step" if write_index else None
+    if args.output and args.output != "-":
+        write_table(out, args.output, index=write_index, index_label=label)
+    else:  # stdout: always CSV
+        out.to_csv(sys.stdout, index=write_index, index_label=label)
     if args.plot:
         from seqfusion.plotting import plot_forecast
 
@@ -101,14 +123,33 @@ def cmd_zoo_show(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seqfusion", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="seqfusion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     fc = sub.add_parser("forecast", help="forecast every series of a CSV file")
-    fc.add_argument("input", help="wide CSV (date column + one column per variate) or long CSV (unique_id, ds, y)")
-    fc.add_argument("--horizon", "-H", type=int, required=True, help="steps to forecast")
-    fc.add_argument("--k", type=int, default=None, help="members fused per variate (default: the zoo's)")
+    fc.add_argument("input", help="wide CSV (date column + one column per variate) or long CSV "
+                                  "(unique_id, ds, y); .parquet/.pq files are read as Parquet")
+    fc.add_argument("--horizon", "-H", type=_positive_int, required=True, help="steps to forecast")
+    fc.add_argument("--k", type=_positive_int, default=None, help="members fused per variate (default: the zoo's)")
     fc.add_argument("--zoo", default=None, help="zoo folder (default: the shipped zoo)")
     fc.add_argument("--format", choices=["auto", "wide", "long"], default="auto")
     fc.add_argument("--fusion", choices=["router", "mean", "median", "similarity", "inverse_error"], default=None,
@@ -120,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "monthly, weekly, daily, hourly, subhourly, unknown (default: from the dates)")
     fc.add_argument("--selection", choices=["similarity", "backtest"], default=None)
     fc.add_argument("--normalization", choices=["window", "last_h"], default=None)
-    fc.add_argument("--output", "-o", help="write the forecast CSV here (default: stdout)")
+    fc.add_argument("--dayfirst", action="store_true", default=None,
+                    help="read text dates day-first (01/02/2020 = 1 February)")
+    fc.add_argument("--date-format", default=None, help="strftime format of the dates, e.g. %%d.%%m.%%Y")
+    fc.add_argument("--output", "-o",
+                    help="write the forecast here: .parquet/.pq as Parquet, else CSV (default: stdout)")
     fc.add_argument("--plot", help="draw history and forecast per variate into this PNG")
     fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")
     fc.set_defaults(func=cmd_forecast)
@@ -157,14 +202,28 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _warning_line  # type: ignore[assignment]
     try:
         return int(args.func(args) or 0)
-    except (SeqFusionError, FileNotFoundError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"seqfusion: error: {msg}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         return 0
+    except (SeqFusionError, KeyError, ValueError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"seqfusion: error: {_one_line(msg)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"seqfusion: error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _warning_line(message: Any, category: Any, filename: str, lineno: int, line: str | None = None) -> str:
+    return f"seqfusion: warning: {_one_line(message)}\n"
+
+
+def _one_line(msg: Any) -> str:
+    lines = str(msg).strip().splitlines()
+    return lines[0] if lines else type(msg).__name__
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqfusion.errors import SeqFusionError
+from seqfusion import preprocess
+from seqfusion.errors import SeqFusionError, ZooError
 from seqfusion.frames import assemble, parse
 from seqfusion.rollout import rollout
 from seqfusion.zoo import Zoo
@@ -16,7 +17,8 @@ from seqfusion.zoo import Zoo
 FUSIONS = ("mean", "median", "similarity", "inverse_error", "router")
 SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
-STD_FLOOR = 1e-8
+OPTIONS = ("k", "fusion", "normalization", "selection", "candidates", "backtest", "temperature",
+           "router_temperature", "clip", "min_length")
 
 
 class SeqFusion:
@@ -80,8 +82,15 @@ class SeqFusion:
         ``k``; ``"all"`` for every member) are used unless given here; ``None`` values are
         ignored.
         """
+        unknown = sorted(set(kwargs) - set(OPTIONS))
+        if unknown:
+            raise SeqFusionError(f"unknown option(s): {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
         zoo = Zoo.load(path)
-        params = {**zoo.info.get("forecaster", {}), **{k: v for k, v in kwargs.items() if v is not None}}
+        recommended = zoo.info.get("forecaster", {})
+        if not isinstance(recommended, dict) or set(recommended) - set(OPTIONS):
+            bad = sorted(set(recommended) - set(OPTIONS)) if isinstance(recommended, dict) else recommended
+            raise ZooError(f"{zoo.path}: unknown forecaster setting(s) in the manifest: {bad}")
+        params = {**recommended, **{k: v for k, v in kwargs.items() if v is not None}}
         if params.get("k") == "all":
             params["k"] = len(zoo)
         elif "k" in params and "k" not in kwargs:
@@ -89,10 +98,11 @@ class SeqFusion:
         return cls(zoo, **params)
 
     # ------------------------------------------------------------------ checks
-    def _validate_options(self, k: int, fusion: str, normalization: str) -> None:
+    def _validate_options(self, k: Any, fusion: str, normalization: str) -> None:
+        """Check every setting; a bad one is a one-line SeqFusionError."""
         if len(self.zoo) == 0:
             raise SeqFusionError("the zoo holds no PTMs")
-        if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(self.zoo):
+        if not _is_int(k) or not 1 <= k <= len(self.zoo):
             raise SeqFusionError(f"k must be an integer in [1, {len(self.zoo)}], got {k!r}")
         if fusion not in FUSIONS:
             raise SeqFusionError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
@@ -101,13 +111,21 @@ class SeqFusion:
         if fusion == "router" and self.zoo.router is None:
             raise SeqFusionError("fusion 'router' needs a zoo with a router (this zoo has none: "
                                  "build it with a [router] section, or use fusion='mean')")
-        if not (isinstance(self.router_temperature, (int, float)) and self.router_temperature > 0):
-            raise SeqFusionError(f"router_temperature must be > 0, got {self.router_temperature!r}")
+        for name in ("router_temperature", "temperature"):
+            if not _is_positive(getattr(self, name)):
+                raise SeqFusionError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
+        if self.clip is not None and not _is_positive(self.clip):
+            raise SeqFusionError(f"clip must be None or a finite number > 0, got {self.clip!r}")
         if self.selection not in SELECTIONS:
             raise SeqFusionError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-        if not 1 <= self.backtest <= self.input_length - self.min_length:
+        T = self.input_length
+        if not _is_int(self.min_length) or not 1 <= self.min_length <= T:
+            raise SeqFusionError(f"min_length must be an integer in [1, {T}], got {self.min_length!r}")
+        if self.candidates is not None and (not _is_int(self.candidates) or self.candidates < 1):
+            raise SeqFusionError(f"candidates must be None or a positive integer, got {self.candidates!r}")
+        if not _is_int(self.backtest) or not 1 <= self.backtest <= max(1, T - self.min_length):
             raise SeqFusionError(
-                f"backtest must be in [1, {self.input_length - self.min_length}], got {self.backtest}")
+                f"backtest must be an integer in [1, {max(1, T - self.min_length)}], got {self.backtest!r}")
 
     @property
     def input_length(self) -> int:
@@ -122,44 +140,12 @@ class SeqFusion:
         with fewer than ``min_length`` finite points is an error; shorter histories are
         left-padded with their first value.
         """
-        T = self.input_length
-        if len(series) == 0:
-            raise SeqFusionError("the input is empty")
-        names = names if names is not None else list(range(len(series)))
-        if isinstance(series, np.ndarray) and series.ndim == 2:
-            x = np.array(series[:, -T:], dtype=np.float64)
-        else:
-            tails = [np.asarray(s, dtype=np.float64).reshape(-1)[-T:] for s in series]
-            width = max(len(t) for t in tails)
-            x = np.full((len(tails), width), np.nan)
-            for row, t in zip(x, tails):  # ragged input: right-align, NaN before the start
-                if len(t):
-                    row[width - len(t):] = t
-        bad = np.isinf(x).any(axis=1)
-        if bad.any():
-            raise SeqFusionError(f"series {names[int(np.argmax(bad))]!r} contains inf")
-        finite = np.isfinite(x)
-        count = finite.sum(axis=1)
-        short = count < self.min_length
-        if short.any():
-            i = int(np.argmax(short))
-            raise SeqFusionError(
-                f"series {names[i]!r} has {int(count[i])} usable points in its last {T}; "
-                f"at least {self.min_length} are needed"
-            )
-        pos = np.arange(x.shape[1])
-        for i in np.nonzero(~finite.all(axis=1))[0]:  # only rows with gaps
-            x[i] = np.interp(pos, pos[finite[i]], x[i, finite[i]])
-        if x.shape[1] < T:
-            x = np.concatenate([np.repeat(x[:, :1], T - x.shape[1], axis=1), x], axis=1)
-        return x
+        return preprocess.contexts(series, self.input_length, self.min_length, names)
 
     # ------------------------------------------------------------------ core
     def _normalize(self, x: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ref = x if self.normalization == "window" else x[:, -min(horizon, x.shape[1]):]
-        mean = ref.mean(axis=1, keepdims=True)
-        std = ref.std(axis=1, keepdims=True)
-        return (x - mean) / np.maximum(std, STD_FLOOR), mean, std
+        return preprocess.znorm(x, ref)
 
     def similarities(self, x: np.ndarray) -> np.ndarray:
         """Cosine similarity of each context ``[n, T]`` to every member: ``[n, M]``.
@@ -171,10 +157,7 @@ class SeqFusion:
 
     def _embed(self, x: np.ndarray) -> np.ndarray:
         """Extractor embeddings ``[n, d]`` of z-normalized contexts ``[n, T]``."""
-        x = np.asarray(x, dtype=np.float64)
-        std = x.std(axis=1, keepdims=True)
-        x = (x - x.mean(axis=1, keepdims=True)) / np.where(std > STD_FLOOR, std, 1.0)
-        return self.zoo.extractor.embed(x)
+        return self.zoo.extractor.embed(preprocess.znorm(x)[0])
 
     def _cosines(self, emb: np.ndarray) -> np.ndarray:
         reps = self.zoo.representations()
@@ -200,10 +183,8 @@ class SeqFusion:
         """
         T, b = ctx.shape[1], self.backtest
         hist, target = ctx[:, : T - b], ctx[:, T - b :]
-        mean = hist.mean(axis=1, keepdims=True)
-        std = np.maximum(hist.std(axis=1, keepdims=True), STD_FLOOR)
-        z = np.concatenate([np.repeat(hist[:, :1], b, axis=1), hist], axis=1)
-        zt = torch.as_tensor((z - mean) / std, dtype=torch.float32)
+        z, mean, std = preprocess.znorm(preprocess.pad_left(hist, T))
+        zt = torch.as_tensor(z, dtype=torch.float32)
         target = (target - mean) / std
         errors = np.empty(candidates.shape, dtype=np.float64)
         for m in np.unique(candidates):
@@ -249,14 +230,12 @@ class SeqFusion:
         (a pandas alias such as ``"D"``/``"W"``/``"MS"``, a class name such as
         ``"weekly"``, or None for unknown); routers built without frequency inputs ignore it.
         """
-        from seqfusion.data.windows import znorm
-
         if self.zoo.router is None:
             raise SeqFusionError("this zoo has no router")
         ctx = np.asarray(ctx, dtype=np.float64)
         emb = self._embed(ctx) if emb is None else emb
         fidx = self._frequency_indices(freq, len(ctx)) if self.zoo.router.frequencies else None
-        return self.zoo.router.weights(znorm(ctx, STD_FLOOR)[0], emb, self.router_temperature, fidx)
+        return self.zoo.router.weights(preprocess.znorm(ctx)[0], emb, self.router_temperature, fidx)
 
     @staticmethod
     def _frequency_indices(freq: Any, n: int) -> np.ndarray:
@@ -310,8 +289,7 @@ class SeqFusion:
         """
         if options:
             return self._with(**options).predict_windows(x, horizon, k, members, weights, freq)
-        if not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")
+        _check_horizon(horizon)
         k = self.k if k is None else k
         self._validate_options(k, self.fusion, self.normalization)
         x = np.asarray(x, dtype=np.float64)
@@ -348,37 +326,46 @@ class SeqFusion:
                 fused[rows] += weights[rows, slot][:, None] * pred.astype(np.float64)
         if median:
             fused = np.median(preds, axis=1).astype(np.float64)
-        out = fused * std + mean
-        constant = (ctx.max(axis=1) - ctx.min(axis=1)) <= 1e-12 * np.maximum(1.0, np.abs(ctx).max(axis=1))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = fused * std + mean
+        constant = preprocess.is_constant(ctx)
         out[constant] = ctx[constant, -1:]
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            raise SeqFusionError(f"the forecast of row {int(np.argmax(bad))} overflows float64 (values "
+                                 "near the largest representable number); rescale the series")
         return out
 
     def _with(self, **options: Any) -> "SeqFusion":
-        params = dict(k=self.k, fusion=self.fusion, normalization=self.normalization,
-                      selection=self.selection, candidates=self.candidates, backtest=self.backtest,
-                      temperature=self.temperature, router_temperature=self.router_temperature,
-                      clip=self.clip, min_length=self.min_length)
+        params = {name: getattr(self, name) for name in OPTIONS}
         unknown = set(options) - set(params)
         if unknown:
-            raise SeqFusionError(f"unknown option(s): {', '.join(sorted(unknown))}")
+            raise SeqFusionError(f"unknown option(s): {', '.join(sorted(unknown))} (known: {', '.join(OPTIONS)})")
         params.update(options)
         return SeqFusion(self.zoo, **params)
 
     # ------------------------------------------------------------------ user API
-    def predict(self, y: Any, horizon: int, k: int | None = None, freq: Any = None,
-                **options: Any) -> Any:
+    def predict(self, y: Any, horizon: int, k: int | None = None, freq: Any = None, *,
+                dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
         """Forecast ``horizon`` steps for every variate / series of ``y``.
 
         ``y``: array ``[T]`` or ``[T, C]``, a wide DataFrame or a long DataFrame
         (``unique_id``, ``ds``, ``y``). The output mirrors the input: ``[H]``, ``[H, C]``,
         or a DataFrame with the future time stamps. ``freq``: the sampling frequency (a
         pandas alias such as ``"D"``, ``"W"``, ``"MS"``, or ``"weekly"``, ``"unknown"``);
-        by default inferred from the time stamps, unknown for arrays.
+        by default inferred from the time stamps, unknown for arrays; a pandas alias also
+        dates the forecast when the input's stamps are irregular. ``dayfirst`` /
+        ``date_format``: how text dates are read (see :func:`seqfusion.frames.to_datetime`).
+        ``options`` override constructor settings for this call.
         """
-        parsed = parse(y)
+        if options:
+            return self._with(**options).predict(y, horizon, k, freq, dayfirst=dayfirst,
+                                                 date_format=date_format)
+        _check_horizon(horizon)
+        parsed = parse(y, dayfirst, date_format)
         ctx = self.contexts(parsed.series, parsed.names)
-        fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(parsed, freq), **options)
-        return assemble(parsed, fc, horizon)
+        fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(parsed, freq))
+        return assemble(parsed, fc, horizon, freq)
 
     @staticmethod
     def _input_frequency(parsed: Any, freq: Any) -> Any:
@@ -389,9 +376,12 @@ class SeqFusion:
             return frequency_class(freq)
         return [infer_frequency(ix) for ix in parsed.index]
 
-    def explain(self, y: Any, k: int | None = None, freq: Any = None) -> pd.DataFrame:
+    def explain(self, y: Any, k: int | None = None, freq: Any = None, *, dayfirst: bool | None = None,
+                date_format: str | None = None) -> pd.DataFrame:
         """Per variate, the chosen members with rank, similarity, fusion weight and source."""
-        parsed = parse(y)
+        if k is not None:
+            self._validate_options(k, self.fusion, self.normalization)
+        parsed = parse(y, dayfirst, date_format)
         ctx = self.contexts(parsed.series, parsed.names)
         chosen = self.choose(ctx, k, self._input_frequency(parsed, freq))
         err = chosen.get("error", np.full(chosen["members"].shape, np.nan))
@@ -406,3 +396,17 @@ class SeqFusion:
                              "source": mem.source, "frequency": mem.frequency,
                              "architecture": mem.architecture})
         return pd.DataFrame(rows)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_positive(v: Any) -> bool:
+    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            and bool(np.isfinite(v)) and v > 0)
+
+
+def _check_horizon(horizon: Any) -> None:
+    if not _is_int(horizon) or horizon < 1:
+        raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")

@@ -2,14 +2,18 @@
 
 Accepted input:
 - numpy array ``[T]`` (one series) or ``[T, C]`` (C variates, time along axis 0);
-- wide DataFrame: a DatetimeIndex (or a ``date``/``ds`` column) and one numeric column per
-  variate;
+- wide DataFrame: a DatetimeIndex (or a ``date``/``ds``/``timestamp``/``time``/``datetime``
+  column) and one numeric column per variate;
 - long DataFrame: columns ``unique_id``, ``ds``, ``y`` (statsforecast layout).
+
+Values may be integer, float (NaN allowed), nullable (``pd.NA`` counts as NaN) or bool;
+complex and text values are rejected. Time stamps keep their unit and time zone in the
+output.
 """
 from __future__ import annotations
 
+import re
 import warnings
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +23,7 @@ import pandas as pd
 from seqfusion.errors import SeqFusionError
 
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
+LONG_COLUMNS = ("unique_id", "ds", "y")
 
 
 @dataclass
@@ -32,18 +37,27 @@ class Parsed:
     time_column: str | None = None
 
 
-def parse(y: Any) -> Parsed:
-    """Parse a supported input into a :class:`Parsed`; raise SeqFusionError otherwise."""
+def parse(y: Any, dayfirst: bool | None = None, date_format: str | None = None) -> Parsed:
+    """Parse a supported input into a :class:`Parsed`; raise SeqFusionError otherwise.
+
+    ``dayfirst`` / ``date_format`` say how text dates are read (see :func:`to_datetime`).
+    """
     if isinstance(y, pd.Series):
         y = y.to_frame(name=y.name if y.name is not None else "y")
     if isinstance(y, pd.DataFrame):
-        if {"unique_id", "ds", "y"} <= set(y.columns):
-            return _parse_long(y)
-        return _parse_wide(y)
+        if set(LONG_COLUMNS) <= set(y.columns):
+            return _parse_long(y, dayfirst, date_format)
+        return _parse_wide(y, dayfirst, date_format)
     if isinstance(y, (list, tuple)):
-        y = np.asarray(y)
+        try:
+            y = np.asarray(y)
+        except ValueError:
+            raise SeqFusionError("list input must be rectangular ([T] or [T][C] numbers)") from None
     if isinstance(y, np.ndarray):
-        if y.dtype == object or not np.issubdtype(y.dtype, np.number):
+        if np.iscomplexobj(y):
+            raise SeqFusionError("complex values are not supported: give the real part (or both parts "
+                                 "as two variates)")
+        if y.dtype != bool and not np.issubdtype(y.dtype, np.number):
             raise SeqFusionError(f"array input must be numeric, got dtype {y.dtype}")
         if y.ndim == 1:
             return Parsed("array1d", [y.astype(np.float64)], [0], [None])
@@ -59,17 +73,27 @@ def parse(y: Any) -> Parsed:
     )
 
 
-def _parse_wide(df: pd.DataFrame) -> Parsed:
+def _values(col: pd.Series, name: Any) -> np.ndarray:
+    """Column values as float64 (NaN for missing); SeqFusionError for complex or text."""
+    if pd.api.types.is_complex_dtype(col):
+        raise SeqFusionError(f"column {name!r} holds complex values: give the real part (or both "
+                             "parts as two columns)")
+    if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+        raise SeqFusionError(f"column {name!r} must be numeric, got {col.dtype}")
+    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _parse_wide(df: pd.DataFrame, dayfirst: bool | None, date_format: str | None) -> Parsed:
     time_col = None
+    index: pd.Index | None
     if isinstance(df.index, pd.DatetimeIndex):
-        index: pd.Index | None = df.index
+        index = df.index
+        if index.hasnans:
+            raise SeqFusionError("the time index has missing timestamps (NaT)")
     else:
-        for c in TIME_COLUMNS:
-            if c in df.columns:
-                time_col = c
-                break
+        time_col = next((c for c in TIME_COLUMNS if c in df.columns), None)
         if time_col:
-            index = pd.DatetimeIndex(_to_datetime(df[time_col], time_col))
+            index = to_datetime(df[time_col], time_col, dayfirst, date_format)
         elif pd.api.types.is_numeric_dtype(df.index):
             index = df.index
         else:
@@ -77,145 +101,249 @@ def _parse_wide(df: pd.DataFrame) -> Parsed:
     values = df.drop(columns=[time_col]) if time_col else df
     if values.shape[1] == 0:
         raise SeqFusionError("the DataFrame has no value columns")
-    bad = [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
+    if len(values) == 0:
+        raise SeqFusionError("the input is empty")
+    bad = [c for c in values.columns
+           if not (pd.api.types.is_numeric_dtype(values[c]) or pd.api.types.is_bool_dtype(values[c]))]
     if bad:
         raise SeqFusionError(f"non-numeric column(s): {', '.join(map(str, bad))}")
-    if index is not None:
-        _check_time_order(index, "the time index")
-    series = [values[c].to_numpy(dtype=np.float64) for c in values.columns]
+    _check_time_order(index, "the time index")
+    series = [_values(values.iloc[:, j], c) for j, c in enumerate(values.columns)]
     return Parsed("wide", series, list(values.columns), [index] * len(series), time_col)
 
 
-def _parse_long(df: pd.DataFrame) -> Parsed:
-    extra = [c for c in df.columns if c not in ("unique_id", "ds", "y")]
+def _parse_long(df: pd.DataFrame, dayfirst: bool | None, date_format: str | None) -> Parsed:
+    extra = [c for c in df.columns if c not in LONG_COLUMNS]
     if extra:
         raise SeqFusionError(f"unknown column(s) in long input: {', '.join(map(str, extra))}")
-    if not pd.api.types.is_numeric_dtype(df["y"]):
-        raise SeqFusionError("column 'y' must be numeric")
     if len(df) == 0:
         raise SeqFusionError("the input is empty")
-    ds = df["ds"]
-    is_time = not pd.api.types.is_numeric_dtype(ds)
-    ds = pd.DatetimeIndex(_to_datetime(ds, "ds")) if is_time else pd.Index(ds.to_numpy())
+    y = _values(df["y"], "y")
     codes, ids = pd.factorize(df["unique_id"], sort=False)  # ids in order of appearance
-    stamps = ds.asi8 if is_time else np.asarray(ds)
+    if (codes < 0).any():
+        raise SeqFusionError(f"column 'unique_id' has {int((codes < 0).sum())} empty value(s) "
+                             f"(first at row {int(np.argmax(codes < 0))})")
+    ds_col = df["ds"]
+    is_time = not pd.api.types.is_numeric_dtype(ds_col)
+    if is_time:
+        ds: pd.Index = to_datetime(ds_col, "ds", dayfirst, date_format)
+        stamps = ds.as_unit("ns").asi8  # UTC for zone-aware stamps: order is absolute time
+    else:
+        ds = pd.Index(ds_col.to_numpy())
+        if ds.hasnans:
+            raise SeqFusionError("column 'ds' has missing values")
+        stamps = np.asarray(ds)
     order = np.lexsort((stamps, codes))
     codes, stamps = codes[order], stamps[order]
     same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
     if same.any():
         raise SeqFusionError(f"series {ids[codes[1:][same][0]]!r} has duplicate timestamps")
-    bounds = np.cumsum(np.bincount(codes, minlength=len(ids)))[:-1]
-    series = np.split(df["y"].to_numpy(dtype=np.float64)[order], bounds)
-    index = np.split(ds[order], bounds)
+    ends = np.cumsum(np.bincount(codes, minlength=len(ids)))
+    starts = np.concatenate([[0], ends[:-1]])
+    y, ds = y[order], ds[order]
+    series = [y[a:b] for a, b in zip(starts, ends)]
+    index = [ds[a:b] for a, b in zip(starts, ends)]
     return Parsed("long", series, list(ids), index, "ds")
 
 
-def _to_datetime(col: pd.Series, name: str) -> pd.Series:
+def _is_regular(ix: pd.DatetimeIndex) -> bool:
+    return bool(ix.is_monotonic_increasing) and (len(ix) < 3 or infer_offset(ix) is not None)
+
+
+def to_datetime(col: pd.Series, name: str, dayfirst: bool | None = None,
+                date_format: str | None = None) -> pd.DatetimeIndex:
+    """Read a column as time stamps (a DatetimeIndex keeping unit and time zone).
+
+    Text dates are read with ``date_format`` when given, else with ``dayfirst`` when it is
+    True or False. With ``dayfirst=None`` both readings are tried: if only one succeeds it is
+    used; if they differ and only the day-first reading gives evenly spaced stamps, a
+    SeqFusionError asks for ``dayfirst``; if both are even, the month-first reading is used
+    and a UserWarning says so. Stamps with mixed UTC offsets (zone-aware text across a
+    daylight-saving change) are read as UTC. Errors are one line.
+    """
+    if pd.api.types.is_datetime64_any_dtype(col):
+        out = pd.DatetimeIndex(col)
+    elif date_format is not None or dayfirst is not None or not _is_text(col):
+        out = _read_dates(col, name, dayfirst=bool(dayfirst), format=date_format)
+    elif _iso(col):
+        out = _read_dates(col, name, format="ISO8601")
+    else:
+        month_first: pd.DatetimeIndex | SeqFusionError
+        day_first: pd.DatetimeIndex | SeqFusionError
+        try:
+            month_first = _read_dates(col, name, dayfirst=False)
+        except SeqFusionError as exc:
+            month_first = exc
+        try:
+            day_first = _read_dates(col, name, dayfirst=True)
+        except SeqFusionError as exc:
+            day_first = exc
+        if isinstance(month_first, SeqFusionError) and isinstance(day_first, SeqFusionError):
+            raise month_first
+        if isinstance(month_first, SeqFusionError):
+            out = day_first  # type: ignore[assignment]
+        elif isinstance(day_first, SeqFusionError) or month_first.equals(day_first):
+            out = month_first
+        elif _is_regular(day_first) and not _is_regular(month_first):
+            raise SeqFusionError(
+                f"column {name!r}: dates such as {col.iloc[0]!r} read month-first give irregular stamps, "
+                "day-first regular ones: pass dayfirst=True (--dayfirst) or a date_format (--date-format)")
+        else:
+            warnings.warn(f"column {name!r}: dates such as {col.iloc[0]!r} could be month-first or "
+                          "day-first; read month-first (pass dayfirst=True or date_format to choose)",
+                          UserWarning, stacklevel=3)
+            out = month_first
+    if out.hasnans:
+        raise SeqFusionError(f"column {name!r} has {int(out.isna().sum())} missing timestamp(s)")
+    return out
+
+
+def _iso(col: pd.Series) -> bool:
+    """Whether text dates are ISO 8601 (year first), which read the same either way."""
     try:
-        return pd.to_datetime(col)
-    except (ValueError, TypeError) as exc:
-        raise SeqFusionError(f"column {name!r} cannot be read as timestamps ({exc})") from None
+        pd.to_datetime(col, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
-def _check_time_order(index: pd.Index, what: str) -> None:
+def _is_text(col: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+
+
+def _read_dates(col: pd.Series, name: str, **kwargs: Any) -> pd.DatetimeIndex:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format" notes
+        try:
+            try:
+                return pd.DatetimeIndex(pd.to_datetime(col, **kwargs))
+            except ValueError as exc:
+                if "utc=True" not in str(exc):
+                    raise
+                return pd.DatetimeIndex(pd.to_datetime(col, utc=True, **kwargs))  # mixed offsets
+        except (ValueError, TypeError, OverflowError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = re.sub(r"\. You might want to try:.*", "", first)
+            raise SeqFusionError(f"column {name!r} cannot be read as timestamps ({first})") from None
+
+
+def _check_time_order(index: pd.Index | None, what: str) -> None:
+    if index is None:
+        return
     if index.has_duplicates:
         raise SeqFusionError(f"{what} has duplicate timestamps")
     if not index.is_monotonic_increasing:
         raise SeqFusionError(f"{what} is not sorted in increasing time order")
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file of series; SeqFusionError (one line) if missing, unreadable or empty."""
-    p = Path(path)
-    if not p.is_file():
-        raise SeqFusionError(f"{path}: file not found")
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeqFusionError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
-    if df.empty:
-        raise SeqFusionError(f"{path}: no data rows")
-    return df
+def infer_offset(index: pd.DatetimeIndex) -> pd.DateOffset | None:
+    """The regular frequency of ``index`` as a pandas offset (None when irregular or fewer
+    than 3 stamps)."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notes on infer_freq's future return type
+        try:
+            freq = pd.infer_freq(index)
+        except (TypeError, ValueError):
+            return None
+    if freq is None:
+        return None
+    return freq if isinstance(freq, pd.DateOffset) else pd.tseries.frequencies.to_offset(freq)
 
 
-def future_index(index: pd.Index | None, horizon: int) -> pd.Index:
-    """The ``horizon`` time stamps after ``index``.
+def future_index(index: pd.Index | None, horizon: int, freq: Any = None) -> pd.Index:
+    """The ``horizon`` time stamps after ``index`` (same unit and time zone).
 
-    Uses the inferred frequency; for irregular stamps, the most common step (a
-    ``UserWarning`` says so). Integer indices continue by their last step; no index gives
-    ``0..horizon-1`` positions after the input.
+    Uses the frequency pandas infers from the stamps; else ``freq`` (a pandas alias or
+    offset, when given); else, for irregular stamps, the most common step (a ``UserWarning``
+    says so). Integer indices continue by their last step; no index gives positions
+    ``0..horizon-1``.
     """
     if index is None or len(index) == 0:
         return pd.RangeIndex(horizon)
     if isinstance(index, pd.DatetimeIndex):
-        freq = pd.infer_freq(index) if len(index) >= 3 else None
-        if freq is not None:
-            return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
+        offset = infer_offset(index)
+        if offset is None and freq is not None:
+            from seqfusion.frequency import to_offset
+
+            try:
+                offset = to_offset(freq)
+            except SeqFusionError:
+                offset = None  # a class name such as "daily": use the stamps' own step
+        if offset is not None:
+            first = index[-1] + offset
+            return pd.date_range(first, periods=horizon, freq=offset, unit=index.unit)
         if len(index) < 2:
-            raise SeqFusionError("cannot infer a time step from a single timestamp")
-        steps = pd.Series(np.diff(index.asi8))
+            raise SeqFusionError("cannot infer a time step from a single timestamp: pass freq")
+        steps = pd.Series(np.diff(index.as_unit("ns").asi8))
         step = pd.Timedelta(int(steps.mode().iloc[0]), unit="ns")
         warnings.warn(
             f"irregular timestamps: forecast stamps use the most common step ({step})",
             UserWarning,
             stacklevel=3,
         )
-        return pd.DatetimeIndex([index[-1] + step * (i + 1) for i in range(horizon)])
+        return pd.DatetimeIndex([index[-1] + step * (i + 1) for i in range(horizon)]).as_unit(index.unit)
     vals = np.asarray(index)
     step = vals[-1] - vals[-2] if len(vals) >= 2 else 1
     return pd.Index(vals[-1] + step * np.arange(1, horizon + 1))
 
 
-def assemble(parsed: Parsed, forecast: np.ndarray, horizon: int) -> Any:
+def assemble(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any = None) -> Any:
     """Shape forecasts ``[n_series, H]`` like the input ``parsed`` came from."""
     if parsed.kind == "array1d":
         return forecast[0]
     if parsed.kind == "array2d":
         return forecast.T.copy()
     if parsed.kind == "wide":
-        fut = future_index(parsed.index[0], horizon)
+        fut = future_index(parsed.index[0], horizon, freq)
         out = pd.DataFrame(forecast.T, columns=parsed.names)
         if parsed.time_column:
             out.insert(0, parsed.time_column, fut)
         else:
             out.index = fut
         return out
-    return _assemble_long(parsed, forecast, horizon)
+    return _assemble_long(parsed, forecast, horizon, freq)
 
 
-def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int) -> pd.DataFrame:
-    """Long output. Series with a fixed time step (or integer stamps) are extended without
-    a Python loop; calendar frequencies (months, years) and irregular stamps go one by one.
-    """
+def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any = None) -> pd.DataFrame:
+    """Long output. Zone-naive series with a fixed time step (or integer stamps) are
+    extended without a Python loop; calendar frequencies (months, years), zone-aware and
+    irregular stamps go one by one."""
     n = len(parsed.names)
     steps = np.arange(1, horizon + 1)
     first = parsed.index[0]
     lengths = np.array([len(ix) for ix in parsed.index])
+    ds: Any
     if not isinstance(first, pd.DatetimeIndex):  # integer / float stamps: continue the last step
         last = np.array([ix[-1] for ix in parsed.index])
         step = np.array([ix[-1] - ix[-2] if len(ix) > 1 else 1 for ix in parsed.index])
-        ds: np.ndarray = (last[:, None] + step[:, None] * steps).ravel()
+        ds = (last[:, None] + step[:, None] * steps).ravel()
     else:
-        grid = np.empty((n, horizon), dtype="datetime64[ns]")
+        grid = np.empty((n, horizon), dtype=np.int64)  # ns since the epoch (UTC when zone-aware)
         regular = np.zeros(n, dtype=bool)
-        if (lengths >= 4).all() and len(set(lengths.tolist())) == 1 and _fixed_freq(first):
-            stamps = np.stack([ix.asi8 for ix in parsed.index])  # [n, L]
+        if first.tz is None and (lengths >= 4).all() and len(set(lengths.tolist())) == 1 \
+                and _fixed_freq(first):
+            stamps = np.stack([ix.as_unit("ns").asi8 for ix in parsed.index])  # [n, L]
             d = np.diff(stamps, axis=1)
-            regular = (d == d[:, -1:]).all(axis=1)  # constant step in ns: extend by that step
-            grid[regular] = (stamps[regular, -1:] + d[regular, -1:] * steps).astype("datetime64[ns]")
+            regular = (d == d[:, -1:]).all(axis=1)  # constant step: extend by that step
+            grid[regular] = stamps[regular, -1:] + d[regular, -1:] * steps
         for i in np.nonzero(~regular)[0]:
-            grid[i] = future_index(parsed.index[i], horizon).to_numpy(dtype="datetime64[ns]")
-        ds = grid.ravel()
+            grid[i] = future_index(parsed.index[i], horizon, freq).as_unit("ns").asi8
+        flat = pd.DatetimeIndex(grid.ravel().view("datetime64[ns]"))
+        if first.tz is not None:
+            flat = flat.tz_localize("UTC").tz_convert(first.tz)
+        ds = flat.as_unit(first.unit)
     return pd.DataFrame({"unique_id": np.repeat(np.asarray(parsed.names, dtype=object), horizon),
                          "ds": ds, "y": forecast.ravel()})
 
 
 def _fixed_freq(index: pd.DatetimeIndex) -> bool:
     """Whether ``index`` has an inferable frequency of fixed length (days and shorter)."""
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
-    if freq is None:
+    offset = infer_offset(index)
+    if offset is None:
         return False
     try:
-        return pd.tseries.frequencies.to_offset(freq).nanos > 0
-    except ValueError:  # months, quarters, years: no fixed length
+        return pd.Timedelta(offset).value > 0
+    except (ValueError, TypeError):  # months, quarters, years: no fixed length
         return False

@@ -7,6 +7,7 @@ caller does not know it).
 """
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -64,28 +65,68 @@ def step_class(step_ns: int) -> str:
     return "yearly"
 
 
+def to_offset(freq: str | pd.DateOffset) -> pd.DateOffset:
+    """A positive pandas offset for ``freq``: any alias this pandas accepts, plus the older
+    aliases that it names a replacement for (``M``, ``Q-DEC``, ``A``, ``H``, ``T`` ... on
+    pandas 3: the replacement pandas suggests is used). Raises SeqFusionError otherwise,
+    also for zero or negative steps (``0D``, ``-1D``)."""
+    if isinstance(freq, pd.DateOffset):
+        offset = freq
+    else:
+        text = str(freq).strip()
+        offset = None
+        for _ in range(4):  # follow pandas' own suggestions (A -> Y -> YE)
+            try:
+                with warnings.catch_warnings():  # old aliases still mean what they say
+                    warnings.simplefilter("ignore", FutureWarning)
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    offset = pd.tseries.frequencies.to_offset(text)
+                break
+            except ValueError as exc:
+                better = _suggested(text, str(exc))
+                if better is None or better == text:
+                    break
+                text = better
+        if offset is None:
+            raise SeqFusionError(
+                f"unknown frequency {freq!r}: use a pandas alias ('D', 'W', 'MS', 'h', ...) or one of "
+                f"{', '.join(CLASSES)}")
+    if offset.n <= 0:
+        raise SeqFusionError(f"frequency {freq!r} must step forward in time (got {offset.n} steps)")
+    return offset
+
+
+_SUGGESTIONS = (re.compile(r"'([^']+)' is no longer supported for offsets\. Please use '([^']+)' instead"),
+                re.compile(r"Invalid frequency: ([^\s.]+)\. Did you mean ([^\s?]+)\?"))
+
+
+def _suggested(text: str, message: str) -> str | None:
+    """``text`` with the part pandas rejected replaced by the alias pandas suggests."""
+    for pattern in _SUGGESTIONS:
+        found = pattern.findall(message)
+        if found:
+            old, new = found[-1]
+            head = re.match(r"^[+-]?[0-9.]*", text).group(0)  # type: ignore[union-attr]
+            tail = text[len(head):]
+            return head + tail.replace(old, new, 1) if old in tail else None
+    return None
+
+
 def frequency_class(freq: Any) -> str:
     """The frequency class of ``freq``: None, a class name (``"weekly"``), or a pandas
-    offset alias (``"W"``, ``"D"``, ``"MS"``, ``"15min"``). Raises SeqFusionError otherwise.
+    offset alias (``"W"``, ``"D"``, ``"MS"``, ``"15min"``, old ones such as ``"M"``,
+    ``"Q-DEC"``, ``"H"`` too). Raises SeqFusionError otherwise.
     """
     if freq is None:
         return UNKNOWN
     if isinstance(freq, pd.DateOffset):
-        return _from_offset(freq)
+        return _from_offset(to_offset(freq))
     if not isinstance(freq, str):
         raise SeqFusionError(f"freq must be a string such as 'D', 'W' or 'monthly', got {freq!r}")
     key = freq.strip().lower()
     if key in _NAMES:
         return _NAMES[key]
-    try:
-        with warnings.catch_warnings():  # old aliases ('M', 'H', ...) still mean what they say
-            warnings.simplefilter("ignore", FutureWarning)
-            offset = pd.tseries.frequencies.to_offset(freq.strip())
-    except ValueError:
-        raise SeqFusionError(
-            f"unknown frequency {freq!r}: use a pandas alias ('D', 'W', 'MS', 'h', ...) or one of "
-            f"{', '.join(CLASSES)}") from None
-    return _from_offset(offset)
+    return _from_offset(to_offset(freq))
 
 
 def frequency_index(freq: Any) -> int:
@@ -99,7 +140,7 @@ def infer_frequency(index: pd.Index | None) -> str:
     or no index."""
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return UNKNOWN
-    steps = np.diff(index.asi8)
+    steps = np.diff(index.as_unit("ns").asi8)
     steps = steps[steps > 0]
     if len(steps) == 0:
         return UNKNOWN

@@ -2,11 +2,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from seqfusion.errors import SeqFusionError
+from seqfusion.files import write_atomic
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SeqFusionError("plotting needs matplotlib: pip install 'seqfusion[plot]'") from None
+    return plt
+
+
+def image_suffixes() -> list[str]:
+    """File extensions matplotlib can write (``.png``, ``.pdf``, ``.svg`` ...)."""
+    plt = _pyplot()
+    fig = plt.figure()
+    try:
+        return sorted(f".{ext}" for ext in fig.canvas.get_supported_filetypes())
+    finally:
+        plt.close(fig)
 
 
 def plot_forecast(
@@ -21,13 +44,7 @@ def plot_forecast(
     ``history``/``forecast`` map a variate name to (time index, values). At most
     ``max_panels`` variates are drawn (the first ones).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SeqFusionError("plotting needs matplotlib: pip install 'seqfusion[plot]'") from None
+    plt = _pyplot()
     names = list(forecast)[:max_panels]
     ncols = 1 if len(names) == 1 else 2
     nrows = -(-len(names) // ncols)
@@ -44,6 +61,8 @@ def plot_forecast(
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".").lower()))
+    finally:
+        plt.close(fig)
     return path

@@ -230,7 +230,8 @@ def router_data(
     such series can be sampled at any frequency. With frequency inputs the synthetic
     seasonal series form one group per period, labelled by :data:`SEASON_FREQUENCY`.
     """
-    from seqfusion.data.windows import sample_windows, znorm
+    from seqfusion.data.windows import sample_windows
+    from seqfusion.preprocess import znorm
     from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
 
     T, H = input_length, config.horizon
@@ -269,7 +270,7 @@ def router_data(
             padded = rng.random(len(w)) < config.pad_fraction
             keep = np.where(padded, rng.integers(config.min_context, T, size=len(w)), T)
             ctx = pad_left(ctx, keep)
-        xn, mean, std = znorm(ctx, STD_FLOOR)  # as the forecaster normalizes contexts
+        xn, mean, std = znorm(ctx)  # as the forecaster normalizes contexts
         target = np.full((len(w), H), np.nan)
         target[:, :h] = (w[:, T:] - mean) / std
         xt = torch.as_tensor(xn, dtype=torch.float32)

@@ -272,12 +272,12 @@ class Zoo:
         try:
             ext = manifest["extractor"]
             extractor = Extractor(**ext["config"])
-            _load_module(extractor, path / ext["file"], ext["sha256"])
+            _load_module(extractor, member_file(path, ext["file"]), ext["sha256"])
             zoo = cls(extractor, ext["config"], info=manifest.get("info", {}), path=path)
             for e in manifest["ptms"]:
                 module = build_model(e["architecture"], **e["config"])
                 if e.get("file"):
-                    _load_module(module, path / e["file"], e["sha256"])
+                    _load_module(module, member_file(path, e["file"]), e["sha256"])
                 elif _has_state(module):
                     raise ZooError(f"{mpath}: PTM {e['name']!r} has weights but no file entry")
                 zoo.add(
@@ -319,7 +319,7 @@ def _load_router(zoo: Zoo, entry: dict[str, Any], path: Path) -> None:
     if list(entry["members"]) != zoo.names:
         raise ZooError(f"{path / MANIFEST}: the router was fitted to other members than the zoo's")
     router = Router(**entry["config"])
-    _load_module(router, path / entry["file"], entry["sha256"])
+    _load_module(router, member_file(path, entry["file"]), entry["sha256"])
     zoo.set_router(router, dict(entry.get("info", {})))
 
 
@@ -333,6 +333,16 @@ def _save_module(module: nn.Module, file: Path, half: bool) -> None:
         for k, v in module.state_dict().items()
     }
     save_file(state, str(file), metadata={"format": FORMAT})
+
+
+def member_file(folder: Path, rel: Any) -> Path:
+    """The weight file ``rel`` of a manifest, which must lie inside the zoo ``folder``."""
+    if not isinstance(rel, str) or not rel:
+        raise ZooError(f"{folder / MANIFEST}: bad weight file entry {rel!r}")
+    file = (folder / rel).resolve()
+    if not file.is_relative_to(folder.resolve()):
+        raise ZooError(f"{folder / MANIFEST}: weight file {rel!r} lies outside the zoo folder")
+    return file
 
 
 def _load_module(module: nn.Module, file: Path, expected_sha: str) -> None:

@@ -79,10 +79,11 @@ def _load_zoo(path: Any) -> Any:
 def read_series_csv(path: str | Path, columns: list[str] | None = None
                     ) -> tuple[list[str], list[np.ndarray], str]:
     """Series of a wide or long CSV: (names, float64 arrays with NaN gaps, inferred band)."""
-    from seqfusion.frames import parse, read_csv
+    from seqfusion.files import read_table
+    from seqfusion.frames import parse
 
     p = Path(path)
-    parsed = parse(read_csv(p))
+    parsed = parse(read_table(p))
     names = [str(n) for n in parsed.names]
     series = list(parsed.series)
     if columns:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqfusion.data.windows import sample_windows, window_is_informative, znorm
+from seqfusion.data.windows import sample_windows, window_is_informative
 
 
 def _rng(seed: int = 0) -> np.random.Generator:
@@ -83,15 +83,3 @@ def test_min_std_ratio_parameter() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         sample_windows([np.arange(10.0)], 0, 1, _rng())
-
-
-def test_znorm() -> None:
-    x = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])
-    xn, mean, std = znorm(x, eps=1e-6)
-    assert mean.shape == std.shape == (2, 1)
-    np.testing.assert_allclose(xn[0], [-1.2247449, 0, 1.2247449], rtol=1e-6)
-    np.testing.assert_array_equal(xn[1], 0.0)
-    assert std[1, 0] == 1e-6
-    np.testing.assert_allclose(xn * std + mean, x)
-    xn1, m1, s1 = znorm(np.array([1.0, 3.0]))
-    assert xn1.shape == (2,) and m1.shape == s1.shape == (1,)

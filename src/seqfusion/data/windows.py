@@ -1,4 +1,4 @@
-"""Random fixed-length training windows from a list of series, plus z-normalisation."""
+"""Random fixed-length training windows from a list of series."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -88,13 +88,3 @@ def sample_windows(
             if found >= n:
                 return np.concatenate(out, axis=0)
     return np.concatenate(out, axis=0)
-
-
-def znorm(x: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-normalise along the last axis: returns ``(xn, mean, std)`` with
-    ``xn = (x - mean) / std``; ``mean``/``std`` keep a trailing axis of size 1 and
-    ``std`` is floored at ``eps`` (constant rows map to 0)."""
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=-1, keepdims=True)
-    std = np.maximum(x.std(axis=-1, keepdims=True), eps)
-    return (x - mean) / std, mean, std

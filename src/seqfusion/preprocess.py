@@ -1,0 +1,113 @@
+"""One preprocessing path for training and inference: z-normalisation that holds at any
+scale, gap filling, and left-padding of short histories to the model's input length.
+
+Every function works on float64 rows ``[n, L]`` (one history per row). Normalisation is
+exact under scale and shift: for ``a != 0``, ``znorm(a * x + b)`` equals
+``sign(a) * znorm(x)`` up to rounding, whatever the magnitude of ``a`` and ``b``, as long
+as the spread of a row is representable in float64.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from seqfusion.errors import SeqFusionError
+
+#: a row whose range is at most this many float64 ulps of its largest magnitude is constant
+CONSTANT_ULPS = 16
+
+
+def _pow2_scale(a: np.ndarray) -> np.ndarray:
+    """Per-row power of two near ``max |a|`` (1 for all-zero rows), so that dividing by
+    it is exact and keeps values within [-2, 2]: ``[n, L] -> [n, 1]``."""
+    m = np.max(np.abs(a), axis=-1, keepdims=True) if a.shape[-1] else np.zeros(a.shape[:-1] + (1,))
+    m = np.where(np.isfinite(m) & (m > 0), m, 1.0)
+    return np.exp2(np.floor(np.log2(m)))
+
+
+def is_constant(x: np.ndarray) -> np.ndarray:
+    """Rows ``[n, L]`` whose values are all equal up to float64 rounding: ``[n]`` bool."""
+    x = np.asarray(x, dtype=np.float64)
+    top = np.max(np.abs(x), axis=-1)
+    spread = np.max(x, axis=-1) - np.min(x, axis=-1)
+    return spread <= CONSTANT_ULPS * np.finfo(np.float64).eps * top
+
+
+def znorm(x: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-normalise rows of ``x [n, L]`` by the mean and std of ``ref`` (default ``x``).
+
+    Returns ``(xn [n, L], mean [n, 1], std [n, 1])`` with ``x = xn * std + mean``. Mean and
+    std are computed on power-of-two rescaled values, so they neither overflow near the
+    float64 maximum nor lose precision near its minimum. Constant reference rows (see
+    :func:`is_constant`) get ``std = 1`` and ``xn = x - mean`` (zeros). Raises
+    SeqFusionError when a row's spread is not representable (``x - mean`` overflows).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    ref = x if ref is None else np.asarray(ref, dtype=np.float64)
+    s1 = _pow2_scale(ref)
+    mean = np.mean(ref / s1, axis=-1, keepdims=True) * s1
+    with np.errstate(over="ignore", invalid="ignore"):
+        dref = ref - mean
+        d = x - mean
+    if not (np.isfinite(dref).all() and np.isfinite(d).all()):
+        raise SeqFusionError("a series' spread is too large for float64 (values near +-1.8e308 "
+                             "of both signs); rescale it")
+    s2 = _pow2_scale(dref)
+    std = np.sqrt(np.mean(np.square(dref / s2), axis=-1, keepdims=True)) * s2
+    const = is_constant(ref)[..., None] | ~(std > 0)
+    std = np.where(const, 1.0, std)
+    xn = np.where(const, 0.0, d / std)
+    return xn, mean, std
+
+
+def fill_gaps(x: np.ndarray) -> np.ndarray:
+    """Fill NaN in rows ``[n, L]``: linear interpolation inside, nearest value at the ends.
+
+    Rows without any finite value are returned unchanged (all NaN)."""
+    x = np.array(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    pos = np.arange(x.shape[1])
+    for i in np.nonzero(~finite.all(axis=1) & finite.any(axis=1))[0]:
+        x[i] = np.interp(pos, pos[finite[i]], x[i, finite[i]])
+    return x
+
+
+def pad_left(x: np.ndarray, length: int) -> np.ndarray:
+    """Left-pad rows ``[n, L]`` with their first value to ``[n, max(L, length)]``."""
+    if x.shape[1] >= length:
+        return x
+    return np.concatenate([np.repeat(x[:, :1], length - x.shape[1], axis=1), x], axis=1)
+
+
+def contexts(series: list[np.ndarray] | np.ndarray, length: int, min_length: int,
+             names: list[Any] | None = None) -> np.ndarray:
+    """Model contexts ``[n, length]`` from histories (a list of 1-D arrays, or ``[n, L]``).
+
+    Each history keeps its last ``length`` points; NaN is filled by :func:`fill_gaps`;
+    histories shorter than ``length`` are left-padded with their first value. Raises
+    SeqFusionError (naming the series) for inf or fewer than ``min_length`` finite points.
+    """
+    if len(series) == 0:
+        raise SeqFusionError("the input is empty")
+    names = names if names is not None else list(range(len(series)))
+    if isinstance(series, np.ndarray) and series.ndim == 2:
+        x = np.array(series[:, -length:], dtype=np.float64)
+    else:
+        tails = [np.asarray(s, dtype=np.float64).reshape(-1)[-length:] for s in series]
+        width = max(len(t) for t in tails)
+        x = np.full((len(tails), width), np.nan)
+        for row, t in zip(x, tails):  # ragged input: right-align, NaN before the start
+            if len(t):
+                row[width - len(t):] = t
+    bad = np.isinf(x).any(axis=1)
+    if bad.any():
+        raise SeqFusionError(f"series {names[int(np.argmax(bad))]!r} contains inf")
+    count = np.isfinite(x).sum(axis=1)
+    short = count < min_length
+    if short.any():
+        i = int(np.argmax(short))
+        raise SeqFusionError(
+            f"series {names[i]!r} has {int(count[i])} usable points in its last {length}; "
+            f"at least {min_length} are needed")
+    return pad_left(fill_gaps(x), length)
