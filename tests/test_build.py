@@ -52,7 +52,7 @@ def test_shipped_configs_parse_and_respect_exclusions() -> None:
 
 
 def test_default_config_covers_every_band_with_both_architectures() -> None:
-    sources = pytest.importorskip("seqfusion.data.sources")
+    from seqfusion.data import sources
     bands = {}
     for cfg in (load_config("default"), load_config("no_competitions")):
         bands.clear()
@@ -217,12 +217,13 @@ def test_use_transfer_false_and_too_little_data(tmp_path) -> None:
 
 
 # ---------------------------------------------------------------------- real data: mini config
+@pytest.mark.data
 def test_mini_config_builds_from_the_data_folder(tmp_path) -> None:
-    paths = pytest.importorskip("seqfusion.data.paths")
+    from seqfusion.data import paths
     try:
         paths.data_root()
     except FileNotFoundError:
-        pytest.skip("data folder not available")
+        pytest.fail("data folder not available")
     torch.set_num_threads(1)
     zoo = build_zoo("mini", tmp_path / "zoo", progress=False, cache=tmp_path / "cache")
     loaded = Zoo.load(tmp_path / "zoo")

@@ -36,7 +36,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise SeqFusionError("reading Parquet needs pyarrow: pip install 'seqfusion[parquet]'") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SeqFusionError(f"{path}: cannot read ({first})") from None
+        raise SeqFusionError(f"{path}: cannot read as {'Parquet' if is_parquet(p) else 'CSV'} ({first})") from None
     if df.empty:
         raise SeqFusionError(f"{path}: no data rows")
     return df

@@ -183,7 +183,7 @@ class SeqFusion:
         """
         T, b = ctx.shape[1], self.backtest
         hist, target = ctx[:, : T - b], ctx[:, T - b :]
-        z, mean, std = preprocess.znorm(preprocess.pad_left(hist, T))
+        z, mean, std = preprocess.znorm(preprocess.pad_left(hist, T), ref=hist)
         zt = torch.as_tensor(z, dtype=torch.float32)
         target = (target - mean) / std
         errors = np.empty(candidates.shape, dtype=np.float64)
@@ -241,7 +241,7 @@ class SeqFusion:
     def _frequency_indices(freq: Any, n: int) -> np.ndarray:
         from seqfusion.frequency import frequency_index
 
-        if freq is None or isinstance(freq, (str, pd.DateOffset)):
+        if freq is None or isinstance(freq, (str, pd.offsets.BaseOffset)):
             return np.full(n, frequency_index(freq), dtype=np.int64)
         values = list(freq)
         if len(values) != n:

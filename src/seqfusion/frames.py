@@ -236,7 +236,7 @@ def _check_time_order(index: pd.Index | None, what: str) -> None:
         raise SeqFusionError(f"{what} is not sorted in increasing time order")
 
 
-def infer_offset(index: pd.DatetimeIndex) -> pd.DateOffset | None:
+def infer_offset(index: pd.DatetimeIndex) -> pd.offsets.BaseOffset | None:
     """The regular frequency of ``index`` as a pandas offset (None when irregular or fewer
     than 3 stamps)."""
     if len(index) < 3:
@@ -249,7 +249,7 @@ def infer_offset(index: pd.DatetimeIndex) -> pd.DateOffset | None:
             return None
     if freq is None:
         return None
-    return freq if isinstance(freq, pd.DateOffset) else pd.tseries.frequencies.to_offset(freq)
+    return freq if isinstance(freq, pd.offsets.BaseOffset) else pd.tseries.frequencies.to_offset(freq)
 
 
 def future_index(index: pd.Index | None, horizon: int, freq: Any = None) -> pd.Index:

@@ -27,7 +27,7 @@ _NAMES = {c: c for c in CLASSES} | {
 _DAY_NS = 86_400 * 10**9
 
 
-def _from_offset(offset: pd.DateOffset) -> str:
+def _from_offset(offset: pd.offsets.BaseOffset) -> str:
     name = type(offset).__name__
     if "Year" in name:
         return "yearly"
@@ -65,12 +65,12 @@ def step_class(step_ns: int) -> str:
     return "yearly"
 
 
-def to_offset(freq: str | pd.DateOffset) -> pd.DateOffset:
+def to_offset(freq: str | pd.offsets.BaseOffset) -> pd.offsets.BaseOffset:
     """A positive pandas offset for ``freq``: any alias this pandas accepts, plus the older
     aliases that it names a replacement for (``M``, ``Q-DEC``, ``A``, ``H``, ``T`` ... on
     pandas 3: the replacement pandas suggests is used). Raises SeqFusionError otherwise,
     also for zero or negative steps (``0D``, ``-1D``)."""
-    if isinstance(freq, pd.DateOffset):
+    if isinstance(freq, pd.offsets.BaseOffset):
         offset = freq
     else:
         text = str(freq).strip()
@@ -119,7 +119,7 @@ def frequency_class(freq: Any) -> str:
     """
     if freq is None:
         return UNKNOWN
-    if isinstance(freq, pd.DateOffset):
+    if isinstance(freq, pd.offsets.BaseOffset):
         return _from_offset(to_offset(freq))
     if not isinstance(freq, str):
         raise SeqFusionError(f"freq must be a string such as 'D', 'W' or 'monthly', got {freq!r}")

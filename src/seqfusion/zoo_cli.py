@@ -18,15 +18,6 @@ import numpy as np
 from seqfusion.errors import SeqFusionError
 
 ARCHITECTURES = ("patchtst", "dlinear")
-_FREQ_BANDS = (  # pandas offset prefixes -> frequency band
-    (("A", "Y", "BA", "BY", "AS", "YS"), "yearly"),
-    (("Q", "BQ", "QS"), "quarterly"),
-    (("M", "MS", "BM", "BMS", "ME", "SM"), "monthly"),
-    (("W",), "weekly"),
-    (("D", "B", "C"), "daily"),
-    (("H", "h", "BH", "bh"), "hourly"),
-    (("T", "min", "S", "s", "L", "ms", "U", "us", "N"), "subhourly"),
-)
 
 
 # ====================================================================== parsers
@@ -101,21 +92,15 @@ def read_series_csv(path: str | Path, columns: list[str] | None = None
 
 
 def infer_band(index: Any) -> str:
-    """Frequency band (yearly ... subhourly) of a DatetimeIndex, or ``""``."""
+    """Frequency band (yearly ... subhourly) of a regular DatetimeIndex, or ``""`` when
+    pandas infers no frequency from it."""
     import pandas as pd
 
-    try:
-        freq = pd.infer_freq(pd.DatetimeIndex(index))
-    except (TypeError, ValueError):
-        return ""
-    if not freq:
-        return ""
-    base = freq.split("-")[0].lstrip("0123456789")
-    for prefixes, band in _FREQ_BANDS:
-        if base in prefixes:
-            # e.g. "15min" or "30T" is subhourly; "2H" is still hourly-ish
-            return band
-    return ""
+    from seqfusion.frames import infer_offset
+    from seqfusion.frequency import frequency_class
+
+    offset = infer_offset(pd.DatetimeIndex(index))
+    return "" if offset is None else frequency_class(offset)
 
 
 def _file_size(zoo: Any, name: str) -> int | None:

@@ -30,8 +30,8 @@ def test_season_length_rule() -> None:
     assert bl.season_length_for(1, 36) == 1
 
 
+@pytest.mark.baselines
 def test_statsforecast_models_forecast_a_seasonal_series() -> None:
-    pytest.importorskip("statsforecast")
     t = np.arange(36 + 14)
     y = 3 + np.sin(2 * np.pi * t / 7) + 0.01 * t
     x = y[None, :36]

@@ -24,18 +24,16 @@ def _need_data() -> None:
     except FileNotFoundError:
         ok = False
     if not ok:
-        pytest.skip("benchmark data not available")
+        pytest.fail("benchmark data not available")
 
 
 def _tiny_zoo(path: Path, sources: tuple[str, ...] = ("nn5_daily", "hospital", "sunspot")) -> Path:
     """A 3-member zoo of untrained DLinear PTMs and a small random extractor."""
-    torch = pytest.importorskip("torch")
-    try:
-        from seqfusion.extractor import Extractor
-        from seqfusion.models import build_model
-        from seqfusion.zoo import Member, Zoo
-    except ImportError:
-        pytest.skip("zoo API not available")
+    import torch
+    from seqfusion.extractor import Extractor
+    from seqfusion.models import build_model
+    from seqfusion.zoo import Member, Zoo
+
     torch.manual_seed(0)
     cfg = {"input_length": 36, "patch_len": 4, "d_model": 16, "n_heads": 2, "d_ff": 32,
            "n_layers": 1, "dim": 8}
@@ -53,6 +51,7 @@ def _rows(path: Path) -> list[dict]:
     return json.loads(path.read_text())["rows"]
 
 
+@pytest.mark.data
 def test_quick_multivariate_caches_and_merges(tmp_path: Path, capsys) -> None:
     _need_data()
     out = tmp_path / "res"
@@ -78,9 +77,10 @@ def test_quick_multivariate_caches_and_merges(tmp_path: Path, capsys) -> None:
     assert {r["dataset"]: r["mse"] for r in rows2 if r["method"] == "Last"} == last
 
 
+@pytest.mark.data
+@pytest.mark.baselines
 def test_quick_multivariate_statsforecast_and_seqfusion(tmp_path: Path) -> None:
     _need_data()
-    pytest.importorskip("statsforecast")
     zoo = _tiny_zoo(tmp_path / "zoo")
     out = tmp_path / "res"
     rc = main(["multivariate", "--quick", "--datasets", "ETTh1", "--methods", "autotheta",
@@ -94,14 +94,11 @@ def test_quick_multivariate_statsforecast_and_seqfusion(tmp_path: Path) -> None:
     assert np.isfinite(by["seqfusion"]["mse"])
 
 
+@pytest.mark.data
+@pytest.mark.baselines
 def test_quick_univariate(tmp_path: Path) -> None:
     out = tmp_path / "res"
-    try:
-        rc = main(["univariate", "--quick", "--out", str(out), "--no-progress"])
-    except FileNotFoundError:
-        pytest.skip("data not available")
-    if rc != 0 and not (out / "quick").exists():
-        pytest.skip("data not available")
+    rc = main(["univariate", "--quick", "--out", str(out), "--no-progress"])
     assert rc == 0
     md = (out / "quick" / "univariate.md").read_text()
     assert "m3_yearly (12/6)" in md and "paper, not run here" in md
@@ -109,8 +106,8 @@ def test_quick_univariate(tmp_path: Path) -> None:
     assert {r["n_series"] for r in rows} == {50}
 
 
+@pytest.mark.baselines
 def test_speed_with_tiny_zoo(tmp_path: Path) -> None:
-    pytest.importorskip("statsforecast")
     zoo = _tiny_zoo(tmp_path / "zoo")
     from seqfusion.benchmark.report import speed_markdown
     from seqfusion.benchmark.speed import run_speed

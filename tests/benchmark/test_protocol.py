@@ -30,13 +30,14 @@ def _data_or_skip(name: str):
     try:
         path = dataset_path(DATASETS[name])
     except FileNotFoundError:
-        pytest.skip("data folder not available")
+        pytest.fail("data folder not available")
     if not path.is_file():
-        pytest.skip(f"{path} missing")
+        pytest.fail(f"{path} missing")
     return load_dataset(name)
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.data
 def test_golden_naive_scores(dataset: str) -> None:
     data = _data_or_skip(dataset)
     for method in (Last(), Mean(), SeasonalNaive(7)):
@@ -45,6 +46,7 @@ def test_golden_naive_scores(dataset: str) -> None:
         assert round(got, 4) == pytest.approx(GOLDEN[key][dataset], abs=1e-9), (key, dataset, got)
 
 
+@pytest.mark.data
 def test_split_sizes_ecl() -> None:
     data = _data_or_skip("ECL")
     assert data.values.shape == (1097, 321)

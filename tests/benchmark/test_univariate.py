@@ -44,9 +44,10 @@ def _load_or_skip(name: str, **kw):
     try:
         return uv.load_univariate(name, **kw)
     except FileNotFoundError:
-        pytest.skip("data not available")
+        pytest.fail("data not available")
 
 
+@pytest.mark.data
 def test_m3_yearly_naive_matches_literature() -> None:
     data = _load_or_skip("m3_yearly")
     assert data.x.shape == (645, 12) and data.y.shape == (645, 6)
@@ -55,6 +56,7 @@ def test_m3_yearly_naive_matches_literature() -> None:
     assert res.value == pytest.approx(17.88, abs=0.01)
 
 
+@pytest.mark.data
 def test_tourism_and_m4_shapes() -> None:
     t = _load_or_skip("tourism_quarterly")
     assert t.x.shape == (427, 24) and t.y.shape == (427, 8)

@@ -28,7 +28,7 @@ def _real_root() -> Path:
     try:
         return data_root()
     except FileNotFoundError:
-        pytest.skip("shared data folder not available")
+        pytest.fail("shared data folder not available")
 
 
 def _same(a: list[np.ndarray], b: list[list[float]]) -> None:
@@ -136,6 +136,7 @@ def test_readers_registry_is_complete() -> None:
 
 
 # ------------------------------------------------------------------ real data
+@pytest.mark.data
 def test_real_tourism_tsf_and_test_part() -> None:
     path = _real_root() / "tourism" / "tourism_monthly_dataset.tsf"
     full = readers.read_tsf(path)
@@ -144,6 +145,7 @@ def test_real_tourism_tsf_and_test_part() -> None:
     assert all(len(f) - len(t) == 24 for f, t in zip(full, train))
 
 
+@pytest.mark.data
 def test_real_fred_md_drops_exchange_columns() -> None:
     path = _real_root() / "misc" / "FRED-MD.csv"
     kept = readers.read_fred_md(path)
@@ -152,6 +154,7 @@ def test_real_fred_md_drops_exchange_columns() -> None:
     assert all(len(x) == 779 for x in kept)  # Transform row skipped
 
 
+@pytest.mark.data
 def test_real_m3_train_excludes_horizon() -> None:
     path = _real_root() / "m3" / "m3_yearly.csv"
     train, full = readers.read_m3_tidy(path), readers.read_m3_tidy(path, split="all")
@@ -159,6 +162,7 @@ def test_real_m3_train_excludes_horizon() -> None:
     assert all(len(f) - len(t) == 6 for f, t in zip(full, train))
 
 
+@pytest.mark.data
 def test_real_m4_hourly_with_test() -> None:
     path = _real_root() / "m4" / "Train" / "Hourly-train.csv"
     train, full = readers.read_m4_wide(path), readers.read_m4_wide(path, include_test=True)

@@ -15,7 +15,7 @@ def _real_root() -> Path:
     try:
         return data_root()
     except FileNotFoundError:
-        pytest.skip("shared data folder not available")
+        pytest.fail("shared data folder not available")
 
 
 def test_registry_entries_are_well_formed() -> None:
@@ -99,6 +99,7 @@ def test_load_source_from_synthetic_root(tmp_path: Path) -> None:
     assert len(out) == 2  # exchange column dropped
 
 
+@pytest.mark.data
 def test_every_source_loads_finite() -> None:
     root = _real_root()
     for name in sources.list_sources():
@@ -109,6 +110,7 @@ def test_every_source_loads_finite() -> None:
             assert np.isfinite(x).all(), name
 
 
+@pytest.mark.data
 def test_real_options_override_includes_test_part() -> None:
     root = _real_root()
     train = sources.load_source("m3_quarterly", root=root)
