@@ -264,3 +264,110 @@ def test_long_output_stamps_fixed_and_calendar_frequencies(model):
         assert got == expected, freq
     ints = pd.DataFrame({"unique_id": "x", "ds": np.arange(0, 80, 2), "y": rng.normal(size=40)})
     assert model.predict(ints, 3)["ds"].tolist() == [80, 82, 84]
+
+
+# ---------------------------------------------------------------------- options are validated
+@pytest.mark.parametrize("option, value, message", [
+    ("clip", 0, "clip must be None or a finite number > 0"),
+    ("clip", -1.0, "clip must be None"),
+    ("clip", float("nan"), "clip must be None"),
+    ("min_length", 0, "min_length must be an integer in"),
+    ("min_length", 1000, "min_length must be an integer in"),
+    ("min_length", 2.5, "min_length must be an integer in"),
+    ("k", True, "k must be an integer"),
+    ("router_temperature", 0.0, "router_temperature must be"),
+    ("temperature", -1.0, "temperature must be"),
+    ("backtest", 0, "backtest must be"),
+    ("candidates", 0, "candidates must be"),
+    ("fusion", "vote", "fusion must be one of"),
+])
+def test_every_option_is_validated(tiny_zoo, panel, option, value, message):
+    with pytest.raises(SeqFusionError, match=message):
+        SeqFusion.from_pretrained(tiny_zoo, **{option: value})
+    model = SeqFusion.from_pretrained(tiny_zoo)
+    with pytest.raises(SeqFusionError, match=message):
+        model.predict(panel, 3, **{option: value})
+
+
+def test_unknown_options_are_one_line_errors(tiny_zoo, panel):
+    with pytest.raises(SeqFusionError, match="unknown option.*bogus"):
+        SeqFusion.from_pretrained(tiny_zoo, bogus=1)
+    with pytest.raises(SeqFusionError, match="unknown option.*bogus"):
+        SeqFusion.from_pretrained(tiny_zoo).predict(panel, 3, bogus=1)
+
+
+@pytest.mark.parametrize("horizon", [True, False, 0, -3, 2.0, "5", None])
+def test_horizon_must_be_a_positive_int(model, panel, horizon):
+    with pytest.raises(SeqFusionError, match="horizon must be a positive integer"):
+        model.predict(panel, horizon)
+
+
+def test_per_call_min_length_is_used(tiny_zoo):
+    model = SeqFusion.from_pretrained(tiny_zoo)
+    short = np.sin(np.arange(5.0))
+    with pytest.raises(SeqFusionError, match="at least 8"):
+        model.predict(short, 3)
+    assert model.predict(short, 3, min_length=4).shape == (3,)
+    with pytest.raises(SeqFusionError, match="0 usable points"):
+        model.predict(np.full(20, np.nan), 3, min_length=1)
+
+
+def test_unknown_forecaster_setting_in_a_manifest_is_a_zoo_error(tiny_zoo, tmp_path):
+    import json
+    import shutil
+
+    from seqfusion.errors import ZooError
+
+    folder = tmp_path / "z"
+    shutil.copytree(tiny_zoo, folder)
+    manifest = json.loads((folder / "zoo.json").read_text())
+    manifest["info"]["forecaster"] = {"k": 2, "speed": "fast"}
+    (folder / "zoo.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZooError, match="unknown forecaster setting.*speed"):
+        SeqFusion.from_pretrained(folder)
+
+
+# ---------------------------------------------------------------------- any scale
+@pytest.mark.parametrize("scale, offset", [(1e-9, 0.0), (1e-12, 0.0), (1e-300, 0.0), (1.0, 1e14),
+                                           (1e200, 0.0), (1e300, 0.0), (2.0, 1e6), (1e-9, 1e-6)])
+def test_forecasts_are_scale_and_shift_equivariant_at_any_magnitude(model, panel, scale, offset):
+    base = model.predict(panel, 12)
+    moved = model.predict(panel * scale + offset, 12)
+    assert np.isfinite(moved).all()
+    # inputs are quantized by ulp(offset); allow that plus float32 model arithmetic
+    spread = np.ptp(panel, axis=0) * abs(scale)
+    tol = 1e-4 * spread + 64 * np.finfo(float).eps * abs(offset)
+    assert (np.abs(moved - (base * scale + offset)) <= tol).all()
+
+
+def test_unforecastable_magnitudes_are_clear_errors(model):
+    x = np.sin(np.arange(40.0))
+    with pytest.raises(SeqFusionError, match="too large for float64"):
+        model.predict(np.where(x > -0.9, 1.7e308, -1.7e308), 3)
+    # a drift member extends a ramp ending at the float64 maximum beyond it
+    from seqfusion.extractor import Extractor
+    from seqfusion.members import classical_member
+    from seqfusion.zoo import Zoo
+
+    ext = Extractor(d_model=8, d_ff=16, dim=4, n_layers=1, n_heads=2)
+    drift = classical_member("drift", "drift", ext, synthetic_windows("trend", 8, seed=1))
+    zoo = Zoo(ext, {"input_length": 36, "d_model": 8, "d_ff": 16, "dim": 4, "n_layers": 1, "n_heads": 2},
+              [drift])
+    with pytest.raises(SeqFusionError, match="overflows float64"):
+        SeqFusion(zoo, k=1).predict(np.linspace(0, 1.7e308, 40), 30)
+    assert np.isfinite(SeqFusion(zoo, k=1).predict(np.linspace(0, 1e300, 40), 30)).all()
+
+
+def test_complex_input_is_refused(model):
+    with pytest.raises(SeqFusionError, match="complex"):
+        model.predict(np.exp(1j * np.arange(40.0)), 3)
+
+
+def test_daily_frame_gets_the_same_forecast_as_with_freq_d():
+    """The default zoo routes by frequency: inference from (pandas 3, microsecond) stamps
+    must match an explicit ``freq="D"``."""
+    m = SeqFusion.from_pretrained()
+    ds = pd.date_range("2020-01-01", periods=60, freq="D").as_unit("us")
+    df = pd.DataFrame({"date": ds, "a": np.sin(np.arange(60) / 3) + np.arange(60) * 0.1})
+    np.testing.assert_array_equal(m.predict(df, 5)["a"], m.predict(df, 5, freq="D")["a"])
+    assert not np.array_equal(m.predict(df, 5, freq="h")["a"], m.predict(df, 5, freq="D")["a"])

@@ -7,7 +7,7 @@ import pytest
 
 from seqfusion.errors import SeqFusionError
 from seqfusion.frequency import (CLASSES, UNKNOWN, aggregated_class, frequency_class, frequency_index,
-                                 infer_frequency, one_hot)
+                                 infer_frequency, one_hot, to_offset)
 
 
 @pytest.mark.parametrize("alias, expected", [
@@ -58,3 +58,32 @@ def test_one_hot_rows() -> None:
     assert oh.shape == (2, len(CLASSES)) and oh.dtype == np.float32
     np.testing.assert_array_equal(oh.sum(1), [1, 1])
     assert oh[0, 0] == 1 and oh[1, -1] == 1
+
+
+@pytest.mark.parametrize("alias, expected", [
+    ("M", "monthly"), ("A", "yearly"), ("H", "hourly"), ("Q", "quarterly"), ("Q-DEC", "quarterly"),
+    ("QE-DEC", "quarterly"), ("YE", "yearly"), ("ME", "monthly"), ("h", "hourly"), ("min", "subhourly"),
+    ("T", "subhourly"), ("2M", "monthly"), ("3H", "hourly"), ("A-JUN", "yearly"), ("15T", "subhourly"),
+    ("BQ", "quarterly"), ("Y", "yearly"),
+])
+def test_old_and_new_pandas_aliases_are_accepted(alias, expected) -> None:
+    """Every alias pandas accepts, and the older ones it names a replacement for."""
+    assert frequency_class(alias) == expected
+    assert to_offset(alias).n >= 1
+
+
+@pytest.mark.parametrize("alias", ["-1D", "0D", "-2h", "0min"])
+def test_zero_or_negative_steps_are_refused(alias) -> None:
+    with pytest.raises(SeqFusionError, match="must step forward"):
+        frequency_class(alias)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("alias, expected", [("QS", "quarterly"), ("D", "daily"), ("h", "hourly"),
+                                             ("MS", "monthly"), ("W", "weekly")])
+def test_inference_does_not_depend_on_the_stamps_unit(unit, alias, expected) -> None:
+    """pandas 3 reads CSV dates as datetime64[us]; the class must not change with the unit."""
+    index = pd.date_range("2001-01-01", periods=40, freq=alias).as_unit(unit)
+    assert infer_frequency(index) == expected
+    assert infer_frequency(index.tz_localize("Europe/Berlin", nonexistent="shift_forward",
+                                             ambiguous="NaT").dropna()) == expected

@@ -30,7 +30,8 @@ def is_constant(x: np.ndarray) -> np.ndarray:
     """Rows ``[n, L]`` whose values are all equal up to float64 rounding: ``[n]`` bool."""
     x = np.asarray(x, dtype=np.float64)
     top = np.max(np.abs(x), axis=-1)
-    spread = np.max(x, axis=-1) - np.min(x, axis=-1)
+    with np.errstate(over="ignore"):
+        spread = np.max(x, axis=-1) - np.min(x, axis=-1)
     return spread <= CONSTANT_ULPS * np.finfo(np.float64).eps * top
 
 
