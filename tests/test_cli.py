@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -111,3 +112,120 @@ def test_forecast_frequency_option(tmp_path):
     assert list(a["date"]) == list(b["date"])  # the stamps still follow the input
     r = run("forecast", str(EXAMPLE), "-H", "4", "--freq", "sometimes")
     assert r.returncode == 2 and "unknown frequency 'sometimes'" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------------- outputs and hostile input
+def _one_line_error(r: subprocess.CompletedProcess, text: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert text in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.fixture()
+def example_copy(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(EXAMPLE.read_bytes())
+    return path
+
+
+@pytest.mark.parametrize("target", ["same", "dot-same"])
+def test_output_onto_the_input_is_refused(tiny_zoo, example_copy, target):
+    before = example_copy.read_bytes()
+    out = str(example_copy) if target == "same" else str(example_copy.parent / "." / example_copy.name)
+    r = run("forecast", str(example_copy), "-H", "2", "--zoo", str(tiny_zoo), "-o", out)
+    _one_line_error(r, "is the input file")
+    assert example_copy.read_bytes() == before
+
+
+@pytest.mark.parametrize("output, text", [
+    ("missing/dir/out.csv", "does not exist"),
+    (".", "is a directory"),
+    ("/dev/full", "No space left on device"),
+    ("/proc/forecast.csv", "cannot write"),
+])
+def test_unwritable_outputs_are_one_line_errors(tiny_zoo, example_copy, output, text):
+    if output == ".":
+        output = str(example_copy.parent)
+    elif output.startswith("missing"):
+        output = str(example_copy.parent / output)
+    r = run("forecast", str(example_copy), "-H", "2", "--zoo", str(tiny_zoo), "-o", output)
+    _one_line_error(r, text)
+    assert sorted(p.name for p in example_copy.parent.iterdir()) == ["in.csv"]  # nothing left behind
+
+
+@pytest.mark.parametrize("plot, text", [(".", "is a directory"), ("x.xyz", "unsupported file type")])
+def test_bad_plot_paths_fail_before_anything_is_written(tiny_zoo, example_copy, plot, text):
+    out = example_copy.parent / "out.csv"
+    plot = str(example_copy.parent) if plot == "." else str(example_copy.parent / plot)
+    r = run("forecast", str(example_copy), "-H", "2", "--zoo", str(tiny_zoo), "-o", str(out), "--plot", plot)
+    _one_line_error(r, text)
+    assert not out.exists()
+
+
+def test_parquet_in_and_out(tiny_zoo, tmp_path):
+    src = tmp_path / "in.parquet"
+    ds = pd.date_range("2020-01-01", periods=40, freq="D").as_unit("us")
+    pd.DataFrame({"unique_id": "a", "ds": ds, "y": np.sin(np.arange(40.0))}).to_parquet(src)
+    out = tmp_path / "out.parquet"
+    r = run("forecast", str(src), "-H", "3", "--zoo", str(tiny_zoo), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    fc = pd.read_parquet(out)
+    assert list(fc.columns) == ["unique_id", "ds", "y"]
+    assert list(fc["ds"]) == list(pd.date_range("2020-02-10", periods=3, freq="D"))
+
+
+def test_empty_unique_id_in_a_csv(tiny_zoo, tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(f",2020-01-{d:02d},{d}\n" for d in range(1, 3))
+                    + "".join(f"a,2020-01-{d:02d},{d}\n" for d in range(1, 20)))
+    _one_line_error(run("forecast", str(path), "-H", "2", "--zoo", str(tiny_zoo)), "empty value")
+
+
+def test_day_first_dates_in_a_csv(tiny_zoo, tmp_path):
+    path = tmp_path / "d.csv"
+    days = pd.date_range("2020-01-01", periods=24, freq="MS")
+    pd.DataFrame({"date": days.strftime("%d/%m/%Y"), "a": np.arange(24.0)}).to_csv(path, index=False)
+    _one_line_error(run("forecast", str(path), "-H", "2", "--zoo", str(tiny_zoo)), "--dayfirst")
+    for flags in (["--dayfirst"], ["--date-format", "%d/%m/%Y"]):
+        r = run("forecast", str(path), "-H", "2", "--zoo", str(tiny_zoo), *flags)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[1].startswith("2022-01-01"), r.stdout
+
+
+def test_zone_aware_csv_across_dst_does_not_crash(tiny_zoo, tmp_path):
+    path = tmp_path / "tz.csv"
+    ds = pd.date_range("2020-03-28 20:00", periods=48, freq="h", tz="Europe/Berlin")
+    pd.DataFrame({"unique_id": "a", "ds": [str(t) for t in ds], "y": np.arange(48.0)}).to_csv(path, index=False)
+    r = run("forecast", str(path), "-H", "2", "--zoo", str(tiny_zoo))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].split(",")[1] == "2020-03-30 19:00:00+00:00"  # last: 20:00+02:00
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--freq=-1D"], "must step forward"),
+    (["--freq", "0D"], "must step forward"),
+    (["--horizon", "0"], "positive integer"),
+    (["--k", "0"], "positive integer"),
+])
+def test_bad_options_are_one_line_errors(tiny_zoo, example_copy, args, text):
+    base = ["forecast", str(example_copy), "--zoo", str(tiny_zoo)]
+    if "--horizon" not in args:
+        base += ["-H", "2"]
+    _one_line_error(run(*base, *args), text)
+
+
+def test_old_pandas_alias_q_is_accepted(tiny_zoo, example_copy):
+    r = run("forecast", str(example_copy), "-H", "2", "--zoo", str(tiny_zoo), "--freq", "Q")
+    assert r.returncode == 0, r.stderr
+
+
+def test_unknown_manifest_setting_from_the_cli(tiny_zoo, example_copy, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "z"
+    shutil.copytree(tiny_zoo, folder)
+    manifest = json.loads((folder / "zoo.json").read_text())
+    manifest["info"]["forecaster"] = {"bogus": 1}
+    (folder / "zoo.json").write_text(json.dumps(manifest))
+    _one_line_error(run("forecast", str(example_copy), "-H", "2", "--zoo", str(folder)), "bogus")

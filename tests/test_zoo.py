@@ -104,3 +104,15 @@ def test_add_list_remove(tiny_zoo, tmp_path):
     assert "snaive7" not in again.names
     with pytest.raises(KeyError):
         again["snaive7"]
+
+
+@pytest.mark.parametrize("bad", ["../../x.safetensors", "/etc/passwd", "ptms/../../outside.safetensors"])
+def test_member_files_must_lie_inside_the_zoo(copy, bad):
+    manifest = json.loads((copy / "zoo.json").read_text())
+    entry = next(e for e in manifest["ptms"] if e.get("file"))
+    outside = copy.parent / "outside.safetensors"
+    outside.write_bytes((copy / entry["file"]).read_bytes())
+    entry["file"] = bad
+    (copy / "zoo.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZooError, match="outside the zoo folder"):
+        Zoo.load(copy)
