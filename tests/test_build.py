@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from seqfusion.build import (aggregate_series, build_zoo, load_config, pad_inputs, report_markdown,
-                             split_series, zoo_size_bytes)
+from seqfusion.build import (
+    aggregate_series,
+    build_zoo,
+    load_config,
+    pad_inputs,
+    report_markdown,
+    split_series,
+    zoo_size_bytes,
+)
 from seqfusion.errors import SeqFusionError
 from seqfusion.forecaster import SeqFusion
 from seqfusion.zoo import Zoo

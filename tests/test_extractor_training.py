@@ -6,9 +6,17 @@ import pytest
 import torch
 
 from seqfusion.extractor import Extractor
-from seqfusion.extractor_training import (ExtractorTrainConfig, contrastive_loss, masked_views,
-                                          pair_cosines, reconstruction_loss, similarity_matrix,
-                                          summarize_history, train_extractor, transfer_loss)
+from seqfusion.extractor_training import (
+    ExtractorTrainConfig,
+    contrastive_loss,
+    masked_views,
+    pair_cosines,
+    reconstruction_loss,
+    similarity_matrix,
+    summarize_history,
+    train_extractor,
+    transfer_loss,
+)
 
 SMALL = {"input_length": 36, "patch_len": 4, "d_model": 32, "n_heads": 4, "d_ff": 64,
          "n_layers": 1, "dim": 32, "dropout": 0.0}

@@ -6,8 +6,16 @@ import pandas as pd
 import pytest
 
 from seqfusion.errors import SeqFusionError
-from seqfusion.frequency import (CLASSES, UNKNOWN, aggregated_class, frequency_class, frequency_index,
-                                 infer_frequency, one_hot, to_offset)
+from seqfusion.frequency import (
+    CLASSES,
+    UNKNOWN,
+    aggregated_class,
+    frequency_class,
+    frequency_index,
+    infer_frequency,
+    one_hot,
+    to_offset,
+)
 
 
 @pytest.mark.parametrize("alias, expected", [

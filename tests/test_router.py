@@ -15,8 +15,16 @@ import torch
 from seqfusion.errors import SeqFusionError, ZooError
 from seqfusion.forecaster import SeqFusion
 from seqfusion.models import build_model
-from seqfusion.router import (Router, RouterConfig, calibrate_temperature, pad_left, router_data,
-                              seasonal_series, step_weights, train_router)
+from seqfusion.router import (
+    Router,
+    RouterConfig,
+    calibrate_temperature,
+    pad_left,
+    router_data,
+    seasonal_series,
+    step_weights,
+    train_router,
+)
 from seqfusion.zoo import Zoo
 
 

@@ -13,8 +13,7 @@ from seqfusion.extractor import Extractor
 from seqfusion.forecaster import SeqFusion
 from seqfusion.members import classical_member
 from seqfusion.zoo import Zoo
-from seqfusion.zoo_cli import (add_zoo_commands, cmd_add, cmd_build, cmd_map, infer_band, main, pca_2d,
-                               read_series_csv)
+from seqfusion.zoo_cli import add_zoo_commands, cmd_add, cmd_build, cmd_map, infer_band, main, pca_2d, read_series_csv
 
 EXT = {"input_length": 36, "patch_len": 4, "d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 1,
        "dim": 16, "dropout": 0.0}

@@ -42,7 +42,7 @@ import tomllib
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +53,13 @@ from tqdm.auto import tqdm
 
 from seqfusion.errors import SeqFusionError
 from seqfusion.extractor import Extractor
-from seqfusion.extractor_training import (ExtractorTrainConfig, pair_cosines, summarize_history,
-                                          train_extractor)
+from seqfusion.extractor_training import ExtractorTrainConfig, pair_cosines, summarize_history, train_extractor
 from seqfusion.frequency import aggregated_class, frequency_class
 from seqfusion.members import classical_member, representation
-from seqfusion.router import (RouterConfig, calibrate_temperature, new_router, router_data,
-                              train_router)
 from seqfusion.models import build_model, list_architectures
+from seqfusion.router import RouterConfig, calibrate_temperature, new_router, router_data, train_router
 from seqfusion.training import TrainConfig, train_ptm
-from seqfusion.transfer import (G_SCALES, NORMS, TransferResult, format_matrix, selection_quality,
-                                transfer_matrix)
+from seqfusion.transfer import G_SCALES, NORMS, TransferResult, format_matrix, selection_quality, transfer_matrix
 from seqfusion.zoo import Member, Zoo
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -460,7 +457,7 @@ def build_zoo(
     ``cache_dir('build')``, a folder, or False/None for no PTM cache.
     """
     t_start = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     cfg = load_config(config)
     provider = SourceProvider(sources, source_meta)
     check_exclusions(cfg, provider.info)
@@ -655,7 +652,8 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
                 "transfer_fit_corr": round(float(np.corrcoef(cos[ok], g_src[ok])[0, 1]), 4)
                 if ok.sum() > 2 else None}
     stages["extractor"] = round(time.perf_counter() - t0, 1)
-    _log(progress, f"[extractor] losses {json.dumps({k: v for k, v in ext_meta.items() if isinstance(v, dict) and 'last' in v})}; "
+    losses = {k: v for k, v in ext_meta.items() if isinstance(v, dict) and "last" in v}
+    _log(progress, f"[extractor] losses {json.dumps(losses)}; "
                    f"|cos - g| = {ext_meta['transfer_fit_mae']}, corr = {ext_meta['transfer_fit_corr']}")
 
     # ---- 6. members, info, zoo
@@ -734,7 +732,7 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
     return zoo, stages
 
 
-def router_groups(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapping[str, "SubDataset"]
+def router_groups(cfg: Mapping[str, Any], provider: SourceProvider, subs: Mapping[str, SubDataset]
                   ) -> tuple[dict[str, list[np.ndarray]], dict[str, str]]:
     """Held-out series per group for router training, and each group's data fingerprint.
 
@@ -765,7 +763,7 @@ def router_groups(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapp
     return groups, prints
 
 
-def router_frequencies(provider: "SourceProvider", subs: Mapping[str, "SubDataset"],
+def router_frequencies(provider: SourceProvider, subs: Mapping[str, SubDataset],
                        groups: Mapping[str, Any]) -> dict[str, str]:
     """Frequency class of each router group: a sub-dataset's source frequency after its
     aggregation (monthly x 12 is yearly), another source's registered frequency."""
@@ -778,7 +776,7 @@ def router_frequencies(provider: "SourceProvider", subs: Mapping[str, "SubDatase
     return out
 
 
-def _fit_router(cfg: Mapping[str, Any], provider: "SourceProvider", subs: Mapping[str, "SubDataset"],
+def _fit_router(cfg: Mapping[str, Any], provider: SourceProvider, subs: Mapping[str, SubDataset],
                 members: Sequence[Member], extractor: Extractor, extractor_key: str, cache: Path | None,
                 progress: bool) -> tuple[Any, dict[str, Any]]:
     T = int(cfg["input_length"])
@@ -962,7 +960,7 @@ def report_markdown(zoo: Zoo, path: str | Path | None = None) -> str:
                       f"`{tr.get('g_scale', 'none')}`).", "",
                       "| k | MSE of selected members | oracle member per sub-dataset | average member "
                       "| windows with an own-source PTM among the chosen |", "|---|---|---|---|---|"]
-            for key, v in sel.items():
+            for _key, v in sel.items():
                 mm = v["mean"]
                 lines.append(f"| {v['k']} | {mm['selected']:.4f} | {mm['oracle_member']:.4f} | "
                              f"{mm['mean_member']:.4f} | {mm['own_chosen']:.0%} |")

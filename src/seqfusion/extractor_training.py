@@ -52,7 +52,7 @@ class ExtractorTrainConfig:
     seed: int = 0
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExtractorTrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ExtractorTrainConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:

@@ -75,7 +75,7 @@ class SeqFusion:
         self._validate_options(k, fusion, normalization)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, **kwargs: Any) -> "SeqFusion":
+    def from_pretrained(cls, path: str | Path | None = None, **kwargs: Any) -> SeqFusion:
         """Load a zoo folder (``None``: the shipped default zoo) and wrap it.
 
         Settings the zoo's manifest recommends (``info.forecaster``, e.g. its validated
@@ -336,7 +336,7 @@ class SeqFusion:
                                  "near the largest representable number); rescale the series")
         return out
 
-    def _with(self, **options: Any) -> "SeqFusion":
+    def _with(self, **options: Any) -> SeqFusion:
         params = {name: getattr(self, name) for name in OPTIONS}
         unknown = set(options) - set(params)
         if unknown:

@@ -61,7 +61,7 @@ class RouterConfig:
     clip: float = 10.0
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RouterConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> RouterConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -231,8 +231,8 @@ def router_data(
     seasonal series form one group per period, labelled by :data:`SEASON_FREQUENCY`.
     """
     from seqfusion.data.windows import sample_windows
-    from seqfusion.preprocess import znorm
     from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
+    from seqfusion.preprocess import znorm
 
     T, H = input_length, config.horizon
     rng = np.random.default_rng(config.seed)
@@ -255,7 +255,7 @@ def router_data(
     frng = np.random.default_rng([config.seed, 7])  # apart from ``rng``: same windows either way
     xs, ts, ps, gs, ss, fs, names = [], [], [], [], [], [], []
     bar = tqdm(list(items.items()), desc="router data", disable=not progress, leave=False)
-    for gi, (name, series) in enumerate(bar):
+    for _gi, (name, series) in enumerate(bar):
         w, h = np.empty((0, T + 1)), 0
         for h in sorted({H, 36, 24, 12}, reverse=True):
             if h > H:

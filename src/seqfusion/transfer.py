@@ -155,7 +155,7 @@ class TransferResult:
                 "mse": r(self.mse), "g": r(self.g)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TransferResult":
+    def from_dict(cls, d: Mapping[str, Any]) -> TransferResult:
         return cls(list(d["rows"]), list(d["cols"]), list(d["row_sources"]),
                    np.asarray(d["mse"], dtype=np.float64))
 

@@ -118,7 +118,7 @@ class Zoo:
         """Source names of all members (for leakage checks)."""
         return [m.source for m in self.members]
 
-    def table(self) -> "Any":
+    def table(self) -> Any:
         """A pandas DataFrame with one row per member."""
         import pandas as pd
 
@@ -179,7 +179,7 @@ class Zoo:
         self.members.remove(self[name])
         self._drop_router()
 
-    def subset(self, names: list[str]) -> "Zoo":
+    def subset(self, names: list[str]) -> Zoo:
         """A new zoo (sharing modules) holding only the named members, in that order.
 
         The router is kept only when ``names`` are all members in their order."""
@@ -251,7 +251,7 @@ class Zoo:
         return path
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Zoo":
+    def load(cls, path: str | Path | None = None) -> Zoo:
         """Load and verify a zoo folder (``None``: the shipped default zoo)."""
         path = Path(path) if path is not None else DEFAULT_ZOO
         mpath = path / MANIFEST

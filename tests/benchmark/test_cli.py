@@ -30,6 +30,7 @@ def _need_data() -> None:
 def _tiny_zoo(path: Path, sources: tuple[str, ...] = ("nn5_daily", "hospital", "sunspot")) -> Path:
     """A 3-member zoo of untrained DLinear PTMs and a small random extractor."""
     import torch
+
     from seqfusion.extractor import Extractor
     from seqfusion.models import build_model
     from seqfusion.zoo import Member, Zoo

@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,7 +104,7 @@ def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Cal
     base = paper_design(model)
     k0 = base.k
     out: list[tuple[str, str, Callable[[Any], Method]]] = []
-    add = lambda g, l, f: out.append((g, l, f))  # noqa: E731
+    add = lambda g, label, f: out.append((g, label, f))  # noqa: E731
     add("baselines", "SeasonalNaive (7)", lambda d: seasonal_naive_method)
     add("baselines", "Last", lambda d: naive_method)
     if model.fusion == "router":

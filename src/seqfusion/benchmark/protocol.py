@@ -21,9 +21,10 @@ per-horizon MSE.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -273,7 +274,7 @@ class EvalResult:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EvalResult":
+    def from_dict(cls, d: dict[str, Any]) -> EvalResult:
         hs = [
             HorizonScore(int(k), float(v["mse"]), float(v["mae"]), int(v["n"]))
             for k, v in d["per_horizon"].items()

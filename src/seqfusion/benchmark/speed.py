@@ -15,8 +15,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,7 @@ def statsforecast_speed(
         cls = getattr(sfm, name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            warm, _ = _timed(lambda: cls(season_length=season_length).forecast(y=series[0], h=horizon))
+            warm, _ = _timed(lambda cls=cls: cls(season_length=season_length).forecast(y=series[0], h=horizon))
             start = time.perf_counter()
             failed = 0
             for y in series:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -184,7 +185,7 @@ class UnivariateResult:
                 "n_series": self.n_series, "seconds": self.seconds, **self.extra}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "UnivariateResult":
+    def from_dict(cls, d: dict[str, Any]) -> UnivariateResult:
         known = {"dataset", "metric", "value", "n_series", "seconds"}
         return cls(d["dataset"], d["metric"], float(d["value"]), int(d["n_series"]),
                    float(d["seconds"]), {k: v for k, v in d.items() if k not in known})

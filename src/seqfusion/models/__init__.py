@@ -1,7 +1,8 @@
 """Registry of named PTM architectures (each maps ``[batch, T] -> [batch, h]``)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
