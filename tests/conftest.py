@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from seqfusion.extractor import Extractor
-from seqfusion.members import classical_member, train_member
-from seqfusion.training import TrainConfig
+from seqfusion.build.extractor import Extractor
+from seqfusion.build.members import classical_member, train_member
+from seqfusion.build.training import TrainConfig
 from seqfusion.zoo import Zoo
 
 
@@ -44,5 +44,5 @@ def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         classical_member("naive", "naive", ext, synthetic_windows("walk", 64, seed=2),
                          source="random_walk", frequency="any", domain="classical"),
     ]
-    zoo = Zoo(ext, {"input_length": 36, "d_model": 32, "d_ff": 64, "dim": 16, "n_layers": 1}, members)
+    zoo = Zoo({"input_length": 36, "d_model": 32, "d_ff": 64, "dim": 16, "n_layers": 1}, ext, members)
     return zoo.save(tmp_path_factory.mktemp("zoo") / "tiny")

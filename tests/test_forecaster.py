@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqfusion import SeqFusion, SeqFusionError
-from seqfusion.rollout import rollout
+from seqfusion.build.members import torch_module
+from seqfusion.build.rollout import rollout
 from tests.conftest import synthetic_windows
 
 
@@ -37,7 +38,7 @@ def test_matches_manual_fusion(model, panel):
     mean, std = x.mean(), x.std()
     idx, _ = model.select(x[None])
     z = torch.tensor(((x - mean) / std)[None], dtype=torch.float32)
-    manual = np.mean([rollout(model.zoo.members[m].module, z, H).numpy()[0] for m in idx[0]], axis=0)
+    manual = np.mean([rollout(torch_module(model.zoo.members[m]), z, H).numpy()[0] for m in idx[0]], axis=0)
     np.testing.assert_allclose(model.predict(panel[:, 1], H), manual * std + mean, rtol=1e-5, atol=1e-5)
 
 
@@ -186,18 +187,23 @@ def test_fixed_members_with_weights(model, panel):
         model.predict_windows(x, 7, weights=w)
 
 
-def test_each_member_runs_once_per_step(model):
-    calls = {}
-    hooks = [m.module.register_forward_hook(lambda mod, i, o, n=m.name: calls.setdefault(n, []).append(len(i[0])))
-             for m in model.zoo.members]
-    try:
-        x = synthetic_windows("walk", 50, 36, seed=9)
-        model.predict_windows(x, 24, k=2)  # 2 steps of h=12
-    finally:
-        for h in hooks:
-            h.remove()
-    assert all(len(v) == 2 for v in calls.values())
-    assert sum(v[0] for v in calls.values()) == 100  # every row goes to 2 members
+def test_each_row_runs_only_its_chosen_members(tiny_zoo, monkeypatch):
+    """Roll-outs are computed per (row, member) pair the router or similarity chose: with
+    k=2 of 3 members, 100 pairs for 50 rows, however the engine batches them."""
+    from seqfusion import engine
+
+    model = SeqFusion.from_pretrained(tiny_zoo, k=2)
+    pairs = []
+    real = engine.MemberBank._pairs
+
+    def counting(self, x, used, horizon, clip):
+        pairs.append(int(used.sum()))
+        return real(self, x, used, horizon, clip)
+
+    monkeypatch.setattr(engine.MemberBank, "_pairs", counting)
+    x = synthetic_windows("walk", 50, 36, seed=9)
+    model.predict_windows(x, 24)
+    assert pairs == [100]
 
 
 def test_normalization_last_h(tiny_zoo, panel):
@@ -236,7 +242,7 @@ def test_median_fusion(tiny_zoo, panel):
     m = SeqFusion.from_pretrained(tiny_zoo, k=3, fusion="median")
     x = panel[-36:, 0]
     z = torch.tensor(((x - x.mean()) / x.std())[None], dtype=torch.float32)
-    each = [rollout(mem.module, z, 5).numpy()[0] for mem in m.zoo.members]
+    each = [rollout(torch_module(mem), z, 5).numpy()[0] for mem in m.zoo.members]
     np.testing.assert_allclose(m.predict(x, 5), np.median(each, axis=0) * x.std() + x.mean(), rtol=1e-5)
 
 
@@ -345,13 +351,13 @@ def test_unforecastable_magnitudes_are_clear_errors(model):
     with pytest.raises(SeqFusionError, match="too large for float64"):
         model.predict(np.where(x > -0.9, 1.7e308, -1.7e308), 3)
     # a drift member extends a ramp ending at the float64 maximum beyond it
-    from seqfusion.extractor import Extractor
-    from seqfusion.members import classical_member
+    from seqfusion.build.extractor import Extractor
+    from seqfusion.build.members import classical_member
     from seqfusion.zoo import Zoo
 
     ext = Extractor(d_model=8, d_ff=16, dim=4, n_layers=1, n_heads=2)
     drift = classical_member("drift", "drift", ext, synthetic_windows("trend", 8, seed=1))
-    zoo = Zoo(ext, {"input_length": 36, "d_model": 8, "d_ff": 16, "dim": 4, "n_layers": 1, "n_heads": 2},
+    zoo = Zoo({"input_length": 36, "d_model": 8, "d_ff": 16, "dim": 4, "n_layers": 1, "n_heads": 2}, ext,
               [drift])
     with pytest.raises(SeqFusionError, match="overflows float64"):
         SeqFusion(zoo, k=1).predict(np.linspace(0, 1.7e308, 40), 30)

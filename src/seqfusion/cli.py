@@ -105,7 +105,7 @@ def cmd_zoo_show(args: argparse.Namespace) -> int:
     from seqfusion.zoo import Zoo
 
     if args.plot:
-        from seqfusion import zoo_cli
+        from seqfusion.build import cli as zoo_cli
 
         return zoo_cli.cmd_map(args)
     zoo = Zoo.load(args.zoo)
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     zs.add_argument("--data", help="CSV whose variates are drawn on the map too")
     zs.set_defaults(func=cmd_zoo_show)
     try:
-        from seqfusion import zoo_cli
+        from seqfusion.build import cli as zoo_cli
 
         zoo_cli.add_zoo_commands(zsub)
     except ImportError:

@@ -6,12 +6,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from seqfusion import preprocess
+from seqfusion import engine, preprocess
 from seqfusion.errors import SeqFusionError, ZooError
 from seqfusion.frames import assemble, parse
-from seqfusion.rollout import rollout
 from seqfusion.zoo import Zoo
 
 FUSIONS = ("mean", "median", "similarity", "inverse_error", "router")
@@ -33,7 +31,7 @@ class SeqFusion:
         similarities divided by ``temperature``), ``"inverse_error"`` (weights inversely
         proportional to the back-test error; needs back-test selection) or ``"router"``
         (the zoo's learned router weighs all members from the context, see
-        :mod:`seqfusion.router`; the k largest weights are kept and renormalized, so
+        :mod:`seqfusion.build.router`; the k largest weights are kept and renormalized, so
         ``selection`` does not apply).
     selection: ``"similarity"`` (top-k by cosine similarity, as the paper) or
         ``"backtest"`` (among the ``candidates`` most similar members, all when ``None``,
@@ -184,12 +182,12 @@ class SeqFusion:
         T, b = ctx.shape[1], self.backtest
         hist, target = ctx[:, : T - b], ctx[:, T - b :]
         z, mean, std = preprocess.znorm(preprocess.pad_left(hist, T), ref=hist)
-        zt = torch.as_tensor(z, dtype=torch.float32)
+        zt = z.astype(np.float32)
         target = (target - mean) / std
         errors = np.empty(candidates.shape, dtype=np.float64)
         for m in np.unique(candidates):
             rows, slot = np.nonzero(candidates == m)
-            pred = rollout(self.zoo.members[m].module, zt[rows], b, self.clip).numpy()
+            pred = engine.rollout(self.zoo.members[m].model, zt[rows], b, self.clip)
             errors[rows, slot] = np.mean((pred - target[rows]) ** 2, axis=1)
         return errors
 
@@ -312,20 +310,11 @@ class SeqFusion:
         else:
             chosen = self.choose(ctx, k, freq)
             idx, weights = chosen["members"], chosen["weight"]
-        median = self.fusion == "median" and members is None
-        # all k forecasts are kept only for the median; otherwise they are summed as they come
-        preds = np.zeros((len(x), idx.shape[1], horizon), dtype=np.float32) if median else None
-        fused = np.zeros((len(x), horizon), dtype=np.float64)
-        xt = torch.as_tensor(xn, dtype=torch.float32)
-        for m in np.unique(idx):
-            rows, slot = np.nonzero(idx == m)
-            pred = rollout(self.zoo.members[m].module, xt[rows], horizon, self.clip).numpy()
-            if median:
-                preds[rows, slot] = pred
-            else:
-                fused[rows] += weights[rows, slot][:, None] * pred.astype(np.float64)
-        if median:
+        if self.fusion == "median" and members is None:
+            preds = engine.member_rollouts(self.zoo.bank, xn, idx, horizon, self.clip)  # [n, k, H]
             fused = np.median(preds, axis=1).astype(np.float64)
+        else:  # each (row, member) pair once, summed as they come
+            fused = engine.fused_rollout(self.zoo.bank, xn, idx, weights, horizon, self.clip)
         with np.errstate(over="ignore", invalid="ignore"):
             out = fused * std + mean
         constant = preprocess.is_constant(ctx)

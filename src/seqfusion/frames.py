@@ -214,6 +214,7 @@ def _is_text(col: pd.Series) -> bool:
 def _read_dates(col: pd.Series, name: str, **kwargs: Any) -> pd.DatetimeIndex:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format" notes
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2 on mixed offsets (handled below)
         try:
             try:
                 return pd.DatetimeIndex(pd.to_datetime(col, **kwargs))

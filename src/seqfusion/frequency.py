@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqfusion.data.sources import FREQUENCIES
 from seqfusion.errors import SeqFusionError
 
 UNKNOWN = "unknown"
+#: the known sampling-frequency classes, coarsest first (the source registry uses these)
+FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly", "weekly", "daily", "hourly", "subhourly")
 CLASSES: tuple[str, ...] = (*FREQUENCIES, UNKNOWN)
 
 _NAMES = {c: c for c in CLASSES} | {

@@ -5,58 +5,83 @@ Layout of a zoo folder::
     zoo.json                  manifest (format version, extractor, PTM entries)
     extractor.safetensors     general extractor weights
     ptms/<name>.safetensors   one file per trained PTM (weight-free members have none)
-    router.safetensors        optional learned fusion weights (:mod:`seqfusion.router`)
+    router.safetensors        optional learned fusion weights
 
-Every weight file is listed with its SHA-256; loading verifies format version,
-checksums and tensor shapes and names the offending file on failure. No pickle is used.
+Every weight file is listed with its SHA-256 and must lie inside the zoo folder; loading
+verifies format version, checksums and tensor shapes and names the offending file on
+failure. Weights are held as numpy arrays and run by :mod:`seqfusion.engine` (no torch);
+no pickle is used.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.numpy import save_file
 
+from seqfusion import engine
+from seqfusion.engine import sha256_file
 from seqfusion.errors import ZooError
-from seqfusion.extractor import Extractor
-from seqfusion.models import build_model
 
 FORMAT = "seqfusion-zoo"
 FORMAT_VERSION = 1
 MANIFEST = "zoo.json"
 DEFAULT_ZOO = Path(__file__).resolve().parent / "default_zoo"
+ROUTER_KEYS = ("n_members", "input_length", "embed_dim", "hidden", "acf_lags", "frequencies")
+
+State = dict[str, np.ndarray]
+
+__all__ = ["Zoo", "Member", "sha256_file", "state_arrays", "DEFAULT_ZOO"]
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def state_arrays(state: Any) -> State:
+    """Weights as ``{name: float32 numpy array}``: from a mapping of arrays, or from
+    anything with a ``state_dict()`` of tensors (a training module)."""
+    if hasattr(state, "state_dict"):
+        state = state.state_dict()
+    out: State = {}
+    for k, v in dict(state).items():
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().float().numpy()
+        a = np.asarray(v)
+        out[k] = np.ascontiguousarray(a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a)
+    return out
 
 
 @dataclass
 class Member:
-    """One PTM of the zoo: a module ``[batch, T] -> [batch, h]`` and its metadata."""
+    """One PTM of the zoo: an architecture, its config and weights (``state``; empty for
+    weight-free members), its representation and metadata. ``model`` runs it:
+    ``[batch, T] -> [batch, h]``."""
 
     name: str
     architecture: str
     config: dict[str, Any]
-    module: nn.Module
+    state: State
     representation: np.ndarray  # [dim]
     source: str = ""
     frequency: str = ""
     domain: str = ""
     training: dict[str, Any] = field(default_factory=dict)
+    _model: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.state = state_arrays(self.state)
+
+    @property
+    def model(self) -> engine.Model:
+        """The numpy model (built on first use)."""
+        if self._model is None:
+            try:
+                self._model = engine.build_model(self.architecture, self.config, self.state, f"PTM {self.name!r}")
+            except ValueError as exc:
+                if isinstance(exc, ZooError):
+                    raise
+                raise ZooError(f"PTM {self.name!r}: {exc}") from None
+        return self._model
 
     @property
     def input_length(self) -> int:
@@ -68,27 +93,34 @@ class Member:
 
     @property
     def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters())
+        return int(sum(v.size for v in self.state.values()))
 
 
 class Zoo:
-    """A general extractor plus a list of members, loadable from and savable to a folder."""
+    """A general extractor plus a list of members, loadable from and savable to a folder.
+
+    ``extractor_state`` / router states are weight mappings (numpy arrays, or a training
+    module whose ``state_dict()`` is read)."""
 
     def __init__(
         self,
-        extractor: Extractor,
         extractor_config: dict[str, Any],
+        extractor_state: Any,
         members: list[Member] | None = None,
         info: dict[str, Any] | None = None,
         path: Path | None = None,
     ) -> None:
-        self.router: Any = None  # a seqfusion.router.Router fitted to exactly these members
-        self.router_info: dict[str, Any] = {}
-        self.extractor = extractor.eval()
         self.extractor_config = dict(extractor_config)
+        self.extractor_state = state_arrays(extractor_state)
+        self.extractor = engine.Extractor(self.extractor_config, self.extractor_state)
+        self.router: engine.Router | None = None  # fitted to exactly these members
+        self.router_config: dict[str, Any] = {}
+        self.router_state: State = {}
+        self.router_info: dict[str, Any] = {}
         self.members: list[Member] = []
         self.info: dict[str, Any] = dict(info or {})
         self.path = path
+        self._bank: engine.MemberBank | None = None
         for m in members or []:
             self.add(m)
 
@@ -109,6 +141,18 @@ class Zoo:
     @property
     def input_length(self) -> int:
         return int(self.extractor_config.get("input_length", 36))
+
+    @property
+    def dim(self) -> int:
+        """Length of a representation."""
+        return int(self.extractor.dim)
+
+    @property
+    def bank(self) -> engine.MemberBank:
+        """The members prepared for batched roll-outs (built on first use)."""
+        if self._bank is None:
+            self._bank = engine.MemberBank([m.model for m in self.members])
+        return self._bank
 
     def representations(self) -> np.ndarray:
         """Member representations stacked: ``[n_members, dim]``."""
@@ -139,19 +183,25 @@ class Zoo:
         )
 
     # ------------------------------------------------------------------ router
-    def set_router(self, router: Any, info: dict[str, Any] | None = None) -> None:
-        """Attach a router fitted to the current members (in their current order)."""
-        if router.n_members != len(self.members):
-            raise ZooError(f"the router weighs {router.n_members} members, the zoo has {len(self.members)}")
-        self.router = router.eval()
+    def set_router(self, config: dict[str, Any], state: Any, info: dict[str, Any] | None = None) -> None:
+        """Attach a router (config with :data:`ROUTER_KEYS`, weights) fitted to the current
+        members in their current order."""
+        config = {k: config[k] for k in ROUTER_KEYS if k in config}
+        if int(config.get("n_members", -1)) != len(self.members):
+            raise ZooError(f"the router weighs {config.get('n_members')} members, the zoo has {len(self.members)}")
+        state = state_arrays(state)
+        engine.check_state(state, engine.Router.state_shapes(config), "router")
+        self.router = engine.Router(config, state)
+        self.router_config, self.router_state = config, state
         self.router_info = {**(info or {}), "members": self.names}
 
     def _drop_router(self) -> None:
         """Forget the router (the member set changed); a manifest default of router
         fusion falls back to the plain mean of the most similar members."""
+        self._bank = None
         if self.router is None:
             return
-        self.router, self.router_info = None, {}
+        self.router, self.router_config, self.router_state, self.router_info = None, {}, {}, {}
         self.info = _without_router_defaults(self.info)
 
     # ------------------------------------------------------------------ editing
@@ -161,16 +211,15 @@ class Zoo:
             raise ZooError(f"invalid PTM name {member.name!r} (no spaces or slashes)")
         if member.name in self.names:
             raise ZooError(f"a PTM named {member.name!r} is already in the zoo")
-        dim = self.extractor.project[-1].out_features
         rep = np.asarray(member.representation, dtype=np.float32).reshape(-1)
-        if rep.shape != (dim,) or not np.isfinite(rep).all():
-            raise ZooError(f"PTM {member.name!r}: representation must be {dim} finite numbers")
+        if rep.shape != (self.dim,) or not np.isfinite(rep).all():
+            raise ZooError(f"PTM {member.name!r}: representation must be {self.dim} finite numbers")
         if member.input_length != self.input_length:
             raise ZooError(
                 f"PTM {member.name!r} takes {member.input_length} points, the zoo {self.input_length}"
             )
         member.representation = rep
-        member.module.eval()
+        member.model  # noqa: B018  (checks names and shapes of the weights now)
         self.members.append(member)
         self._drop_router()  # fitted to the old member set
 
@@ -180,14 +229,14 @@ class Zoo:
         self._drop_router()
 
     def subset(self, names: list[str]) -> Zoo:
-        """A new zoo (sharing modules) holding only the named members, in that order.
+        """A new zoo holding only the named members, in that order.
 
         The router is kept only when ``names`` are all members in their order."""
         keep = self.router is not None and list(names) == self.names
-        zoo = Zoo(self.extractor, self.extractor_config, [copy.copy(self[n]) for n in names],
+        zoo = Zoo(self.extractor_config, self.extractor_state, [self[n] for n in names],
                   self.info if keep else _without_router_defaults(self.info), self.path)
         if keep:
-            zoo.set_router(self.router, self.router_info)
+            zoo.set_router(self.router_config, self.router_state, self.router_info)
         return zoo
 
     # ------------------------------------------------------------------ disk
@@ -197,7 +246,7 @@ class Zoo:
         (path / "ptms").mkdir(parents=True, exist_ok=True)
         dtype = "float16" if half else "float32"
         ext_file = path / "extractor.safetensors"
-        _save_module(self.extractor, ext_file, half)
+        _save_state(self.extractor_state, ext_file, half)
         entries = []
         for m in self.members:
             entry: dict[str, Any] = {
@@ -214,9 +263,9 @@ class Zoo:
                 "file": None,
                 "sha256": None,
             }
-            if _has_state(m.module):
+            if m.state:
                 rel = f"ptms/{m.name}.safetensors"
-                _save_module(m.module, path / rel, half)
+                _save_state(m.state, path / rel, half)
                 entry["file"], entry["sha256"] = rel, sha256_file(path / rel)
             entries.append(entry)
         manifest = {
@@ -234,11 +283,9 @@ class Zoo:
         }
         router_file = path / "router.safetensors"
         if self.router is not None:
-            _save_module(self.router, router_file, half)
+            _save_state(self.router_state, router_file, half)
             manifest["router"] = {
-                "config": {"n_members": self.router.n_members, "input_length": self.router.input_length,
-                           "embed_dim": self.router.embed_dim, "hidden": self.router.net[0].out_features,
-                           "acf_lags": self.router.acf_lags, "frequencies": self.router.frequencies},
+                "config": self.router_config,
                 "file": router_file.name,
                 "sha256": sha256_file(router_file),
                 "members": self.names,
@@ -271,21 +318,18 @@ class Zoo:
             )
         try:
             ext = manifest["extractor"]
-            extractor = Extractor(**ext["config"])
-            _load_module(extractor, member_file(path, ext["file"]), ext["sha256"])
-            zoo = cls(extractor, ext["config"], info=manifest.get("info", {}), path=path)
+            file = member_file(path, ext["file"])
+            state = engine.load_weights(file, ext["sha256"])
+            engine.check_state(state, engine.Extractor.state_shapes(ext["config"]), str(file))
+            zoo = cls(ext["config"], state, info=manifest.get("info", {}), path=path)
             for e in manifest["ptms"]:
-                module = build_model(e["architecture"], **e["config"])
-                if e.get("file"):
-                    _load_module(module, member_file(path, e["file"]), e["sha256"])
-                elif _has_state(module):
-                    raise ZooError(f"{mpath}: PTM {e['name']!r} has weights but no file entry")
+                state = engine.load_weights(member_file(path, e["file"]), e["sha256"]) if e.get("file") else {}
                 zoo.add(
                     Member(
                         name=e["name"],
                         architecture=e["architecture"],
                         config=e["config"],
-                        module=module,
+                        state=state,
                         representation=np.asarray(e["representation"], dtype=np.float32),
                         source=e.get("source", ""),
                         frequency=e.get("frequency", ""),
@@ -294,7 +338,11 @@ class Zoo:
                     )
                 )
             if manifest.get("router"):
-                _load_router(zoo, manifest["router"], path)
+                r = manifest["router"]
+                if list(r["members"]) != zoo.names:
+                    raise ZooError(f"{mpath}: the router was fitted to other members than the zoo's")
+                file = member_file(path, r["file"])
+                zoo.set_router(r["config"], engine.load_weights(file, r["sha256"]), dict(r.get("info", {})))
         except (KeyError, TypeError) as exc:
             raise ZooError(f"{mpath}: malformed manifest (missing or bad field {exc})") from None
         except ValueError as exc:
@@ -313,28 +361,6 @@ def _without_router_defaults(info: dict[str, Any]) -> dict[str, Any]:
     return {**info, "forecaster": fc}
 
 
-def _load_router(zoo: Zoo, entry: dict[str, Any], path: Path) -> None:
-    from seqfusion.router import Router
-
-    if list(entry["members"]) != zoo.names:
-        raise ZooError(f"{path / MANIFEST}: the router was fitted to other members than the zoo's")
-    router = Router(**entry["config"])
-    _load_module(router, member_file(path, entry["file"]), entry["sha256"])
-    zoo.set_router(router, dict(entry.get("info", {})))
-
-
-def _has_state(module: nn.Module) -> bool:
-    return len(module.state_dict()) > 0
-
-
-def _save_module(module: nn.Module, file: Path, half: bool) -> None:
-    state = {
-        k: (v.detach().to(torch.float16) if half and v.is_floating_point() else v.detach()).contiguous()
-        for k, v in module.state_dict().items()
-    }
-    save_file(state, str(file), metadata={"format": FORMAT})
-
-
 def member_file(folder: Path, rel: Any) -> Path:
     """The weight file ``rel`` of a manifest, which must lie inside the zoo ``folder``."""
     if not isinstance(rel, str) or not rel:
@@ -345,21 +371,7 @@ def member_file(folder: Path, rel: Any) -> Path:
     return file
 
 
-def _load_module(module: nn.Module, file: Path, expected_sha: str) -> None:
-    if not file.is_file():
-        raise ZooError(f"{file}: weight file missing")
-    if sha256_file(file) != expected_sha:
-        raise ZooError(f"{file}: checksum mismatch (file corrupt or changed)")
-    try:
-        state = load_file(str(file))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ZooError(f"{file}: unreadable safetensors file ({exc})") from None
-    own = module.state_dict()
-    if set(state) != set(own):
-        raise ZooError(f"{file}: tensors do not match the architecture (keys differ)")
-    for k, v in own.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise ZooError(f"{file}: tensor {k!r} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
-        state[k] = state[k].to(v.dtype)
-    module.load_state_dict(state)
-    module.eval()
+def _save_state(state: State, file: Path, half: bool) -> None:
+    out = {k: np.ascontiguousarray(v.astype(np.float16) if half and np.issubdtype(v.dtype, np.floating) else v)
+           for k, v in state.items()}
+    save_file(out, str(file), metadata={"format": FORMAT})

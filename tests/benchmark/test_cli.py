@@ -31,8 +31,8 @@ def _tiny_zoo(path: Path, sources: tuple[str, ...] = ("nn5_daily", "hospital", "
     """A 3-member zoo of untrained DLinear PTMs and a small random extractor."""
     import torch
 
-    from seqfusion.extractor import Extractor
-    from seqfusion.models import build_model
+    from seqfusion.build.extractor import Extractor
+    from seqfusion.build.models import build_model
     from seqfusion.zoo import Member, Zoo
 
     torch.manual_seed(0)
@@ -44,7 +44,7 @@ def _tiny_zoo(path: Path, sources: tuple[str, ...] = ("nn5_daily", "hospital", "
                       module=build_model("dlinear", input_length=36, horizon=12),
                       representation=rng.normal(size=8).astype(np.float32), source=src)
                for i, src in enumerate(sources)]
-    Zoo(Extractor(**cfg), cfg, members).save(path)
+    Zoo(cfg, Extractor(**cfg), members).save(path)
     return path
 
 

@@ -239,7 +239,7 @@ def no_transfer_zoo(out: Path, config: str = "default") -> Zoo:
     """
     import tomllib
 
-    from seqfusion.build import build_zoo, resolve_config_path
+    from seqfusion.build.pipeline import build_zoo, resolve_config_path
 
     cfg = tomllib.loads(resolve_config_path(config).read_text())
     cfg["name"] = f"{cfg.get('name', config)}-no-transfer"
@@ -253,10 +253,10 @@ def general_ptm_zoo(base: Zoo, n_windows: int = 120_000, epochs: int = 20, seed:
     The paper's Table 6 contrast: a single general model instead of a specialized zoo.
     It uses the base zoo's extractor and PatchTST settings.
     """
-    from seqfusion.data.sources import load_source
-    from seqfusion.data.windows import sample_windows
-    from seqfusion.members import representation
-    from seqfusion.training import TrainConfig, train_ptm
+    from seqfusion.build.data.sources import load_source
+    from seqfusion.build.data.windows import sample_windows
+    from seqfusion.build.members import representation
+    from seqfusion.build.training import TrainConfig, train_ptm
     from seqfusion.zoo import Member
 
     trained = [m for m in base.members if m.architecture == "patchtst"]
@@ -271,7 +271,7 @@ def general_ptm_zoo(base: Zoo, n_windows: int = 120_000, epochs: int = 20, seed:
     demo = w[rng.choice(len(w), size=min(256, len(w)), replace=False), :T]
     member = Member("general_patchtst", "patchtst", dict(meta["config"]), module,
                     representation(base.extractor, demo), "+".join(sources), "mixed", "mixed", meta)
-    return Zoo(base.extractor, base.extractor_config, [member], {"name": "general"})
+    return Zoo(base.extractor_config, base.extractor_state, [member], {"name": "general"})
 
 
 def build_variant_zoos(base: Zoo, extra: list[str]) -> dict[str, Zoo]:

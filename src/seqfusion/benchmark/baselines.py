@@ -201,7 +201,7 @@ class InTaskDeep(Method):
     """DLinear / PatchTST trained per (dataset, horizon) on ``in_task_windows``.
 
     Direct multi-step: one model per horizon, all variates pooled as univariate rows,
-    trained with ``seqfusion.training.train_ptm`` (per-window normalization, MSE, Adam)
+    trained with ``seqfusion.build.training.train_ptm`` (per-window normalization, MSE, Adam)
     for ``epochs`` epochs (at least ``min_steps`` optimizer steps, since the budget holds
     as few as 3 windows per variate), no early stopping, seeded. Forecasting a horizon
     for the first time trains its model; ``stats["train"]`` keeps each model's metadata.
@@ -245,7 +245,7 @@ class InTaskDeep(Method):
     def model_for(self, horizon: int) -> Any:
         """The trained model of ``horizon`` (trained on first use)."""
         if horizon not in self.models:
-            from seqfusion.training import TrainConfig, train_ptm
+            from seqfusion.build.training import TrainConfig, train_ptm
 
             x, y = in_task_windows(self.data, horizon, self.budget)
             steps_per_epoch = math.ceil(len(x) / self.batch_size)

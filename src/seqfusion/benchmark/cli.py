@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqfusion.data.paths import cache_dir
+from seqfusion.build.data.paths import cache_dir
 
 CACHE_VERSION = 1
 DEFAULT_OUT = "benchmarks/results"
@@ -309,7 +309,7 @@ def run_univariate(args: argparse.Namespace, argv: list[str], started: float) ->
     from seqfusion.benchmark import baselines as bl
     from seqfusion.benchmark import univariate as uv
     from seqfusion.benchmark.report import CostMeter, run_metadata, univariate_markdown, write_json
-    from seqfusion.data.paths import data_root
+    from seqfusion.build.data.paths import data_root
 
     quick = args.quick
     names = [n.lower() for n in (_split(args.datasets) or

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from seqfusion.data.paths import data_root
+from seqfusion.build.data.paths import data_root
 
 LOOKBACK = 36
 HORIZONS: tuple[int, ...] = (6, 8, 14, 18, 24, 36, 48)

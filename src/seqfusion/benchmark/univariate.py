@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion.data.paths import data_root
+from seqfusion.build.data.paths import data_root
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ def resolve_univariate(name: str) -> UnivariateSpec:
 
 
 def _read_series(spec: UnivariateSpec, path: Path) -> list[np.ndarray]:
-    """Full series (train + test) in file order, via ``seqfusion.data.readers``."""
-    from seqfusion.data import readers
+    """Full series (train + test) in file order, via ``seqfusion.build.data.readers``."""
+    from seqfusion.build.data import readers
 
     if spec.reader == "m3":
         return readers.read_m3_tidy(path, split="all")
