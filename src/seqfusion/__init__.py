@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from seqfusion.zoo import Member, Zoo
 
 __version__ = "0.1.0"
-__all__ = ["SeqFusion", "Zoo", "Member", "SeqFusionError", "ZooError", "__version__"]
+__all__ = ["Member", "SeqFusion", "SeqFusionError", "Zoo", "ZooError", "__version__"]
 
 _LAZY = {"SeqFusion": "seqfusion.forecaster", "Zoo": "seqfusion.zoo", "Member": "seqfusion.zoo"}
 
