@@ -145,11 +145,14 @@ class _Workspace:
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A float32 array of ``shape`` (contents undefined) reserved under ``name``."""
+    def get(self, name: str, shape: tuple[int, ...], ones: bool = False) -> np.ndarray:
+        """A float32 array of ``shape`` reserved under ``name``; contents undefined, except
+        with ``ones`` the last row (axis -2) is kept at 1 (callers never write it)."""
         a = self._arrays.get(name)
         if a is None or a.shape != shape:
             a = np.empty(shape, dtype=np.float32)
+            if ones:
+                a[..., -1, :] = 1.0
             self._arrays[name] = a
         return a
 
@@ -228,26 +231,24 @@ def _parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int |
 # Activations are feature-major: ``[..., d, P * c]`` = features x (patch, series) with the
 # series innermost, so that per-token work is elementwise over long contiguous rows and
 # every linear layer is one (batched) matrix product. A leading axis, when present,
-# stacks members of the same configuration.
+# stacks members of the same configuration. Inputs of linear layers carry one more row of
+# ones and the weights one more column holding the bias, so that biases cost nothing.
 
 
 @dataclass
 class _Layer:
     """One post-norm Transformer encoder layer (ReLU feed-forward), feature-major.
 
-    ``in_w``/``in_b``: the attention input projection with the query rows pre-scaled by
-    ``1/sqrt(head_dim)``; biases are column vectors ``[..., out, 1]``. ``n2_w``/``n2_b`` is
-    None when the second LayerNorm's affine part is folded into what reads the output.
+    Weights are ``[..., out, in + 1]`` with the bias as last column; ``in_w`` (the
+    attention input projection) has its query rows pre-scaled by ``1/sqrt(head_dim)``.
+    LayerNorm parameters are column vectors ``[..., d, 1]``; ``n2_w``/``n2_b`` is None when
+    the second LayerNorm's affine part is folded into what reads the layer's output.
     """
 
     in_w: np.ndarray
-    in_b: np.ndarray
     out_w: np.ndarray
-    out_b: np.ndarray
     l1_w: np.ndarray
-    l1_b: np.ndarray
     l2_w: np.ndarray
-    l2_b: np.ndarray
     n1_w: np.ndarray
     n1_b: np.ndarray
     n2_w: np.ndarray | None
@@ -262,17 +263,27 @@ def _f32(v: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(v, dtype=np.float32)
 
 
-def _encoder_layer_state(state: State, prefix: str, d: int, n_heads: int, keep_norm2: bool) -> _Layer:
-    """A :class:`_Layer` from the torch ``nn.TransformerEncoderLayer`` tensors under ``prefix``."""
+def _with_bias(w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[out, in]`` and ``[out]`` -> ``[out, in + 1]`` float32 (bias as last column)."""
+    return _f32(np.concatenate([np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)[:, None]], axis=1))
+
+
+def _attention_projection(state: State, prefix: str, d: int, n_heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Attention input projection ``(W [3d, d], b [3d])`` in float64, queries pre-scaled."""
     scale = np.ones(3 * d)
     scale[:d] = 1.0 / math.sqrt(d // n_heads)
-    in_w = state[prefix + "self_attn.in_proj_weight"].astype(np.float64) * scale[:, None]
-    in_b = state[prefix + "self_attn.in_proj_bias"].astype(np.float64) * scale
+    w = state[prefix + "self_attn.in_proj_weight"].astype(np.float64) * scale[:, None]
+    return w, state[prefix + "self_attn.in_proj_bias"].astype(np.float64) * scale
+
+
+def _encoder_layer_state(state: State, prefix: str, d: int, n_heads: int, keep_norm2: bool) -> _Layer:
+    """A :class:`_Layer` from the torch ``nn.TransformerEncoderLayer`` tensors under ``prefix``."""
+    in_w, in_b = _attention_projection(state, prefix, d, n_heads)
     return _Layer(
-        in_w=_f32(in_w), in_b=_col(in_b),
-        out_w=_f32(state[prefix + "self_attn.out_proj.weight"]), out_b=_col(state[prefix + "self_attn.out_proj.bias"]),
-        l1_w=_f32(state[prefix + "linear1.weight"]), l1_b=_col(state[prefix + "linear1.bias"]),
-        l2_w=_f32(state[prefix + "linear2.weight"]), l2_b=_col(state[prefix + "linear2.bias"]),
+        in_w=_with_bias(in_w, in_b),
+        out_w=_with_bias(state[prefix + "self_attn.out_proj.weight"], state[prefix + "self_attn.out_proj.bias"]),
+        l1_w=_with_bias(state[prefix + "linear1.weight"], state[prefix + "linear1.bias"]),
+        l2_w=_with_bias(state[prefix + "linear2.weight"], state[prefix + "linear2.bias"]),
         n1_w=_col(state[prefix + "norm1.weight"]), n1_b=_col(state[prefix + "norm1.bias"]),
         n2_w=_col(state[prefix + "norm2.weight"]) if keep_norm2 else None,
         n2_b=_col(state[prefix + "norm2.bias"]) if keep_norm2 else None,
@@ -290,6 +301,21 @@ def _encoder_layer_shapes(prefix: str, d: int, d_ff: int) -> dict[str, tuple[int
     }
 
 
+def _token_weights(state: State, emb_w: np.ndarray, emb_b: np.ndarray, d: int, n_heads: int) -> np.ndarray:
+    """Weights ``[4d + 1, P, K]`` (float64) mapping a token's inputs (plus a constant one)
+    to the first layer's ``q, k, v`` (``3d`` rows), the token state (``d`` rows) and a
+    constant one (last row); ``emb_w [P, d, K]``, ``emb_b [P, d]``: each token's embedding."""
+    in_w, in_b = _attention_projection(state, "encoder.layers.0.", d, n_heads)
+    P, K = emb_w.shape[0], emb_w.shape[2]
+    out = np.zeros((4 * d + 1, P, K + 1))
+    out[: 3 * d, :, :K] = np.einsum("fd,pdk->fpk", in_w, emb_w)
+    out[: 3 * d, :, K] = (emb_b @ in_w.T + in_b).T
+    out[3 * d : 4 * d, :, :K] = emb_w.transpose(1, 0, 2)
+    out[3 * d : 4 * d, :, K] = emb_b.T
+    out[4 * d, :, K] = 1.0
+    return out
+
+
 def _stack(items: Sequence[Any]) -> Any:
     """Stack dataclasses of arrays field by field along a new leading (member) axis."""
     first = items[0]
@@ -305,6 +331,13 @@ def _stack(items: Sequence[Any]) -> Any:
         else:
             values[f.name] = parts[0]
     return replace(first, **values)
+
+
+def _view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` reshaped without copying (raises if that is impossible)."""
+    v = a.view()
+    v.shape = shape
+    return v
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, ws: _Workspace) -> None:
@@ -329,9 +362,9 @@ def _attention(qkv: np.ndarray, n_heads: int, n_tokens: int, out: np.ndarray, ws
     d = qkv.shape[-2] // 3
     c = qkv.shape[-1] // n_tokens
     split = (*lead, n_heads, d // n_heads, n_tokens, c)
-    q = qkv[..., :d, :].reshape(split)
-    k = qkv[..., d : 2 * d, :].reshape(split)
-    v = qkv[..., 2 * d :, :].reshape(split)
+    q = _view(qkv[..., :d, :], split)
+    k = _view(qkv[..., d : 2 * d, :], split)
+    v = _view(qkv[..., 2 * d :, :], split)
     s = ws.get("scores", (*lead, n_heads, n_tokens, n_tokens, c))  # [..., head, query, key, c]
     np.einsum("...hdin,...hdjn->...hijn", q, k, out=s)
     stat = ws.get("softmax", (*lead, n_heads, n_tokens, 1, c))
@@ -340,53 +373,31 @@ def _attention(qkv: np.ndarray, n_heads: int, n_tokens: int, out: np.ndarray, ws
     np.exp(s, out=s)
     np.sum(s, axis=-2, keepdims=True, out=stat)
     s /= stat
-    np.einsum("...hijn,...hdjn->...hdin", s, v, out=out.reshape(split))
+    np.einsum("...hijn,...hdjn->...hdin", s, v, out=_view(out, split))
 
 
-def _encoder_layer(h: np.ndarray, qkv: np.ndarray, p: _Layer, n_heads: int, n_tokens: int,
-                   ws: _Workspace) -> None:
-    """Post-norm encoder layer, in place on ``h [..., d, P * c]`` given its projections
-    ``qkv`` (second LayerNorm without affine when ``p.n2_w`` is None)."""
-    a = ws.get("attn", h.shape)
-    _attention(qkv, n_heads, n_tokens, a, ws)
-    r = ws.get("resid", h.shape)
-    np.matmul(p.out_w, a, out=r)
-    r += p.out_b
-    r += h
-    _layer_norm(r, p.n1_w, p.n1_b, ws)
-    f = ws.get("ffn", h.shape[:-2] + (p.l1_w.shape[-2], h.shape[-1]))
-    np.matmul(p.l1_w, r, out=f)
-    f += p.l1_b
-    np.maximum(f, 0.0, out=f)
-    np.matmul(p.l2_w, f, out=h)
-    h += p.l2_b
-    h += r
-    _layer_norm(h, p.n2_w, p.n2_b, ws)
-
-
-def _embed_patches(p: Any, patches: np.ndarray, n_tokens: int, ws: _Workspace) -> tuple[np.ndarray, np.ndarray]:
-    """Token states ``h [..., d, P * c]`` and first-layer projections ``qkv [..., 3d, P * c]``
-    of ``patches [..., L, P * c]`` (``p``: params with ``emb_w/emb_b/qkv_w/qkv_b``)."""
-    lead, cols = patches.shape[:-2], patches.shape[-1]
-    c = cols // n_tokens
-    qkv = ws.get("qkv", lead + (p.qkv_w.shape[-2], cols))
-    np.matmul(p.qkv_w, patches, out=qkv)
-    qkv.reshape(*lead, -1, n_tokens, c)[...] += p.qkv_b
-    h = ws.get("h", lead + (p.emb_w.shape[-2], cols))
-    np.matmul(p.emb_w, patches, out=h)
-    h.reshape(*lead, -1, n_tokens, c)[...] += p.emb_b
-    return h, qkv
-
-
-def _encode(p: Any, patches: np.ndarray, n_heads: int, n_tokens: int, ws: _Workspace) -> np.ndarray:
-    """The encoder over embedded patches: ``[..., L, P * c]`` -> token states ``[..., d, P * c]``
-    (a workspace array)."""
-    h, qkv = _embed_patches(p, patches, n_tokens, ws)
+def _encode(p: Any, tokens: np.ndarray, n_heads: int, n_tokens: int, ws: _Workspace) -> np.ndarray:
+    """The encoder over first-layer token projections ``tokens [..., 4d + 1, P * c]`` (rows:
+    ``q, k, v``, token state, ones; see :func:`_token_weights`), in place; returns the
+    last layer's token states ``[..., d, P * c]`` (a view of ``tokens``)."""
+    lead, cols = tokens.shape[:-2], tokens.shape[-1]
+    d = (tokens.shape[-2] - 1) // 4
+    qkv, h, h1 = tokens[..., : 3 * d, :], tokens[..., 3 * d : 4 * d, :], tokens[..., 3 * d :, :]
+    a = ws.get("attn", lead + (d + 1, cols), ones=True)
+    r = ws.get("resid", lead + (d + 1, cols), ones=True)
     for i, layer in enumerate(p.layers):
         if i:
-            np.matmul(layer.in_w, h, out=qkv)
-            qkv += layer.in_b
-        _encoder_layer(h, qkv, layer, n_heads, n_tokens, ws)
+            np.matmul(layer.in_w, h1, out=qkv)
+        _attention(qkv, n_heads, n_tokens, a[..., :d, :], ws)
+        np.matmul(layer.out_w, a, out=r[..., :d, :])
+        r[..., :d, :] += h
+        _layer_norm(r[..., :d, :], layer.n1_w, layer.n1_b, ws)
+        f = ws.get("ffn", lead + (layer.l1_w.shape[-2] + 1, cols), ones=True)
+        np.matmul(layer.l1_w, r, out=f[..., :-1, :])
+        np.maximum(f, 0.0, out=f)
+        np.matmul(layer.l2_w, f, out=h)
+        h += r[..., :d, :]
+        _layer_norm(h, layer.n2_w, layer.n2_b, ws)
     return h
 
 
@@ -460,18 +471,19 @@ def build_model(architecture: str, config: Mapping[str, Any], state: State | Non
 class _PatchTSTParams:
     """PatchTST weights for the feature-major forward (optionally stacked over members)."""
 
-    qkv_w: np.ndarray  # [3d, L]: attention input projection of the embedded patches
-    qkv_b: np.ndarray  # [3d, P, 1]: its bias per patch (embedding bias, position)
-    emb_w: np.ndarray  # [d, L]
-    emb_b: np.ndarray  # [d, P, 1] (embedding bias + position)
-    layers: list[_Layer]  # layers[0].in_w is unused (folded into qkv_w)
-    head_w: np.ndarray  # [h, d * P], columns feature-major, last LayerNorm's scale folded in
-    head_b: np.ndarray  # [h, 1]
+    tok_w: np.ndarray  # [(4d + 1) * P, T + 1]: context (+ one) -> per token q, k, v, state, one
+    layers: list[_Layer]  # layers[0].in_w is unused (folded into tok_w)
+    head_w: np.ndarray  # [h, (d + 1) * P]: feature-major columns, last LayerNorm's affine folded in
 
 
 @register("patchtst")
 class PatchTST(Model):
-    """Univariate PatchTST (see :class:`seqfusion.models.patchtst.PatchTST`)."""
+    """Univariate PatchTST (see :class:`seqfusion.models.patchtst.PatchTST`).
+
+    Patching (with the last value repeated ``stride`` times), the patch embedding, the
+    position embedding and the first attention projection are one linear map of the
+    z-normalized context, applied as one matrix product.
+    """
 
     def __init__(self, config: Mapping[str, Any], state: State | None = None) -> None:
         super().__init__(config, state)
@@ -484,8 +496,6 @@ class PatchTST(Model):
         self.n_layers = int(c.get("n_layers", 1))
         T, L, s = self.input_length, self.patch_len, self.stride
         self.n_patches = (T + s - L) // s + 1
-        # patch p, offset l reads the context padded by its last value repeated `stride` times
-        self.patch_index = np.minimum(np.arange(L)[:, None] + s * np.arange(self.n_patches)[None, :], T - 1)
         if state is None:
             raise ValueError("PatchTST needs its weights")
         self.params = self._params(state)
@@ -503,22 +513,24 @@ class PatchTST(Model):
         return out
 
     def _params(self, state: State) -> _PatchTSTParams:
-        d, P, h = self.d_model, self.n_patches, self.horizon
-        layers = [_encoder_layer_state(state, f"encoder.layers.{i}.", d, self.n_heads, i < self.n_layers - 1)
+        d, P, h, T, L = self.d_model, self.n_patches, self.horizon, self.input_length, self.patch_len
+        last = self.n_layers - 1
+        layers = [_encoder_layer_state(state, f"encoder.layers.{i}.", d, self.n_heads, i < last)
                   for i in range(self.n_layers)]
-        emb_w = state["embed.weight"].astype(np.float64)  # [d, L]
-        emb_b = state["embed.bias"].astype(np.float64)[:, None] + state["position"][0].astype(np.float64).T
-        in_w = layers[0].in_w.astype(np.float64)
-        qkv_w = in_w @ emb_w
-        qkv_b = in_w @ emb_b + layers[0].in_b.astype(np.float64)  # [3d, P]
+        we = state["embed.weight"].astype(np.float64)  # [d, L]
+        emb_w = np.zeros((P, d, T))  # token p's embedding as a map of the context
+        for p in range(P):
+            for j in range(L):  # offset j of patch p reads the context padded with its last value
+                emb_w[p, :, min(p * self.stride + j, T - 1)] += we[:, j]
+        emb_b = state["embed.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
+        tok_w = _token_weights(state, emb_w, emb_b, d, self.n_heads).reshape((4 * d + 1) * P, T + 1)
         head = state["head.weight"].astype(np.float64).reshape(h, P, d).transpose(0, 2, 1)  # [h, d, P]
-        g = state[f"encoder.layers.{self.n_layers - 1}.norm2.weight"].astype(np.float64)
-        b = state[f"encoder.layers.{self.n_layers - 1}.norm2.bias"].astype(np.float64)
-        head_b = state["head.bias"].astype(np.float64) + np.einsum("hdp,d->h", head, b)
-        return _PatchTSTParams(
-            qkv_w=_f32(qkv_w), qkv_b=_f32(qkv_b)[..., None], emb_w=_f32(emb_w), emb_b=_f32(emb_b)[..., None],
-            layers=layers, head_w=_f32((head * g[None, :, None]).reshape(h, d * P)), head_b=_col(head_b),
-        )
+        g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
+        b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
+        head_w = np.zeros((h, d + 1, P))
+        head_w[:, :d] = head * g[None, :, None]
+        head_w[:, d, 0] = state["head.bias"].astype(np.float64) + np.einsum("hdp,d->h", head, b)
+        return _PatchTSTParams(tok_w=_f32(tok_w), layers=layers, head_w=_f32(head_w.reshape(h, (d + 1) * P)))
 
     def forward_fm(self, ctx: np.ndarray, out: np.ndarray, params: _PatchTSTParams | None = None) -> None:
         """Feature-major forward: contexts ``ctx [..., T, c]`` -> forecasts written to
@@ -529,28 +541,24 @@ class PatchTST(Model):
         """
         p = self.params if params is None else params
         ws = _workspace()
-        P, L = self.n_patches, self.patch_len
+        d, P = self.d_model, self.n_patches
         lead, (T, c) = ctx.shape[:-2], ctx.shape[-2:]
         mean = ws.get("mean", lead + (1, c))
         np.mean(ctx, axis=-2, keepdims=True, out=mean)
-        z = ws.get("z", lead + (T, c))
-        np.subtract(ctx, mean, out=z)
+        z = ws.get("z", lead + (T + 1, c), ones=True)
+        zt = z[..., :T, :]
+        np.subtract(ctx, mean, out=zt)
         std = ws.get("std", lead + (1, c))
-        np.einsum("...tc,...tc->...c", z, z, out=std[..., 0, :])
+        np.einsum("...tc,...tc->...c", zt, zt, out=std[..., 0, :])
         std *= 1.0 / T
         std += 1e-5
         np.sqrt(std, out=std)
-        z /= std
-        patches = ws.get("patches", lead + (L, P, c))
-        for i in range(P):  # patch i: z[i * stride :], padded with the last value
-            stop = min(i * self.stride + L, T)
-            n_in = stop - i * self.stride
-            patches[..., :n_in, i, :] = z[..., i * self.stride : stop, :]
-            if n_in < L:
-                patches[..., n_in:, i, :] = z[..., T - 1 : T, :]
-        h = _encode(p, patches.reshape(lead + (L, P * c)), self.n_heads, P, ws)
-        np.matmul(p.head_w, h.reshape(lead + (self.d_model * P, c)), out=out)
-        out += p.head_b
+        zt /= std
+        tokens = ws.get("tokens", lead + ((4 * d + 1) * P, c))
+        np.matmul(p.tok_w, z, out=tokens)
+        tokens = _view(tokens, lead + (4 * d + 1, P * c))
+        _encode(p, tokens, self.n_heads, P, ws)
+        np.matmul(p.head_w, _view(tokens[..., 3 * d :, :], lead + ((d + 1) * P, c)), out=out)
         out *= std
         out += mean
 
@@ -746,10 +754,7 @@ def affine_rollout(model: Model, horizon: int) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------- extractor
 @dataclass
 class _ExtractorParams:
-    qkv_w: np.ndarray  # [3d, L] first layer's projection of the raw patches
-    qkv_b: np.ndarray  # [3d, P, 1]
-    emb_w: np.ndarray  # [d, L]
-    emb_b: np.ndarray  # [d, P, 1]
+    tok_w: np.ndarray  # [(4d + 1) * P, T + 1]: series (+ one) -> per token q, k, v, state, one
     layers: list[_Layer]
     proj1_w: np.ndarray  # [d, d] (last LayerNorm's scale folded in)
     proj1_b: np.ndarray  # [d, 1]
@@ -800,31 +805,34 @@ class Extractor:
         return out
 
     def _params(self, state: State) -> _ExtractorParams:
-        d, last = self.d_model, self.n_layers - 1
+        d, last, P, L, T = self.d_model, self.n_layers - 1, self.n_patches, self.patch_len, self.input_length
         layers = [_encoder_layer_state(state, f"encoder.layers.{i}.", d, self.n_heads, i < last)
                   for i in range(self.n_layers)]
-        emb_w = state["embed_patch.weight"].astype(np.float64)
-        emb_b = state["embed_patch.bias"].astype(np.float64)[:, None] + state["position"][0].astype(np.float64).T
-        in_w = layers[0].in_w.astype(np.float64)
+        emb_w = np.zeros((P, d, T))
+        for p in range(P):
+            emb_w[p, :, p * L : (p + 1) * L] = state["embed_patch.weight"].astype(np.float64)
+        emb_b = state["embed_patch.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
+        tok_w = _token_weights(state, emb_w, emb_b, d, self.n_heads).reshape((4 * d + 1) * P, T + 1)
         g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
         b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
         p1 = state["project.0.weight"].astype(np.float64)
         return _ExtractorParams(
-            qkv_w=_f32(in_w @ emb_w), qkv_b=_f32(in_w @ emb_b + layers[0].in_b.astype(np.float64))[..., None],
-            emb_w=_f32(emb_w), emb_b=_f32(emb_b)[..., None], layers=layers,
+            tok_w=_f32(tok_w), layers=layers,
             proj1_w=_f32(p1 * g[None, :]), proj1_b=_col(state["project.0.bias"].astype(np.float64) + p1 @ b),
             proj2_w=_f32(state["project.2.weight"]), proj2_b=_col(state["project.2.bias"]),
         )
 
     def represent_fm(self, zt: np.ndarray) -> np.ndarray:
         """Normalized series, feature-major ``[T, c]`` -> representations ``[dim, c]``."""
-        p, P, L = self.params, self.n_patches, self.patch_len
+        p, P, d = self.params, self.n_patches, self.d_model
         ws = _workspace()
-        c = zt.shape[-1]
-        patches = ws.get("patches", (L, P, c))
-        patches[...] = zt.reshape(P, L, c).transpose(1, 0, 2)
-        h = _encode(p, patches.reshape(L, P * c), self.n_heads, P, ws)
-        pooled = h.reshape(self.d_model, P, c).mean(axis=1)
+        T, c = zt.shape
+        z = ws.get("z", (T + 1, c), ones=True)
+        np.copyto(z[:T], zt)
+        tokens = ws.get("tokens", ((4 * d + 1) * P, c))
+        np.matmul(p.tok_w, z, out=tokens)
+        h = _encode(p, _view(tokens, (4 * d + 1, P * c)), self.n_heads, P, ws)
+        pooled = h.reshape(d, P, c).mean(axis=1)
         u = p.proj1_w @ pooled
         u += p.proj1_b
         r = p.proj2_w @ gelu(u)
