@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
 
     x = 100.0 + np.cumsum(np.random.default_rng(args.seed).normal(size=(args.n, 36)), axis=1)
     zoo = EngineZoo.load()
-    zoo.bank.threads = args.threads
+    zoo.threads = args.threads
     fc = zoo.info.get("forecaster", {})
     temperature = float(fc.get("router_temperature", 1.0))
     runs: dict[str, object] = {}

@@ -91,7 +91,7 @@ def check_state(state: State, expected: Mapping[str, tuple[int, ...]], where: st
 
 
 # ---------------------------------------------------------------------------- erf / GELU
-def _erf_table(width: float = 0.125, upper: float = 5.0, degree: int = 6) -> tuple[np.ndarray, float, float]:
+def _erf_table(width: float = 0.125, upper: float = 5.0, degree: int = 7) -> tuple[np.ndarray, float, float]:
     """Piecewise polynomials for erf on ``[0, upper]``: Chebyshev interpolants of
     :func:`math.erf` on intervals of ``width``, in the power basis of the local variable
     ``t`` in [-1, 1]; returns ``(coefficients [degree + 1, n_intervals], width, upper)``."""
@@ -107,33 +107,56 @@ def _erf_table(width: float = 0.125, upper: float = 5.0, degree: int = 6) -> tup
 
 
 _ERF_COEF, _ERF_WIDTH, _ERF_UPPER = _erf_table()
+_ERF_COEF32 = _ERF_COEF.astype(np.float32)
+_BLOCK = 16384  # elements per block of elementwise work (cache-sized)
+
+
+def _erf_block(x: np.ndarray, out: np.ndarray) -> None:
+    """erf of a 1-D block ``x`` into ``out`` (same float dtype)."""
+    coef = _ERF_COEF32 if x.dtype == np.float32 else _ERF_COEF
+    a = np.abs(x)
+    np.minimum(a, _ERF_UPPER, out=a)
+    idx = (a * (1.0 / _ERF_WIDTH)).astype(np.intp)
+    np.minimum(idx, coef.shape[1] - 1, out=idx)
+    t = a * (2.0 / _ERF_WIDTH)
+    t -= 2 * idx + 1
+    np.take(coef[-1], idx, out=out)
+    for row in coef[-2::-1]:
+        out *= t
+        out += row.take(idx)
+    np.copysign(out, x, out=out)
+
+
+def _float(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return np.ascontiguousarray(x, dtype=np.float64 if x.dtype == np.float64 else np.float32)
 
 
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, elementwise, in float64 (absolute error below 1e-12).
-
-    ``x``: any shape; returns float64 of the same shape. Beyond ``|x| = 5`` the result
-    is ``+-1`` (``erfc(5) = 1.5e-12``)."""
-    x = np.asarray(x, dtype=np.float64)
-    a = np.minimum(np.abs(x), _ERF_UPPER)
-    idx = np.minimum((a * (1.0 / _ERF_WIDTH)).astype(np.intp), _ERF_COEF.shape[1] - 1)
-    t = a * (2.0 / _ERF_WIDTH) - (2 * idx + 1)
-    acc = _ERF_COEF[-1].take(idx)
-    for row in _ERF_COEF[-2::-1]:
-        acc *= t
-        acc += row.take(idx)
-    np.copysign(acc, x, out=acc)
-    return acc
+    """The error function, elementwise: piecewise polynomials (Chebyshev interpolants of
+    :func:`math.erf`); absolute error below 2e-12 in float64 and about one unit in the
+    last place in float32. ``x``: any shape; float64 stays float64, else float32."""
+    x = _float(x)
+    out = np.empty_like(x)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for lo in range(0, xf.size, _BLOCK):
+        _erf_block(xf[lo : lo + _BLOCK], of[lo : lo + _BLOCK])
+    return out
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU with the exact error function, ``x * (1 + erf(x / sqrt 2)) / 2``, as
-    ``torch.nn.GELU()``; any shape, returns ``x``'s float dtype."""
-    g = erf(x * (1.0 / math.sqrt(2.0)))
-    g += 1.0
-    g *= 0.5
-    g *= x
-    return g.astype(x.dtype, copy=False)
+    ``torch.nn.GELU()``; any shape, float64 stays float64, else float32."""
+    x = _float(x)
+    out = np.empty_like(x)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for lo in range(0, xf.size, _BLOCK):
+        xb, ob = xf[lo : lo + _BLOCK], of[lo : lo + _BLOCK]
+        _erf_block(xb * (1.0 / math.sqrt(2.0)), ob)
+        ob += 1.0
+        ob *= xb
+        ob *= 0.5
+    return out
 
 
 # ---------------------------------------------------------------------------- workspaces / threads
@@ -910,20 +933,32 @@ class Router:
             parts.append(onehot)
         return np.concatenate(parts, axis=1)
 
-    def logits(self, x: np.ndarray, emb: np.ndarray, freq: np.ndarray | None = None) -> np.ndarray:
-        """Logits ``[n, n_members]`` float32 (the MLP with exact GELU on :meth:`features`)."""
-        h = self.features(x, emb, freq)
-        for i in range(3):
-            h = h @ self.w[i]
-            h += self.b[i]
-            if i < 2:
-                h = gelu(h)
-        return h
+    def logits(self, x: np.ndarray, emb: np.ndarray, freq: np.ndarray | None = None,
+               threads: int | None = None, chunk: int = 1024) -> np.ndarray:
+        """Logits ``[n, n_members]`` float32: the MLP (exact GELU) on :meth:`features`, rows in
+        chunks of ``chunk`` over ``threads`` threads (None: usable CPUs)."""
+        feats = self.features(x, emb, freq)
+        out = np.empty((len(feats), self.n_members), dtype=np.float32)
+
+        def run(lo: int) -> None:
+            h = feats[lo : lo + chunk]
+            for i in range(3):
+                h = h @ self.w[i]
+                h += self.b[i]
+                if i < 2:
+                    h = gelu(h)
+            out[lo : lo + chunk] = h
+
+        for _ in _parallel_map(run, range(0, len(feats), chunk), threads):
+            pass
+        return out
 
     def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0,
-                freq: np.ndarray | None = None) -> np.ndarray:
-        """Softmax of ``logits / temperature`` in float64: ``[n, n_members]``."""
-        z = self.logits(x, emb, freq).astype(np.float64) / temperature
+                freq: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+        """Softmax of ``logits / temperature`` in float64: ``[n, n_members]`` for normalized
+        contexts ``x [n, T]``, embeddings ``emb [n, d]`` and frequency class indices
+        ``freq [n]`` (None: unknown)."""
+        z = self.logits(x, emb, freq, threads).astype(np.float64) / temperature
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
@@ -1127,6 +1162,7 @@ class EngineZoo:
     router: Router | None = None
     router_info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    threads: int | None = None  # worker threads for inference (None: usable CPUs)
     _bank: MemberBank | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -1147,8 +1183,8 @@ class EngineZoo:
     @property
     def bank(self) -> MemberBank:
         """The members as a :class:`MemberBank` (built on first use)."""
-        if self._bank is None:
-            self._bank = MemberBank([m.model for m in self.members])
+        if self._bank is None or self._bank.threads != self.threads:
+            self._bank = MemberBank([m.model for m in self.members], threads=self.threads)
         return self._bank
 
     @classmethod
@@ -1214,7 +1250,7 @@ class EngineZoo:
         x = np.asarray(ctx, dtype=np.float64)
         std = x.std(axis=1, keepdims=True)
         x = (x - x.mean(axis=1, keepdims=True)) / np.where(std > CONTEXT_STD_FLOOR, std, 1.0)
-        return self.extractor.embed(x)
+        return self.extractor.embed(x, threads=self.threads)
 
     def forecast(self, ctx: np.ndarray, horizon: int, k: int | None = None, temperature: float = 1.0,
                  clip: float | None = 10.0, freq: np.ndarray | None = None) -> np.ndarray:
@@ -1234,7 +1270,7 @@ class EngineZoo:
         xn = (ctx - mean) / np.maximum(std, CONTEXT_STD_FLOOR)
         emb = self.embed(ctx)
         f = freq if (freq is not None or not self.router.frequencies) else None
-        w_all = self.router.weights(xn, emb, temperature, f)
+        w_all = self.router.weights(xn, emb, temperature, f, self.threads)
         k = len(self) if k is None else int(k)
         idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
         w = np.take_along_axis(w_all, idx, axis=1)
