@@ -596,20 +596,22 @@ class PatchTST(Model):
         steps = -(-horizon // h)
         seq = np.empty(lead + (T + steps * h, x.shape[-1]), dtype=np.float32)  # context, then forecasts
         seq[..., :T, :] = x
-        for i in range(steps):
-            ctx = seq[..., i * h : i * h + T, :]
-            out = seq[..., T + i * h : T + (i + 1) * h, :]
-            self.forward_fm(ctx, out, p)
-            if clip is not None:
-                _guard(out, ctx[..., -1:, :], clip)
+        with np.errstate(all="ignore"):  # non-finite inputs spread silently, as in torch
+            for i in range(steps):
+                ctx = seq[..., i * h : i * h + T, :]
+                out = seq[..., T + i * h : T + (i + 1) * h, :]
+                self.forward_fm(ctx, out, p)
+                if clip is not None:
+                    _guard(out, ctx[..., -1:, :], clip)
         return seq[..., T : T + horizon, :]
 
     def forward(self, x: np.ndarray, chunk: int = 256) -> np.ndarray:
         """``[n, T] -> [n, h]`` float32 (rows in chunks of ``chunk``)."""
         xt = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
         out = np.empty((self.horizon, xt.shape[1]), dtype=np.float32)
-        for lo in range(0, xt.shape[1], chunk):
-            self.forward_fm(np.ascontiguousarray(xt[:, lo : lo + chunk]), out[:, lo : lo + chunk])
+        with np.errstate(all="ignore"):
+            for lo in range(0, xt.shape[1], chunk):
+                self.forward_fm(np.ascontiguousarray(xt[:, lo : lo + chunk]), out[:, lo : lo + chunk])
         return np.ascontiguousarray(out.T)
 
 
@@ -624,27 +626,24 @@ def _guard(out: np.ndarray, last: np.ndarray, clip: float) -> None:
 
 # ---------------------------------------------------------------------------- affine members
 class _AffineModel(Model):
-    """A model that is an affine map of its context; subclasses give ``_map() -> (A [h, T], b [h])``
-    in float64 and the forward is ``x @ A.T + b`` in x's float dtype."""
+    """A model that is an affine map of its context. Subclasses give the map
+    (``_map() -> (A [h, T], b [h])`` in float64, used to precompose roll-outs) and a forward
+    doing the torch module's operations (so that non-finite inputs spread alike)."""
 
     affine = True
 
     def __init__(self, config: Mapping[str, Any], state: State | None = None) -> None:
         super().__init__(config, state)
         self.state = dict(state or {})
-        a, b = self._map()
-        self.matrix64, self.bias64 = a, b
-        self.matrix32, self.bias32 = _f32(a), _f32(b)
+        self.matrix, self.bias = self._map()
 
     def _map(self) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.dtype == np.float64:
-            return x @ self.matrix64.T + self.bias64
-        x = x.astype(np.float32, copy=False)
-        return x @ self.matrix32.T + self.bias32
+
+def _float_input(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype == np.float64 else x.astype(np.float32, copy=False)
 
 
 @register("dlinear")
@@ -652,26 +651,47 @@ class DLinear(_AffineModel):
     """DLinear (see :class:`seqfusion.models.dlinear.DLinear`): mean removal, centred moving
     average with edge replication, one linear map each for trend and remainder."""
 
+    def __init__(self, config: Mapping[str, Any], state: State | None = None) -> None:
+        if not state:
+            raise ValueError("DLinear needs its weights")
+        T, k = int(config.get("input_length", 36)), int(config.get("kernel", 13))
+        left = (k - 1) // 2
+        self.average = np.zeros((T, T))  # trend = x @ average.T (edge-replicating moving average)
+        for t in range(T):
+            for j in np.clip(np.arange(t - left, t - left + k), 0, T - 1):
+                self.average[t, j] += 1.0 / k
+        super().__init__(config, state)
+        w = {n: self.state[n].astype(np.float64) for n in ("trend.weight", "seasonal.weight")}
+        b = {n: self.state[n].astype(np.float64) for n in ("trend.bias", "seasonal.bias")}
+        self._weights = {dt: ((self.average.T.astype(dt), w["trend.weight"].T.astype(dt),
+                              w["seasonal.weight"].T.astype(dt), (b["trend.bias"] + b["seasonal.bias"]).astype(dt)))
+                         for dt in (np.float32, np.float64)}
+
     @classmethod
     def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         T, h = int(config.get("input_length", 36)), int(config.get("horizon", 12))
         return {"trend.weight": (h, T), "trend.bias": (h,), "seasonal.weight": (h, T), "seasonal.bias": (h,)}
 
     def _map(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.state:
-            raise ValueError("DLinear needs its weights")
-        T, k = self.input_length, int(self.config.get("kernel", 13))
-        left = (k - 1) // 2
-        avg = np.zeros((T, T))  # trend = avg @ x (edge-replicating moving average)
-        for t in range(T):
-            for j in np.clip(np.arange(t - left, t - left + k), 0, T - 1):
-                avg[t, j] += 1.0 / k
+        T = self.input_length
         centre = np.eye(T) - 1.0 / T  # x - mean(x)
         wt = self.state["trend.weight"].astype(np.float64)
         ws = self.state["seasonal.weight"].astype(np.float64)
-        a = (wt @ avg + ws @ (np.eye(T) - avg)) @ centre + 1.0 / T
+        a = (wt @ self.average + ws @ (np.eye(T) - self.average)) @ centre + 1.0 / T
         b = self.state["trend.bias"].astype(np.float64) + self.state["seasonal.bias"].astype(np.float64)
         return a, b
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x)
+        avg_t, wt_t, ws_t, bias = self._weights[np.float64 if x.dtype == np.float64 else np.float32]
+        level = x.mean(axis=1, keepdims=True)
+        x = x - level
+        trend = x @ avg_t
+        out = trend @ wt_t
+        out += (x - trend) @ ws_t
+        out += bias
+        out += level
+        return out
 
 
 @register("naive")
@@ -682,6 +702,10 @@ class Naive(_AffineModel):
         a = np.zeros((self.horizon, self.input_length))
         a[:, -1] = 1.0
         return a, np.zeros(self.horizon)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x)
+        return np.repeat(x[:, -1:], self.horizon, axis=1)
 
 
 @register("seasonal_naive")
@@ -696,6 +720,11 @@ class SeasonalNaive(_AffineModel):
         a[np.arange(h), T - p + np.arange(h) % p] = 1.0
         return a, np.zeros(h)
 
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x)
+        p = int(self.config.get("period", 7))
+        return np.tile(x[:, -p:], (1, -(-self.horizon // p)))[:, : self.horizon]
+
 
 @register("window_mean")
 class WindowMean(_AffineModel):
@@ -704,8 +733,8 @@ class WindowMean(_AffineModel):
     def _map(self) -> tuple[np.ndarray, np.ndarray]:
         return np.full((self.horizon, self.input_length), 1.0 / self.input_length), np.zeros(self.horizon)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:  # the plain mean, as torch computes it
-        x = np.asarray(x)
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x)
         return np.repeat(x.mean(axis=1, keepdims=True), self.horizon, axis=1)
 
 
@@ -729,12 +758,10 @@ class Drift(_AffineModel):
         a[:, 0] = -s / (T - 1)
         return a, np.zeros(self.horizon)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:  # the same operations as torch, in x's dtype
-        x = np.asarray(x)
-        dtype = np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
-        x = x.astype(dtype, copy=False)
-        slope = (x[:, -1:] - x[:, :1]) / np.asarray(x.shape[1] - 1, dtype=dtype)
-        return x[:, -1:] + slope * self._steps(dtype)
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x)
+        slope = (x[:, -1:] - x[:, :1]) / np.asarray(x.shape[1] - 1, dtype=x.dtype)
+        return x[:, -1:] + slope * self._steps(x.dtype)
 
 
 # ---------------------------------------------------------------------------- roll-out
@@ -751,15 +778,16 @@ def rollout(model: Model, x: np.ndarray, horizon: int, clip: float | None = 10.0
         x = x.astype(np.float32)
     T = x.shape[1]
     blocks, done, ctx = [], 0, x
-    while done < horizon:
-        out = model(ctx)
-        if clip is not None:
-            out = np.where(np.isfinite(out), out, ctx[:, -1:])
-            np.clip(out, -clip, clip, out=out)
-        blocks.append(out)
-        done += out.shape[1]
-        if done < horizon:
-            ctx = np.concatenate([ctx, out], axis=1)[:, -T:]
+    with np.errstate(all="ignore"):  # non-finite inputs spread silently, as in torch
+        while done < horizon:
+            out = model(ctx)
+            if clip is not None:
+                out = np.where(np.isfinite(out), out, ctx[:, -1:])
+                np.clip(out, -clip, clip, out=out)
+            blocks.append(out)
+            done += out.shape[1]
+            if done < horizon:
+                ctx = np.concatenate([ctx, out], axis=1)[:, -T:]
     return np.concatenate(blocks, axis=1)[:, :horizon]
 
 
