@@ -233,11 +233,25 @@ def _single_blas_thread() -> None:
         _local.blas_single = True
 
 
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A long-lived pool of ``threads`` workers (kept, with the workers' scratch arrays,
+    from call to call)."""
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="seqfusion-engine")
+        return pool
+
+
 def _parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int | None) -> Iterator[Any]:
     """``fn(item)`` for every item, in order, on ``threads`` worker threads (None: usable CPUs;
-    1: in the calling thread)."""
+    1, a single item, or a call from a worker thread: in the calling thread)."""
     threads = usable_cpus() if threads is None else max(1, int(threads))
-    if threads == 1 or len(items) <= 1:
+    if threads == 1 or len(items) <= 1 or threading.current_thread().name.startswith("seqfusion-engine"):
         for it in items:
             yield fn(it)
         return
@@ -246,8 +260,7 @@ def _parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int |
         _single_blas_thread()
         return fn(item)
 
-    with ThreadPoolExecutor(min(threads, len(items))) as pool:
-        yield from pool.map(work, items)
+    yield from _pool(threads).map(work, items)
 
 
 # ---------------------------------------------------------------------------- Transformer kernels
@@ -1134,8 +1147,10 @@ def fused_rollout(bank: MemberBank, x_norm: np.ndarray, members_idx: np.ndarray,
     idx = np.asarray(members_idx, dtype=np.int64).reshape(n, -1)
     w = np.asarray(weights, dtype=np.float64).reshape(idx.shape)
     used = _used_pairs(idx, n, len(bank))
-    dense = np.zeros((n, len(bank)))
-    np.add.at(dense, (np.repeat(np.arange(n), idx.shape[1]), idx.reshape(-1)), w.reshape(-1))
+    dense = np.zeros((n, len(bank)))  # weight per (row, member); a repeated member's weights add up
+    rows = np.arange(n)
+    for j in range(idx.shape[1]):
+        dense[rows, idx[:, j]] += w[:, j]
     fused = np.zeros((n, horizon))
     for m, rows, pred in bank._pairs(x, used, horizon, clip):
         if len(rows) == n:
