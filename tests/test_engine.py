@@ -22,20 +22,22 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from seqfusion import engine
+from seqfusion import engine, preprocess
+from seqfusion.build.extractor import Extractor as TorchExtractor
+from seqfusion.build.members import torch_module
+from seqfusion.build.models import build_model as build_torch_model
+from seqfusion.build.models import list_architectures as torch_architectures
+from seqfusion.build.rollout import rollout as torch_rollout
+from seqfusion.build.router import Router as TorchRouter
 from seqfusion.errors import ZooError
-from seqfusion.extractor import Extractor as TorchExtractor
 from seqfusion.forecaster import SeqFusion
 from seqfusion.frequency import CLASSES
-from seqfusion.models import build_model as build_torch_model
-from seqfusion.models import list_architectures as torch_architectures
-from seqfusion.rollout import rollout as torch_rollout
-from seqfusion.router import Router as TorchRouter
 from seqfusion.zoo import DEFAULT_ZOO, Zoo
 
 TOL = 1e-5
@@ -80,13 +82,31 @@ def normalized(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def torch_zoo() -> Zoo:
+def numpy_zoo() -> Zoo:
     return Zoo.load()
 
 
 @pytest.fixture(scope="module")
-def numpy_zoo() -> engine.EngineZoo:
-    return engine.EngineZoo.load()
+def torch_zoo(numpy_zoo: Zoo) -> SimpleNamespace:
+    """The shipped zoo as the torch modules it was trained as (the reference)."""
+    ext = TorchExtractor(**numpy_zoo.extractor_config)
+    ext.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in numpy_zoo.extractor_state.items()})
+    router = TorchRouter(**numpy_zoo.router_config)
+    router.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in numpy_zoo.router_state.items()})
+    members = [SimpleNamespace(name=m.name, module=torch_module(m)) for m in numpy_zoo.members]
+    return SimpleNamespace(members=members, extractor=ext.eval(), router=router.eval())
+
+
+def torch_fused(torch_zoo: SimpleNamespace, xn: np.ndarray, idx: np.ndarray, w: np.ndarray, horizon: int
+                ) -> np.ndarray:
+    """Weighted torch roll-outs of the chosen members per row (normalized scale), float64."""
+    fused = np.zeros((len(xn), horizon))
+    xt = torch.as_tensor(xn, dtype=torch.float32)
+    for m in np.unique(idx):
+        rows, slot = np.nonzero(idx == m)
+        pred = torch_rollout(torch_zoo.members[m].module, xt[rows], horizon, 10.0).numpy()
+        np.add.at(fused, rows, w[rows, slot][:, None] * pred.astype(np.float64))
+    return fused
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +135,9 @@ def test_import_does_not_load_torch(tmp_path: Path) -> None:
         "import numpy as np\n"
         "import seqfusion.engine as e\n"
         "assert 'torch' not in sys.modules, 'import'\n"
-        "zoo = e.EngineZoo.load()\n"
+        "from seqfusion import SeqFusion\n"
         "x = 100 + np.cumsum(np.random.default_rng(0).normal(size=(50, 36)), axis=1)\n"
-        "out = zoo.forecast(x, 20, k=8)\n"
+        "out = SeqFusion.from_pretrained().predict_windows(x, 20, k=8)\n"
         "assert out.shape == (50, 20) and np.isfinite(out).all()\n"
         "assert 'torch' not in sys.modules, 'inference'\n"
         "print('ok')\n"
@@ -130,7 +150,7 @@ def test_import_does_not_load_torch(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- the shipped zoo's members
 @pytest.mark.parametrize("name", MEMBER_NAMES)
-def test_member_one_step_matches_torch(name: str, torch_zoo: Zoo, numpy_zoo: engine.EngineZoo,
+def test_member_one_step_matches_torch(name: str, torch_zoo: SimpleNamespace, numpy_zoo: Zoo,
                                        contexts: np.ndarray) -> None:
     i = MEMBER_NAMES.index(name)
     ref = torch_forward(torch_zoo.members[i].module, contexts)
@@ -140,7 +160,7 @@ def test_member_one_step_matches_torch(name: str, torch_zoo: Zoo, numpy_zoo: eng
 
 
 @pytest.mark.parametrize("name", MEMBER_NAMES)
-def test_member_rollout_matches_torch(name: str, torch_zoo: Zoo, numpy_zoo: engine.EngineZoo,
+def test_member_rollout_matches_torch(name: str, torch_zoo: SimpleNamespace, numpy_zoo: Zoo,
                                       contexts: np.ndarray) -> None:
     i = MEMBER_NAMES.index(name)
     member = numpy_zoo.members[i]
@@ -153,7 +173,7 @@ def test_member_rollout_matches_torch(name: str, torch_zoo: Zoo, numpy_zoo: engi
 
 
 @pytest.mark.parametrize("name", [n for n in MEMBER_NAMES if "patchtst" in n])
-def test_transformer_rollout_gap_is_float32_rounding(name: str, torch_zoo: Zoo, numpy_zoo: engine.EngineZoo,
+def test_transformer_rollout_gap_is_float32_rounding(name: str, torch_zoo: SimpleNamespace, numpy_zoo: Zoo,
                                                      contexts: np.ndarray) -> None:
     i = MEMBER_NAMES.index(name)
     module = torch_zoo.members[i].module
@@ -163,7 +183,7 @@ def test_transformer_rollout_gap_is_float32_rounding(name: str, torch_zoo: Zoo, 
     assert deviation(engine.rollout(numpy_zoo.members[i].model, contexts, 48), exact) <= 3 * torch_gap + 1e-6
 
 
-def test_rollout_horizons_not_a_multiple_of_the_block(torch_zoo: Zoo, numpy_zoo: engine.EngineZoo,
+def test_rollout_horizons_not_a_multiple_of_the_block(torch_zoo: SimpleNamespace, numpy_zoo: Zoo,
                                                       contexts: np.ndarray) -> None:
     x = contexts[::7]
     for i in (0, 1, MEMBER_NAMES.index("seasonal_naive7")):
@@ -240,7 +260,7 @@ def test_classical_members(architecture: str, config: dict, contexts: np.ndarray
         assert deviation(got, ref) <= TOL
 
 
-def test_affine_rollout_is_the_unclipped_rollout(numpy_zoo: engine.EngineZoo, contexts: np.ndarray) -> None:
+def test_affine_rollout_is_the_unclipped_rollout(numpy_zoo: Zoo, contexts: np.ndarray) -> None:
     model = engine.build_model("drift", {"input_length": 36, "horizon": 5, "damping": 0.8})
     a, b = engine.affine_rollout(model, 23)
     x = contexts[:50].astype(np.float64)
@@ -250,7 +270,7 @@ def test_affine_rollout_is_the_unclipped_rollout(numpy_zoo: engine.EngineZoo, co
 
 
 # ---------------------------------------------------------------------------- clipping and bad values
-def test_clipped_and_non_finite_rows_follow_torch(torch_zoo: Zoo, numpy_zoo: engine.EngineZoo) -> None:
+def test_clipped_and_non_finite_rows_follow_torch(torch_zoo: SimpleNamespace, numpy_zoo: Zoo) -> None:
     rng = np.random.default_rng(5)
     x = normalized(raw_series(20, seed=5))
     x[:5] *= 40.0  # far outside the normalized range: members hit the clip
@@ -271,21 +291,21 @@ def test_clipped_and_non_finite_rows_follow_torch(torch_zoo: Zoo, numpy_zoo: eng
 
 
 # ---------------------------------------------------------------------------- extractor
-def test_extractor_matches_torch(torch_zoo: Zoo, numpy_zoo: engine.EngineZoo) -> None:
+def test_extractor_matches_torch(torch_zoo: SimpleNamespace, numpy_zoo: Zoo) -> None:
     raw = raw_series(300, seed=1)
     ref = torch_zoo.extractor.embed(raw)
     got = numpy_zoo.extractor.embed(raw)
     assert got.shape == ref.shape == (len(raw), 128) and got.dtype == np.float32
     assert deviation(got, ref) <= TOL_FLOAT32_LIMITED
     # the forecaster's path: float64 z-normalization, then the extractor
-    sf = SeqFusion(torch_zoo, k=3)
-    assert deviation(numpy_zoo.embed(raw), sf._embed(raw)) <= TOL_FLOAT32_LIMITED
+    sf = SeqFusion(numpy_zoo, k=3)
+    assert deviation(sf._embed(raw), torch_zoo.extractor.embed(preprocess.znorm(raw)[0])) <= TOL_FLOAT32_LIMITED
     # ... and constant rows, where the extractor's std floor applies
     const = np.full((3, 36), 7.0)
     assert deviation(numpy_zoo.extractor.embed(const), torch_zoo.extractor.embed(const)) <= TOL
 
 
-def test_extractor_gap_is_float32_rounding(torch_zoo: Zoo, numpy_zoo: engine.EngineZoo) -> None:
+def test_extractor_gap_is_float32_rounding(torch_zoo: SimpleNamespace, numpy_zoo: Zoo) -> None:
     raw = raw_series(300, seed=1)
     x32 = torch.as_tensor(raw, dtype=torch.float32)
     with torch.inference_mode():
@@ -304,7 +324,7 @@ def test_extractor_other_config() -> None:
 
 
 # ---------------------------------------------------------------------------- router
-def test_router_matches_torch(torch_zoo: Zoo, numpy_zoo: engine.EngineZoo, contexts: np.ndarray) -> None:
+def test_router_matches_torch(torch_zoo: SimpleNamespace, numpy_zoo: Zoo, contexts: np.ndarray) -> None:
     emb = torch_zoo.extractor.embed(raw_series(seed=0))
     tr, nr = torch_zoo.router, numpy_zoo.router
     assert nr is not None and nr.frequencies == len(CLASSES)
@@ -350,23 +370,24 @@ def test_gelu_and_erf() -> None:
 
 
 # ---------------------------------------------------------------------------- fusion
-def test_fused_rollout_matches_the_forecaster(torch_zoo: Zoo, numpy_zoo: engine.EngineZoo) -> None:
-    sf = SeqFusion(torch_zoo, k=3)
+def test_fused_rollout_matches_torch_fusion(torch_zoo: SimpleNamespace, numpy_zoo: Zoo) -> None:
+    sf = SeqFusion(numpy_zoo, k=3)
     raw = raw_series(100, seed=4)
     rng = np.random.default_rng(4)
     M = len(MEMBER_NAMES)
-    xn = ((raw - raw.mean(axis=1, keepdims=True)) / np.maximum(raw.std(axis=1, keepdims=True), 1e-8))
+    xn, mean, std = preprocess.znorm(raw)
     for k in (1, 3, 8, M):
         idx = np.stack([rng.permutation(M)[:k] for _ in range(len(raw))])
         w = rng.dirichlet(np.ones(k), size=len(raw))
-        ref = sf.predict_windows(raw, 48, members=idx, weights=w)
-        got = engine.fused_rollout(numpy_zoo.bank, xn, idx, w, 48) * raw.std(axis=1, keepdims=True) \
-            + raw.mean(axis=1, keepdims=True)
+        got = engine.fused_rollout(numpy_zoo.bank, xn, idx, w, 48)
         assert got.dtype == np.float64
-        assert scaled_deviation(got, ref, raw) <= TOL_FLOAT32_LIMITED, k
+        ref = torch_fused(torch_zoo, xn, idx, w, 48)
+        assert deviation(got, ref) <= TOL_FLOAT32_LIMITED, k
+        assert scaled_deviation(sf.predict_windows(raw, 48, members=idx, weights=w), ref * std + mean, raw) \
+            <= TOL_FLOAT32_LIMITED, k
 
 
-def test_member_rollouts_keep_slot_order(numpy_zoo: engine.EngineZoo, contexts: np.ndarray) -> None:
+def test_member_rollouts_keep_slot_order(numpy_zoo: Zoo, contexts: np.ndarray) -> None:
     x = contexts[:60]
     idx = np.array([[3, 0, 17], [17, 3, 0]] * 30)
     got = engine.member_rollouts(numpy_zoo.bank, x, idx, 24)
@@ -379,7 +400,7 @@ def test_member_rollouts_keep_slot_order(numpy_zoo: engine.EngineZoo, contexts: 
 
 
 @pytest.mark.parametrize("threads,stack,chunk", [(1, True, 64), (2, False, 50), (3, True, 1000)])
-def test_bank_settings_do_not_change_results(numpy_zoo: engine.EngineZoo, contexts: np.ndarray, threads: int,
+def test_bank_settings_do_not_change_results(numpy_zoo: Zoo, contexts: np.ndarray, threads: int,
                                              stack: bool, chunk: int) -> None:
     rng = np.random.default_rng(6)
     x = contexts[:300]
@@ -400,19 +421,36 @@ def test_bank_settings_do_not_change_results(numpy_zoo: engine.EngineZoo, contex
     assert deviation(np.einsum("nm,nmh->nh", dense, per_member), base) <= TOL_FLOAT32_LIMITED
 
 
+def torch_router_forecast(torch_zoo: SimpleNamespace, raw: np.ndarray, horizon: int, k: int,
+                          temperature: float, freq: np.ndarray | None) -> np.ndarray:
+    """The default forecast computed with the torch modules: embed, route, keep the top k,
+    roll out, fuse, de-normalize."""
+    xn, mean, std = preprocess.znorm(raw)
+    emb = torch_zoo.extractor.embed(xn)
+    w_all = torch_zoo.router.weights(xn, emb, temperature, freq)
+    idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
+    w = np.take_along_axis(w_all, idx, axis=1)
+    w = w / w.sum(axis=1, keepdims=True)
+    out = torch_fused(torch_zoo, xn, idx, w, horizon) * std + mean
+    const = preprocess.is_constant(raw)
+    out[const] = raw[const, -1:]
+    return out
+
+
 @pytest.mark.parametrize("k", [None, 8])
-def test_router_forecast_matches_the_forecaster(k: int | None, numpy_zoo: engine.EngineZoo) -> None:
+def test_default_forecast_matches_the_torch_modules(k: int | None, torch_zoo: SimpleNamespace) -> None:
     sf = SeqFusion.from_pretrained()
     assert sf.fusion == "router"
     raw = np.concatenate([raw_series(80, seed=7), np.full((2, 36), 3.0)])  # + constant series
-    ref = sf.predict_windows(raw, 48, k=k)
-    got = numpy_zoo.forecast(raw, 48, k=k, temperature=sf.router_temperature)
+    kk = k or sf.k
+    got = sf.predict_windows(raw, 48, k=k)
+    ref = torch_router_forecast(torch_zoo, raw, 48, kk, sf.router_temperature, None)
     assert scaled_deviation(got, ref, raw) <= TOL_FLOAT32_LIMITED
     np.testing.assert_array_equal(got[-2:], 3.0)
     freq = np.array(["weekly", "monthly"] * (len(raw) // 2))
-    ref = sf.predict_windows(raw, 12, k=k, freq=list(freq))
-    got = numpy_zoo.forecast(raw, 12, k=k, temperature=sf.router_temperature,
-                             freq=np.array([CLASSES.index(f) for f in freq]))
+    got = sf.predict_windows(raw, 12, k=k, freq=list(freq))
+    ref = torch_router_forecast(torch_zoo, raw, 12, kk, sf.router_temperature,
+                                np.array([CLASSES.index(f) for f in freq]))
     assert scaled_deviation(got, ref, raw) <= TOL_FLOAT32_LIMITED
 
 
@@ -438,16 +476,16 @@ def test_load_weights_checks_the_file(tmp_path: Path) -> None:
 def test_zoo_load_rejects_changed_files(tmp_path: Path) -> None:
     zoo_dir = tmp_path / "zoo"
     shutil.copytree(DEFAULT_ZOO, zoo_dir)
-    assert engine.EngineZoo.load(zoo_dir).names == MEMBER_NAMES
+    assert Zoo.load(zoo_dir).names == MEMBER_NAMES
     target = zoo_dir / "ptms" / f"{MEMBER_NAMES[0]}.safetensors"
     target.write_bytes(target.read_bytes()[:-4] + b"\0\0\0\0")
     with pytest.raises(ZooError, match="checksum mismatch"):
-        engine.EngineZoo.load(zoo_dir)
+        Zoo.load(zoo_dir)
     target.unlink()
     with pytest.raises(ZooError, match="weight file missing"):
-        engine.EngineZoo.load(zoo_dir)
+        Zoo.load(zoo_dir)
     with pytest.raises(ZooError, match="manifest not found"):
-        engine.EngineZoo.load(tmp_path / "nowhere")
+        Zoo.load(tmp_path / "nowhere")
 
 
 def test_wrong_tensor_shapes_are_rejected() -> None:

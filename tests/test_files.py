@@ -60,7 +60,8 @@ def test_read_errors_are_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_torch_is_a_range_not_one_exact_release() -> None:
-    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-    torch = [d for d in project["project"]["dependencies"] if d.startswith("torch")]
-    assert all("==" not in d for d in torch)
+def test_torch_is_no_runtime_dependency_and_a_range_where_needed() -> None:
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("torch")]
+    torch = [d for deps in project["optional-dependencies"].values() for d in deps if d.startswith("torch")]
+    assert torch and all("==" not in d for d in torch)

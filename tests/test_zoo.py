@@ -3,7 +3,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from seqfusion.build.models import build_model
 from seqfusion.errors import ZooError

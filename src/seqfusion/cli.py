@@ -181,12 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     zs.add_argument("--plot", help="PNG path for a 2-D PCA map of representations")
     zs.add_argument("--data", help="CSV whose variates are drawn on the map too")
     zs.set_defaults(func=cmd_zoo_show)
-    try:
-        from seqfusion.build import cli as zoo_cli
+    from seqfusion.build import cli as zoo_cli  # argument definitions only: no torch until a command runs
 
-        zoo_cli.add_zoo_commands(zsub)
-    except ImportError:
-        pass
+    zoo_cli.add_zoo_commands(zsub)
 
     bench = sub.add_parser("benchmark", help="run the benchmark harness (see --help)", add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -207,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BrokenPipeError:
         return 0
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("torch", "xlrd", "statsforecast", "matplotlib", "pyarrow"):
+            raise
+        extra = {"torch": "build", "xlrd": "build", "statsforecast": "baselines", "matplotlib": "plot",
+                 "pyarrow": "parquet"}[exc.name]
+        print(f"seqfusion: error: this command needs {exc.name}: pip install 'seqfusion[{extra}]'", file=sys.stderr)
+        return 2
     except (SeqFusionError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"seqfusion: error: {_one_line(msg)}", file=sys.stderr)

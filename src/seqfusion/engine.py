@@ -1,16 +1,16 @@
 """Inference on numpy alone: the zoo's members, extractor and router without torch.
 
-The torch modules (:mod:`seqfusion.models`, :mod:`seqfusion.extractor`,
-:mod:`seqfusion.router`) train the zoo; this module runs it. It reads the same
+The torch modules (:mod:`seqfusion.build.models`, :mod:`seqfusion.build.extractor`,
+:mod:`seqfusion.build.router`) train the zoo; this module runs it. It reads the same
 safetensors files (state-dict key names as the torch modules use) and computes the same
 functions in float32 (eval mode: no dropout):
 
 * members: :class:`PatchTST`, :class:`DLinear` and the classical :class:`Naive`,
   :class:`SeasonalNaive`, :class:`WindowMean`, :class:`Drift`, built by name through
-  :func:`build_model` (the registry mirrors :mod:`seqfusion.models`);
+  :func:`build_model` (the registry mirrors :mod:`seqfusion.build.models`);
 * :class:`Extractor` (series -> representation) and :class:`Router` (context and
   representation -> weights over the members);
-* :func:`rollout`, the recursive roll-out of :mod:`seqfusion.rollout`;
+* :func:`rollout`, the recursive roll-out of :mod:`seqfusion.build.rollout`;
 * :class:`MemberBank` with :func:`fused_rollout` / :func:`member_rollouts`: the roll-outs
   of many (series, member) pairs at once, computing each pair only when a series uses
   that member. Members whose forecast is an affine map of the context (DLinear and the
@@ -30,7 +30,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,8 @@ from safetensors.numpy import load_file
 
 from seqfusion.errors import ZooError
 
-FORMAT = "seqfusion-zoo"
-FORMAT_VERSION = 1
-MANIFEST = "zoo.json"
-DEFAULT_ZOO = Path(__file__).resolve().parent / "default_zoo"
 LAYER_NORM_EPS = 1e-5
-EXTRACTOR_STD_FLOOR = 1e-3  # as seqfusion.extractor.STD_FLOOR
-CONTEXT_STD_FLOOR = 1e-8  # as the forecaster's STD_FLOOR
+EXTRACTOR_STD_FLOOR = 1e-3  # as seqfusion.build.extractor.STD_FLOOR
 
 State = Mapping[str, np.ndarray]
 
@@ -514,7 +509,7 @@ class _PatchTSTParams:
 
 @register("patchtst")
 class PatchTST(Model):
-    """Univariate PatchTST (see :class:`seqfusion.models.patchtst.PatchTST`).
+    """Univariate PatchTST (see :class:`seqfusion.build.models.patchtst.PatchTST`).
 
     Patching (with the last value repeated ``stride`` times), the patch embedding, the
     position embedding and the first attention projection are one linear map of the
@@ -661,7 +656,7 @@ def _float_input(x: np.ndarray) -> np.ndarray:
 
 @register("dlinear")
 class DLinear(_AffineModel):
-    """DLinear (see :class:`seqfusion.models.dlinear.DLinear`): mean removal, centred moving
+    """DLinear (see :class:`seqfusion.build.models.dlinear.DLinear`): mean removal, centred moving
     average with edge replication, one linear map each for trend and remainder."""
 
     def __init__(self, config: Mapping[str, Any], state: State | None = None) -> None:
@@ -781,7 +776,7 @@ class Drift(_AffineModel):
 def rollout(model: Model, x: np.ndarray, horizon: int, clip: float | None = 10.0) -> np.ndarray:
     """Recursive roll-out of ``model`` from normalized contexts ``x [n, T]`` to ``[n, horizon]``.
 
-    As :func:`seqfusion.rollout.rollout`: predict the model's ``h`` steps, append them,
+    As :func:`seqfusion.build.rollout.rollout`: predict the model's ``h`` steps, append them,
     keep the last ``T`` points, repeat; with ``clip``, non-finite values of a block are
     replaced by the last context value and the block is clipped to ``[-clip, clip]``.
     Computed in x's float dtype (float32 unless x is float64).
@@ -827,7 +822,7 @@ class _ExtractorParams:
 
 
 def znorm_rows(x: np.ndarray, std_floor: float = EXTRACTOR_STD_FLOOR) -> np.ndarray:
-    """Z-normalize each row of ``x [n, T]`` as :func:`seqfusion.extractor.znorm_rows` (std
+    """Z-normalize each row of ``x [n, T]`` as :func:`seqfusion.build.extractor.znorm_rows` (std
     floored at ``std_floor * max(|mean|, 1)``); float32 unless x is float64."""
     x = np.asarray(x)
     if x.dtype != np.float64:
@@ -839,7 +834,7 @@ def znorm_rows(x: np.ndarray, std_floor: float = EXTRACTOR_STD_FLOOR) -> np.ndar
 
 
 class Extractor:
-    """The general extractor (see :class:`seqfusion.extractor.Extractor`): series
+    """The general extractor (see :class:`seqfusion.build.extractor.Extractor`): series
     ``[n, input_length]`` -> representations ``[n, dim]``."""
 
     def __init__(self, config: Mapping[str, Any], state: State) -> None:
@@ -924,7 +919,7 @@ class Extractor:
 
 # ---------------------------------------------------------------------------- router
 class Router:
-    """The learned fusion weights (see :class:`seqfusion.router.Router`):
+    """The learned fusion weights (see :class:`seqfusion.build.router.Router`):
     ``(normalized context [n, T], embedding [n, d], frequency [n]) -> weights [n, M]``."""
 
     def __init__(self, config: Mapping[str, Any], state: State) -> None:
@@ -1180,145 +1175,3 @@ def member_rollouts(bank: MemberBank, x_norm: np.ndarray, members_idx: np.ndarra
 
 
 # ---------------------------------------------------------------------------- zoo
-@dataclass
-class ZooMember:
-    """One member of a loaded zoo: its numpy model and metadata."""
-
-    name: str
-    architecture: str
-    config: dict[str, Any]
-    model: Model
-    representation: np.ndarray  # [dim]
-    source: str = ""
-    frequency: str = ""
-    domain: str = ""
-
-
-@dataclass
-class EngineZoo:
-    """A zoo folder loaded for numpy inference: extractor, members and optional router."""
-
-    extractor: Extractor
-    extractor_config: dict[str, Any]
-    members: list[ZooMember]
-    info: dict[str, Any] = field(default_factory=dict)
-    router: Router | None = None
-    router_info: dict[str, Any] = field(default_factory=dict)
-    path: Path | None = None
-    threads: int | None = None  # worker threads for inference (None: usable CPUs)
-    _bank: MemberBank | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    @property
-    def names(self) -> list[str]:
-        return [m.name for m in self.members]
-
-    @property
-    def input_length(self) -> int:
-        return int(self.extractor_config.get("input_length", 36))
-
-    def representations(self) -> np.ndarray:
-        """Member representations ``[n_members, dim]`` float32."""
-        return np.stack([m.representation for m in self.members]).astype(np.float32)
-
-    @property
-    def bank(self) -> MemberBank:
-        """The members as a :class:`MemberBank` (built on first use)."""
-        if self._bank is None or self._bank.threads != self.threads:
-            self._bank = MemberBank([m.model for m in self.members], threads=self.threads)
-        return self._bank
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> EngineZoo:
-        """Load and verify a zoo folder (``None``: the shipped default zoo), as
-        :meth:`seqfusion.zoo.Zoo.load` does, into numpy models."""
-        path = Path(path) if path is not None else DEFAULT_ZOO
-        mpath = path / MANIFEST
-        if not mpath.is_file():
-            raise ZooError(f"{mpath}: zoo manifest not found")
-        try:
-            manifest = json.loads(mpath.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ZooError(f"{mpath}: not valid JSON ({exc})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ZooError(f"{mpath}: not a seqfusion zoo manifest")
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise ZooError(f"{mpath}: format version {manifest.get('format_version')!r} is not supported "
-                           f"(this seqfusion reads version {FORMAT_VERSION})")
-        try:
-            ext = manifest["extractor"]
-            file = path / ext["file"]
-            state = load_weights(file, ext["sha256"])
-            check_state(state, Extractor.state_shapes(ext["config"]), str(file))
-            extractor = Extractor(ext["config"], state)
-            members = []
-            for e in manifest["ptms"]:
-                state, where = {}, f"{mpath}: PTM {e['name']!r}"
-                if e.get("file"):
-                    where = str(path / e["file"])
-                    state = load_weights(path / e["file"], e["sha256"])
-                model = build_model(e["architecture"], e["config"], state, where)
-                rep = np.asarray(e["representation"], dtype=np.float32).reshape(-1)
-                if rep.shape != (extractor.dim,) or not np.isfinite(rep).all():
-                    raise ZooError(f"PTM {e['name']!r}: representation must be {extractor.dim} finite numbers")
-                if model.input_length != int(ext["config"].get("input_length", 36)):
-                    raise ZooError(f"PTM {e['name']!r} takes {model.input_length} points, the zoo "
-                                   f"{ext['config'].get('input_length', 36)}")
-                members.append(ZooMember(e["name"], e["architecture"], dict(e["config"]), model, rep,
-                                         e.get("source", ""), e.get("frequency", ""), e.get("domain", "")))
-            zoo = cls(extractor, dict(ext["config"]), members, dict(manifest.get("info", {})), path=path)
-            if manifest.get("router"):
-                r = manifest["router"]
-                if list(r["members"]) != zoo.names:
-                    raise ZooError(f"{mpath}: the router was fitted to other members than the zoo's")
-                file = path / r["file"]
-                state = load_weights(file, r["sha256"])
-                check_state(state, Router.state_shapes(r["config"]), str(file))
-                zoo.router = Router(r["config"], state)
-                zoo.router_info = dict(r.get("info", {}))
-        except (KeyError, TypeError) as exc:
-            raise ZooError(f"{mpath}: malformed manifest (missing or bad field {exc})") from None
-        except ValueError as exc:
-            if isinstance(exc, ZooError):
-                raise
-            raise ZooError(f"{mpath}: {exc}") from None
-        return zoo
-
-    # -------------------------------------------------------------- forecasting
-    def embed(self, ctx: np.ndarray) -> np.ndarray:
-        """Extractor embeddings ``[n, dim]`` of contexts ``[n, T]``, z-normalized in float64
-        first (as the forecaster does before the extractor)."""
-        x = np.asarray(ctx, dtype=np.float64)
-        std = x.std(axis=1, keepdims=True)
-        x = (x - x.mean(axis=1, keepdims=True)) / np.where(std > CONTEXT_STD_FLOOR, std, 1.0)
-        return self.extractor.embed(x, threads=self.threads)
-
-    def forecast(self, ctx: np.ndarray, horizon: int, k: int | None = None, temperature: float = 1.0,
-                 clip: float | None = 10.0, freq: np.ndarray | None = None) -> np.ndarray:
-        """Router-fused forecasts ``[n, horizon]`` float64 of contexts ``ctx [n, T]``.
-
-        The forecaster's router path with window normalization: z-normalize each context,
-        weigh all members by the router at ``temperature`` (``freq``: frequency class
-        indices ``[n]`` or None for unknown), keep the ``k`` largest weights (None: all)
-        renormalized, fuse the roll-outs and undo the normalization; constant contexts
-        forecast their value.
-        """
-        if self.router is None:
-            raise ZooError("this zoo has no router")
-        ctx = np.asarray(ctx, dtype=np.float64)
-        mean = ctx.mean(axis=1, keepdims=True)
-        std = ctx.std(axis=1, keepdims=True)
-        xn = (ctx - mean) / np.maximum(std, CONTEXT_STD_FLOOR)
-        emb = self.embed(ctx)
-        f = freq if (freq is not None or not self.router.frequencies) else None
-        w_all = self.router.weights(xn, emb, temperature, f, self.threads)
-        k = len(self) if k is None else int(k)
-        idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
-        w = np.take_along_axis(w_all, idx, axis=1)
-        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-        out = fused_rollout(self.bank, xn, idx, w, horizon, clip) * std + mean
-        constant = (ctx.max(axis=1) - ctx.min(axis=1)) <= 1e-12 * np.maximum(1.0, np.abs(ctx).max(axis=1))
-        out[constant] = ctx[constant, -1:]
-        return out

@@ -323,7 +323,10 @@ class Zoo:
             engine.check_state(state, engine.Extractor.state_shapes(ext["config"]), str(file))
             zoo = cls(ext["config"], state, info=manifest.get("info", {}), path=path)
             for e in manifest["ptms"]:
-                state = engine.load_weights(member_file(path, e["file"]), e["sha256"]) if e.get("file") else {}
+                file = member_file(path, e["file"]) if e.get("file") else None
+                state = engine.load_weights(file, e["sha256"]) if file is not None else {}
+                model = engine.build_model(e["architecture"], e["config"], state,
+                                           str(file) if file is not None else f"{mpath}: PTM {e['name']!r}")
                 zoo.add(
                     Member(
                         name=e["name"],
@@ -335,6 +338,7 @@ class Zoo:
                         frequency=e.get("frequency", ""),
                         domain=e.get("domain", ""),
                         training=e.get("training", {}),
+                        _model=model,
                     )
                 )
             if manifest.get("router"):

@@ -41,7 +41,7 @@ def _tiny_zoo(path: Path, sources: tuple[str, ...] = ("nn5_daily", "hospital", "
     rng = np.random.default_rng(0)
     members = [Member(name=f"p{i}", architecture="dlinear",
                       config={"input_length": 36, "horizon": 12},
-                      module=build_model("dlinear", input_length=36, horizon=12),
+                      state=build_model("dlinear", input_length=36, horizon=12),
                       representation=rng.normal(size=8).astype(np.float32), source=src)
                for i, src in enumerate(sources)]
     Zoo(cfg, Extractor(**cfg), members).save(path)
