@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="series timed for statsforecast AutoETS/AutoTheta")
             s.add_argument("--repeats", type=int, default=20)
             s.add_argument("--threads", type=int, default=None,
-                           help="torch threads (default: torch's own default)")
+                           help="CPUs the numpy engine may use (default: all the process may run on)")
             continue
         s.add_argument("--datasets", nargs="+", default=None)
         s.add_argument("--methods", nargs="+", default=None,

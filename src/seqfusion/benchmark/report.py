@@ -450,7 +450,7 @@ def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = ["# Speed, memory and size", "", *_meta_lines(meta), "",
              f"Workload: {s.get('n_series')} synthetic series of length {s.get('length')} "
              f"(seed {result.get('seed')}), horizon {s.get('horizon')}, k = {s.get('k')}; "
-             f"torch threads {result.get('torch_threads')}.", ""]
+             f"engine threads (CPUs used) {result.get('engine_threads')}.", ""]
     rows = [
         ["forecasts / s, array [T, n] (`predict`)", _fmt(s.get("array_forecasts_per_s"), 1)],
         ["forecasts / s, long DataFrame (`predict`)", _fmt(s.get("frame_forecasts_per_s"), 1)],

@@ -183,16 +183,17 @@ def run_speed(
 
     ``forecaster``: an object with ``predict``/``predict_windows`` (default:
     ``SeqFusion.from_pretrained(zoo)``); ``probe_import`` runs the fresh-interpreter
-    import/load timing (only meaningful for the real forecaster); ``threads`` sets
-    ``torch.set_num_threads`` first (None: torch's default).
+    import/load timing (only meaningful for the real forecaster); ``threads`` limits
+    the process to that many CPUs first (the numpy engine uses every CPU it may run on;
+    None: all).
     """
-    import torch
+    from seqfusion import engine
 
     if threads is not None:
-        torch.set_num_threads(threads)
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
     series = synthetic_series(n_series, 36, seed)
     result: dict[str, Any] = {
-        "torch_threads": torch.get_num_threads(),
+        "engine_threads": engine.usable_cpus(),
         "seed": seed,
         "zoo": None if zoo is None else str(zoo),
     }
