@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from seqfusion import engine, preprocess
 from seqfusion.errors import SeqFusionError, ZooError
-from seqfusion.frames import assemble, parse
 from seqfusion.zoo import Zoo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FUSIONS = ("mean", "median", "similarity", "inverse_error", "router")
 SELECTIONS = ("similarity", "backtest")
@@ -239,7 +240,7 @@ class SeqFusion:
     def _frequency_indices(freq: Any, n: int) -> np.ndarray:
         from seqfusion.frequency import frequency_index
 
-        if freq is None or isinstance(freq, (str, pd.offsets.BaseOffset)):
+        if freq is None or not isinstance(freq, (list, tuple, np.ndarray)):  # one for all rows
             return np.full(n, frequency_index(freq), dtype=np.int64)
         values = list(freq)
         if len(values) != n:
@@ -351,6 +352,13 @@ class SeqFusion:
             return self._with(**options).predict(y, horizon, k, freq, dayfirst=dayfirst,
                                                  date_format=date_format)
         _check_horizon(horizon)
+        if isinstance(y, (np.ndarray, list, tuple)):  # arrays need no pandas
+            kind, series = preprocess.array_series(y)
+            ctx = self.contexts(series)
+            fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(None, freq))
+            return fc[0] if kind == "array1d" else fc.T.copy()
+        from seqfusion.frames import assemble, parse
+
         parsed = parse(y, dayfirst, date_format)
         ctx = self.contexts(parsed.series, parsed.names)
         fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(parsed, freq))
@@ -359,15 +367,23 @@ class SeqFusion:
     @staticmethod
     def _input_frequency(parsed: Any, freq: Any) -> Any:
         """``freq`` as given (checked), else one inferred class per series of ``parsed``."""
-        from seqfusion.frequency import frequency_class, infer_frequency
-
         if freq is not None:
+            from seqfusion.frequency import frequency_class
+
             return frequency_class(freq)
+        if parsed is None:
+            return None
+        from seqfusion.frequency import infer_frequency
+
         return [infer_frequency(ix) for ix in parsed.index]
 
     def explain(self, y: Any, k: int | None = None, freq: Any = None, *, dayfirst: bool | None = None,
                 date_format: str | None = None) -> pd.DataFrame:
         """Per variate, the chosen members with rank, similarity, fusion weight and source."""
+        import pandas as pd
+
+        from seqfusion.frames import parse
+
         if k is not None:
             self._validate_options(k, self.fusion, self.normalization)
         parsed = parse(y, dayfirst, date_format)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from seqfusion.errors import SeqFusionError
+from seqfusion.preprocess import array_series
 
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 LONG_COLUMNS = ("unique_id", "ds", "y")
@@ -48,25 +49,9 @@ def parse(y: Any, dayfirst: bool | None = None, date_format: str | None = None) 
         if set(LONG_COLUMNS) <= set(y.columns):
             return _parse_long(y, dayfirst, date_format)
         return _parse_wide(y, dayfirst, date_format)
-    if isinstance(y, (list, tuple)):
-        try:
-            y = np.asarray(y)
-        except ValueError:
-            raise SeqFusionError("list input must be rectangular ([T] or [T][C] numbers)") from None
-    if isinstance(y, np.ndarray):
-        if np.iscomplexobj(y):
-            raise SeqFusionError("complex values are not supported: give the real part (or both parts "
-                                 "as two variates)")
-        if y.dtype != bool and not np.issubdtype(y.dtype, np.number):
-            raise SeqFusionError(f"array input must be numeric, got dtype {y.dtype}")
-        if y.ndim == 1:
-            return Parsed("array1d", [y.astype(np.float64)], [0], [None])
-        if y.ndim == 2:
-            if y.shape[1] == 0:
-                raise SeqFusionError("input has no variates (shape [T, 0])")
-            cols = [y[:, c].astype(np.float64) for c in range(y.shape[1])]
-            return Parsed("array2d", cols, list(range(y.shape[1])), [None] * y.shape[1])
-        raise SeqFusionError(f"array input must be [T] or [T, C], got shape {y.shape}")
+    if isinstance(y, (np.ndarray, list, tuple)):
+        kind, cols = array_series(y)
+        return Parsed(kind, cols, list(range(len(cols))), [None] * len(cols))
     raise SeqFusionError(
         f"unsupported input type {type(y).__name__}: give a numpy array [T] or [T, C], "
         "a wide DataFrame or a long DataFrame with unique_id, ds, y"

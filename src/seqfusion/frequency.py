@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from seqfusion.errors import SeqFusionError
+
+if TYPE_CHECKING:  # pandas is imported where an alias or stamps must be read
+    import pandas as pd
 
 UNKNOWN = "unknown"
 #: the known sampling-frequency classes, coarsest first (the source registry uses these)
@@ -71,6 +73,8 @@ def to_offset(freq: str | pd.offsets.BaseOffset) -> pd.offsets.BaseOffset:
     aliases that it names a replacement for (``M``, ``Q-DEC``, ``A``, ``H``, ``T`` ... on
     pandas 3: the replacement pandas suggests is used). Raises SeqFusionError otherwise,
     also for zero or negative steps (``0D``, ``-1D``)."""
+    import pandas as pd
+
     if isinstance(freq, pd.offsets.BaseOffset):
         offset = freq
     else:
@@ -120,6 +124,10 @@ def frequency_class(freq: Any) -> str:
     """
     if freq is None:
         return UNKNOWN
+    if isinstance(freq, str) and freq.strip().lower() in _NAMES:
+        return _NAMES[freq.strip().lower()]
+    import pandas as pd
+
     if isinstance(freq, pd.offsets.BaseOffset):
         return _from_offset(to_offset(freq))
     if not isinstance(freq, str):
@@ -139,6 +147,8 @@ def infer_frequency(index: pd.Index | None) -> str:
     """Frequency class of a time index from its median step (months of 28-31 days are
     monthly, business days daily); ``unknown`` for integer positions, fewer than 3 stamps
     or no index."""
+    import pandas as pd
+
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return UNKNOWN
     steps = np.diff(index.as_unit("ns").asi8)

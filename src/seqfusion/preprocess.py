@@ -18,6 +18,29 @@ from seqfusion.errors import SeqFusionError
 CONSTANT_ULPS = 16
 
 
+def array_series(y: Any) -> tuple[str, list[np.ndarray]]:
+    """Series of an array input: ``[T]`` (one series, kind ``"array1d"``) or ``[T, C]`` (C
+    variates along axis 1, ``"array2d"``), as float64 columns. Lists and tuples are read as
+    arrays. SeqFusionError for complex, text, empty-variate or wrong-rank input."""
+    if isinstance(y, (list, tuple)):
+        try:
+            y = np.asarray(y)
+        except ValueError:
+            raise SeqFusionError("list input must be rectangular ([T] or [T][C] numbers)") from None
+    if np.iscomplexobj(y):
+        raise SeqFusionError("complex values are not supported: give the real part (or both parts "
+                             "as two variates)")
+    if y.dtype != bool and not np.issubdtype(y.dtype, np.number):
+        raise SeqFusionError(f"array input must be numeric, got dtype {y.dtype}")
+    if y.ndim == 1:
+        return "array1d", [y.astype(np.float64)]
+    if y.ndim == 2:
+        if y.shape[1] == 0:
+            raise SeqFusionError("input has no variates (shape [T, 0])")
+        return "array2d", [y[:, c].astype(np.float64) for c in range(y.shape[1])]
+    raise SeqFusionError(f"array input must be [T] or [T, C], got shape {y.shape}")
+
+
 def _pow2_scale(a: np.ndarray) -> np.ndarray:
     """Per-row power of two near ``max |a|`` (1 for all-zero rows), so that dividing by
     it is exact and keeps values within [-2, 2]: ``[n, L] -> [n, 1]``."""
