@@ -408,8 +408,8 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_positive(v: Any) -> bool:
-    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-            and bool(np.isfinite(v)) and v > 0)
+    return bool(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                and np.isfinite(v) and v > 0)
 
 
 def _check_horizon(horizon: Any) -> None:

@@ -166,7 +166,7 @@ def to_datetime(col: pd.Series, name: str, dayfirst: bool | None = None,
         if isinstance(month_first, SeqFusionError) and isinstance(day_first, SeqFusionError):
             raise month_first
         if isinstance(month_first, SeqFusionError):
-            out = day_first  # type: ignore[assignment]
+            out = day_first
         elif isinstance(day_first, SeqFusionError) or month_first.equals(day_first):
             out = month_first
         elif _is_regular(day_first) and not _is_regular(month_first):
@@ -299,18 +299,19 @@ def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any
     n = len(parsed.names)
     steps = np.arange(1, horizon + 1)
     first = parsed.index[0]
-    lengths = np.array([len(ix) for ix in parsed.index])
+    indexes: list[Any] = list(parsed.index)  # every entry is set for DataFrame input
+    lengths = np.array([len(ix) for ix in indexes])
     ds: Any
     if not isinstance(first, pd.DatetimeIndex):  # integer / float stamps: continue the last step
-        last = np.array([ix[-1] for ix in parsed.index])
-        step = np.array([ix[-1] - ix[-2] if len(ix) > 1 else 1 for ix in parsed.index])
+        last = np.array([ix[-1] for ix in indexes])
+        step = np.array([ix[-1] - ix[-2] if len(ix) > 1 else 1 for ix in indexes])
         ds = (last[:, None] + step[:, None] * steps).ravel()
     else:
         grid = np.empty((n, horizon), dtype=np.int64)  # ns since the epoch (UTC when zone-aware)
         regular = np.zeros(n, dtype=bool)
         if first.tz is None and (lengths >= 4).all() and len(set(lengths.tolist())) == 1 \
                 and _fixed_freq(first):
-            stamps = np.stack([ix.as_unit("ns").asi8 for ix in parsed.index])  # [n, L]
+            stamps = np.stack([ix.as_unit("ns").asi8 for ix in indexes])  # [n, L]
             d = np.diff(stamps, axis=1)
             regular = (d == d[:, -1:]).all(axis=1)  # constant step: extend by that step
             grid[regular] = stamps[regular, -1:] + d[regular, -1:] * steps

@@ -323,10 +323,10 @@ class Zoo:
             engine.check_state(state, engine.Extractor.state_shapes(ext["config"]), str(file))
             zoo = cls(ext["config"], state, info=manifest.get("info", {}), path=path)
             for e in manifest["ptms"]:
-                file = member_file(path, e["file"]) if e.get("file") else None
-                state = engine.load_weights(file, e["sha256"]) if file is not None else {}
+                wfile = member_file(path, e["file"]) if e.get("file") else None
+                state = engine.load_weights(wfile, e["sha256"]) if wfile is not None else {}
                 model = engine.build_model(e["architecture"], e["config"], state,
-                                           str(file) if file is not None else f"{mpath}: PTM {e['name']!r}")
+                                           str(wfile) if wfile is not None else f"{mpath}: PTM {e['name']!r}")
                 zoo.add(
                     Member(
                         name=e["name"],
