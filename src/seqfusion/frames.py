@@ -185,10 +185,12 @@ def to_datetime(col: pd.Series, name: str, dayfirst: bool | None = None,
 
 def _iso(col: pd.Series) -> bool:
     """Whether text dates are ISO 8601 (year first), which read the same either way."""
-    try:
-        pd.to_datetime(col, format="ISO8601")
-    except (ValueError, TypeError, OverflowError):
-        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2 on mixed UTC offsets
+        try:
+            pd.to_datetime(col, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            return False
     return True
 
 

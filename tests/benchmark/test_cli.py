@@ -128,7 +128,7 @@ def test_speed_cli_quick(tmp_path: Path) -> None:
     assert main(["speed", "--quick", "--zoo", str(zoo), "--out", str(out)]) == 0
     doc = json.loads((out / "quick" / "speed.json").read_text())
     assert doc["result"]["import_and_load"]["load_s"] > 0
-    assert doc["result"]["torch_threads"] >= 1
+    assert doc["result"]["engine_threads"] >= 1
 
 
 @pytest.mark.parametrize("argv", [
