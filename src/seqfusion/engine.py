@@ -15,9 +15,10 @@ functions in float32 (eval mode: no dropout):
   of many (series, member) pairs at once, computing each pair only when a series uses
   that member. Members whose forecast is an affine map of the context (DLinear and the
   classical ones) are rolled out to any horizon by one precomposed matrix; the
-  Transformer members run in a feature-major layout (features x patches x series) with
-  the patch embedding folded into the attention's input projection, members of one
-  configuration stacked into one batched product, and row chunks spread over threads.
+  Transformer members run in a feature-major layout (features x patches x series), with
+  patching, embedding and the first attention projection as one matrix product of the
+  context and biases folded into the products, members of one configuration stacked
+  into one batched product, and chunks of series spread over worker threads.
 
 Only numpy, ``safetensors.numpy`` and the standard library are imported (not torch).
 """
