@@ -1037,7 +1037,7 @@ class MemberBank:
     (cache-sized); ``threads``: worker threads (None: usable CPUs).
     """
 
-    def __init__(self, models: Sequence[Model], threads: int | None = None, chunk: int = 128,
+    def __init__(self, models: Sequence[Model], threads: int | None = None, chunk: int = 256,
                  stack: bool = True) -> None:
         if not models:
             raise ValueError("the bank needs at least one member")
