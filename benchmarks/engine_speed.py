@@ -6,7 +6,8 @@ router temperature from the manifest) and with top-8 routing. The torch path is
 ``SeqFusion.predict_windows``; the numpy path is ``seqfusion.engine.EngineZoo.forecast``
 (the same router fusion with window normalization, on numpy alone). Runs are
 interleaved (torch, numpy, torch, numpy, ...) so that other jobs sharing the CPUs slow
-both alike; best and median series/s over ``--repeats`` runs are printed.
+both alike; best and median series/s over ``--repeats`` runs are printed, and the CPU
+time of the process per series (all its threads; spinning thread pools count too).
 
 Usage: ``python benchmarks/engine_speed.py [--n 10000] [--horizon 48] [--threads 2] [--repeats 5]``
 """
@@ -59,22 +60,25 @@ def main(argv: list[str] | None = None) -> None:
             runs[f"torch  {label}"] = (lambda k=k: sf.predict_windows(x, args.horizon, k=k))
     order = sorted(runs, key=lambda s: (s.split()[1:], s))  # numpy/torch alternate per setting
     times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for name in order:  # warm-up (and the outputs for the agreement check)
         results[name] = runs[name]()  # type: ignore[operator]
     for _ in range(args.repeats):
         for name in order:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             runs[name]()  # type: ignore[operator]
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
 
     print(f"{args.n} random walks of length 36, horizon {args.horizon}, router fusion over "
           f"{len(zoo)} members (temperature {temperature}); threads {args.threads} "
           f"(OMP/OPENBLAS_NUM_THREADS, torch.set_num_threads, engine); {args.repeats} runs")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'path':24s} {'best series/s':>14s} {'median series/s':>16s}")
+    print(f"{'path':24s} {'best series/s':>14s} {'median series/s':>16s} {'CPU us/series (median)':>23s}")
     for name in order:
         ts = times[name]
-        print(f"{name:24s} {args.n / min(ts):14.0f} {args.n / statistics.median(ts):16.0f}")
+        print(f"{name:24s} {args.n / min(ts):14.0f} {args.n / statistics.median(ts):16.0f} "
+              f"{statistics.median(cpu[name]) / args.n * 1e6:23.0f}")
     if not args.no_torch:
         for label in ("all members", "top-8"):
             a, b = results[f"numpy  {label}"], results[f"torch  {label}"]
