@@ -1121,6 +1121,9 @@ class MemberBank:
 
     def _affine_pairs(self, x: np.ndarray, used: np.ndarray, finite_rows: np.ndarray, horizon: int,
                       clip: float | None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """The affine members' pairs: one product with the precomposed roll-out maps; a
+        roll-out that reaches the clip (a clipped block changes the later ones) and rows
+        with non-finite values are recomputed step by step."""
         a, b = self.affine_maps(horizon)
         aff = np.asarray(self.affine)
         rows = np.flatnonzero(used[:, aff].any(axis=1) & finite_rows)
@@ -1128,14 +1131,16 @@ class MemberBank:
             xs = x if len(rows) == len(x) else x[rows]
             y = (xs @ a).reshape(len(rows), len(aff), horizon)
             y += b.reshape(len(aff), horizon)
+            over = None if clip is None else ~(np.abs(y) <= clip).all(axis=2)  # [rows, n_affine]
             for j, m in enumerate(aff):
                 keep = used[rows, m]
-                r, pred = rows[keep], y[keep, j]
-                if clip is not None:  # a block that was clipped changes the later ones: recompute
-                    bad = (np.abs(pred) > clip).any(axis=1) | ~np.isfinite(pred).all(axis=1)
+                everywhere = bool(keep.all())
+                r, pred = (rows, y[:, j]) if everywhere else (rows[keep], y[keep, j])
+                if over is not None:
+                    bad = over[:, j] if everywhere else over[keep, j]
                     if bad.any():
                         pred = pred.copy()
-                        pred[bad] = rollout(self.models[m], xs[keep][bad], horizon, clip)
+                        pred[bad] = rollout(self.models[m], x[r[bad]], horizon, clip)
                 yield int(m), r, pred
         odd = np.flatnonzero(~finite_rows)
         for m in aff:  # rows with non-finite values: step by step, as torch does
