@@ -179,21 +179,22 @@ class _Workspace:
     faults on every call."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[tuple[str, int], np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...], ones: bool = False,
             init: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
         """A float32 array of ``shape`` reserved under ``name``; contents undefined, except
         that with ``ones`` the last row (axis -2) is kept at 1, and ``init`` fills a new
         array once (callers never overwrite those parts)."""
-        a = self._arrays.get(name)
+        key = (name, len(shape))  # stacked and single-member work keep their own arrays
+        a = self._arrays.get(key)
         if a is None or a.shape != shape:
             a = np.empty(shape, dtype=np.float32)
             if ones:
                 a[..., -1, :] = 1.0
             if init is not None:
                 init(a)
-            self._arrays[name] = a
+            self._arrays[key] = a
         return a
 
 
@@ -882,6 +883,7 @@ class Extractor:
 
     @classmethod
     def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Names and shapes of the torch extractor's tensors (the decoder's included)."""
         T, L = int(config.get("input_length", 36)), int(config.get("patch_len", 4))
         d, d_ff, dim = int(config.get("d_model", 64)), int(config.get("d_ff", 128)), int(config.get("dim", 128))
         out = {"embed_patch.weight": (d, L), "embed_patch.bias": (d,), "position": (1, T // L, d),
@@ -963,6 +965,7 @@ class Router:
 
     @classmethod
     def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Names and shapes of the torch router's tensors."""
         T, hidden = int(config.get("input_length", 36)), int(config.get("hidden", 128))
         n_in = T + 2 + int(config.get("acf_lags", 0)) + int(config.get("embed_dim", 128)) + int(
             config.get("frequencies", 0))
@@ -1238,10 +1241,12 @@ class EngineZoo:
 
     @property
     def names(self) -> list[str]:
+        """Member names, in zoo order (the router's output order)."""
         return [m.name for m in self.members]
 
     @property
     def input_length(self) -> int:
+        """Context length ``T`` every member and the extractor take."""
         return int(self.extractor_config.get("input_length", 36))
 
     def representations(self) -> np.ndarray:
