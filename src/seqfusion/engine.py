@@ -1342,8 +1342,7 @@ class EngineZoo:
         std = ctx.std(axis=1, keepdims=True)
         xn = (ctx - mean) / np.maximum(std, CONTEXT_STD_FLOOR)
         emb = self.embed(ctx)
-        f = freq if (freq is not None or not self.router.frequencies) else None
-        w_all = self.router.weights(xn, emb, temperature, f, self.threads)
+        w_all = self.router.weights(xn, emb, temperature, freq, self.threads)
         k = len(self) if k is None else int(k)
         idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
         w = np.take_along_axis(w_all, idx, axis=1)
