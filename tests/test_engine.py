@@ -209,6 +209,7 @@ def _random_state(module: torch.nn.Module, seed: int) -> dict[str, np.ndarray]:
     {"input_length": 24, "horizon": 7, "patch_len": 6, "stride": 6, "d_model": 16, "n_heads": 2, "d_ff": 16,
      "n_layers": 3},
     {"input_length": 36, "horizon": 40, "patch_len": 16, "stride": 8, "d_model": 24, "n_heads": 3, "d_ff": 32},
+    {"input_length": 36, "horizon": 12, "patch_len": 4, "stride": 8, "d_model": 16, "n_heads": 4, "d_ff": 16},
 ])
 def test_patchtst_other_configs(config: dict, contexts: np.ndarray) -> None:
     module = build_torch_model("patchtst", **config)

@@ -15,9 +15,10 @@ functions in float32 (eval mode: no dropout):
   of many (series, member) pairs at once, computing each pair only when a series uses
   that member. Members whose forecast is an affine map of the context (DLinear and the
   classical ones) are rolled out to any horizon by one precomposed matrix; the
-  Transformer members run in a feature-major layout (features x patches x series) with
-  the patch embedding folded into the attention's input projection, members of one
-  configuration stacked into one batched product, and row chunks spread over threads.
+  Transformer members run in a feature-major layout (features x patches x series), with
+  patching, embedding and the first attention projection as one matrix product of the
+  context and biases folded into the products, members of one configuration stacked
+  into one batched product, and chunks of series spread over worker threads.
 
 Only numpy, ``safetensors.numpy`` and the standard library are imported (not torch).
 """
@@ -87,17 +88,29 @@ def check_state(state: State, expected: Mapping[str, tuple[int, ...]], where: st
 
 # ---------------------------------------------------------------------------- erf / GELU
 def _erf_table(width: float = 0.125, upper: float = 5.0, degree: int = 7) -> tuple[np.ndarray, float, float]:
-    """Piecewise polynomials for erf on ``[0, upper]``: Chebyshev interpolants of
-    :func:`math.erf` on intervals of ``width``, in the power basis of the local variable
-    ``t`` in [-1, 1]; returns ``(coefficients [degree + 1, n_intervals], width, upper)``."""
+    """Piecewise polynomials for erf on ``[0, upper]``: on each interval of ``width``, the
+    polynomial of ``degree`` interpolating :func:`math.erf` at the Chebyshev nodes, in the
+    power basis of the local variable ``t`` in [-1, 1]; returns
+    ``(coefficients [degree + 1, n_intervals], width, upper)``."""
+    m = degree + 1
+    theta = np.pi * (np.arange(m) + 0.5) / m
+    nodes = np.cos(theta)
+    cheb_at_nodes = np.cos(np.outer(np.arange(m), theta))  # T_j(node_k)
+    power = np.zeros((m, m))  # power[j] = coefficients of T_j (T_0 = 1, T_1 = t, T_j+1 = 2t T_j - T_j-1)
+    power[0, 0] = 1.0
+    if m > 1:
+        power[1, 1] = 1.0
+    for j in range(2, m):
+        power[j, 1:] = 2.0 * power[j - 1, :-1]
+        power[j] -= power[j - 2]
     n = round(upper / width)
-    nodes = np.cos(np.pi * (np.arange(degree + 1) + 0.5) / (degree + 1))
     cols = []
     for i in range(n):
         centre = (i + 0.5) * width
-        values = [math.erf(centre + 0.5 * width * t) for t in nodes]
-        cheb = np.polynomial.chebyshev.chebfit(nodes, values, degree)
-        cols.append(np.polynomial.chebyshev.cheb2poly(cheb))
+        values = np.array([math.erf(centre + 0.5 * width * t) for t in nodes])
+        cheb = cheb_at_nodes @ values * (2.0 / m)
+        cheb[0] *= 0.5
+        cols.append(cheb @ power)
     return np.ascontiguousarray(np.array(cols).T), width, upper
 
 
@@ -161,17 +174,22 @@ class _Workspace:
     faults on every call."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[tuple[str, int], np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], ones: bool = False) -> np.ndarray:
+    def get(self, name: str, shape: tuple[int, ...], ones: bool = False,
+            init: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
         """A float32 array of ``shape`` reserved under ``name``; contents undefined, except
-        with ``ones`` the last row (axis -2) is kept at 1 (callers never write it)."""
-        a = self._arrays.get(name)
+        that with ``ones`` the last row (axis -2) is kept at 1, and ``init`` fills a new
+        array once (callers never overwrite those parts)."""
+        key = (name, len(shape))  # stacked and single-member work keep their own arrays
+        a = self._arrays.get(key)
         if a is None or a.shape != shape:
             a = np.empty(shape, dtype=np.float32)
             if ones:
                 a[..., -1, :] = 1.0
-            self._arrays[name] = a
+            if init is not None:
+                init(a)
+            self._arrays[key] = a
         return a
 
 
@@ -333,18 +351,25 @@ def _encoder_layer_shapes(prefix: str, d: int, d_ff: int) -> dict[str, tuple[int
 
 
 def _token_weights(state: State, emb_w: np.ndarray, emb_b: np.ndarray, d: int, n_heads: int) -> np.ndarray:
-    """Weights ``[4d + 1, P, K]`` (float64) mapping a token's inputs (plus a constant one)
-    to the first layer's ``q, k, v`` (``3d`` rows), the token state (``d`` rows) and a
-    constant one (last row); ``emb_w [P, d, K]``, ``emb_b [P, d]``: each token's embedding."""
+    """Weights ``[4d + 1, L + P]`` (float64) mapping a token's patch (``L`` values) and its
+    one-hot position (``P`` values) to the first layer's ``q, k, v`` (``3d`` rows), the
+    token state (``d`` rows) and a constant one (last row); ``emb_w [d, L]`` embeds a patch,
+    ``emb_b [P, d]`` is each token's embedding bias plus position."""
     in_w, in_b = _attention_projection(state, "encoder.layers.0.", d, n_heads)
-    P, K = emb_w.shape[0], emb_w.shape[2]
-    out = np.zeros((4 * d + 1, P, K + 1))
-    out[: 3 * d, :, :K] = np.einsum("fd,pdk->fpk", in_w, emb_w)
-    out[: 3 * d, :, K] = (emb_b @ in_w.T + in_b).T
-    out[3 * d : 4 * d, :, :K] = emb_w.transpose(1, 0, 2)
-    out[3 * d : 4 * d, :, K] = emb_b.T
-    out[4 * d, :, K] = 1.0
+    L, P = emb_w.shape[1], emb_b.shape[0]
+    out = np.zeros((4 * d + 1, L + P))
+    out[: 3 * d, :L] = in_w @ emb_w
+    out[: 3 * d, L:] = (emb_b @ in_w.T + in_b).T
+    out[3 * d : 4 * d, :L] = emb_w
+    out[3 * d : 4 * d, L:] = emb_b.T
+    out[4 * d, L:] = 1.0
     return out
+
+
+def _one_hot_tokens(patches: np.ndarray) -> None:
+    """Fill rows ``L..L+P`` of ``patches [..., L + P, P, c]`` with each token's one-hot position."""
+    P = patches.shape[-2]
+    patches[..., -P:, :, :] = np.eye(P, dtype=np.float32)[:, :, None]
 
 
 def _stack(items: Sequence[Any]) -> Any:
@@ -502,7 +527,7 @@ def build_model(architecture: str, config: Mapping[str, Any], state: State | Non
 class _PatchTSTParams:
     """PatchTST weights for the feature-major forward (optionally stacked over members)."""
 
-    tok_w: np.ndarray  # [(4d + 1) * P, T + 1]: context (+ one) -> per token q, k, v, state, one
+    tok_w: np.ndarray  # [4d + 1, L + P]: patch (+ one-hot position) -> q, k, v, token state, one
     layers: list[_Layer]  # layers[0].in_w is unused (folded into tok_w)
     head_w: np.ndarray  # [h, (d + 1) * P]: feature-major columns, last LayerNorm's affine folded in
 
@@ -511,9 +536,8 @@ class _PatchTSTParams:
 class PatchTST(Model):
     """Univariate PatchTST (see :class:`seqfusion.build.models.patchtst.PatchTST`).
 
-    Patching (with the last value repeated ``stride`` times), the patch embedding, the
-    position embedding and the first attention projection are one linear map of the
-    z-normalized context, applied as one matrix product.
+    The patch and position embeddings and the first attention projection are one matrix
+    product of the patches (with the last value repeated ``stride`` times).
     """
 
     def __init__(self, config: Mapping[str, Any], state: State | None = None) -> None:
@@ -544,17 +568,12 @@ class PatchTST(Model):
         return out
 
     def _params(self, state: State) -> _PatchTSTParams:
-        d, P, h, T, L = self.d_model, self.n_patches, self.horizon, self.input_length, self.patch_len
+        d, P, h = self.d_model, self.n_patches, self.horizon
         last = self.n_layers - 1
         layers = [_encoder_layer_state(state, f"encoder.layers.{i}.", d, self.n_heads, i < last)
                   for i in range(self.n_layers)]
-        we = state["embed.weight"].astype(np.float64)  # [d, L]
-        emb_w = np.zeros((P, d, T))  # token p's embedding as a map of the context
-        for p in range(P):
-            for j in range(L):  # offset j of patch p reads the context padded with its last value
-                emb_w[p, :, min(p * self.stride + j, T - 1)] += we[:, j]
         emb_b = state["embed.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
-        tok_w = _token_weights(state, emb_w, emb_b, d, self.n_heads).reshape((4 * d + 1) * P, T + 1)
+        tok_w = _token_weights(state, state["embed.weight"].astype(np.float64), emb_b, d, self.n_heads)
         head = state["head.weight"].astype(np.float64).reshape(h, P, d).transpose(0, 2, 1)  # [h, d, P]
         g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
         b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
@@ -576,18 +595,23 @@ class PatchTST(Model):
         lead, (T, c) = ctx.shape[:-2], ctx.shape[-2:]
         mean = ws.get("mean", lead + (1, c))
         np.mean(ctx, axis=-2, keepdims=True, out=mean)
-        z = ws.get("z", lead + (T + 1, c), ones=True)
-        zt = z[..., :T, :]
-        np.subtract(ctx, mean, out=zt)
+        z = ws.get("z", lead + (T, c))
+        np.subtract(ctx, mean, out=z)
         std = ws.get("std", lead + (1, c))
-        np.einsum("...tc,...tc->...c", zt, zt, out=std[..., 0, :])
+        np.einsum("...tc,...tc->...c", z, z, out=std[..., 0, :])
         std *= 1.0 / T
         std += 1e-5
         np.sqrt(std, out=std)
-        zt /= std
-        tokens = ws.get("tokens", lead + ((4 * d + 1) * P, c))
-        np.matmul(p.tok_w, z, out=tokens)
-        tokens = _view(tokens, lead + (4 * d + 1, P * c))
+        z /= std
+        L, s = self.patch_len, self.stride
+        patches = ws.get("patches", lead + (L + P, P, c), init=_one_hot_tokens)
+        for i in range(P):  # patch i: z[i * stride:], padded with the last value (ufunc copies)
+            n_in = max(0, min(L, T - i * s))
+            np.positive(z[..., i * s : i * s + n_in, :], out=patches[..., :n_in, i, :])
+            if n_in < L:
+                np.positive(z[..., T - 1 : T, :], out=patches[..., n_in:L, i, :])
+        tokens = ws.get("tokens", lead + (4 * d + 1, P * c))
+        np.matmul(p.tok_w, _view(patches, lead + (L + P, P * c)), out=tokens)
         _encode(p, tokens, self.n_heads, P, ws)
         np.matmul(p.head_w, _view(tokens[..., 3 * d :, :], lead + ((d + 1) * P, c)), out=out)
         out *= std
@@ -813,7 +837,7 @@ def affine_rollout(model: Model, horizon: int) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------- extractor
 @dataclass
 class _ExtractorParams:
-    tok_w: np.ndarray  # [(4d + 1) * P, T + 1]: series (+ one) -> per token q, k, v, state, one
+    tok_w: np.ndarray  # [4d + 1, L + P]: patch (+ one-hot position) -> q, k, v, token state, one
     layers: list[_Layer]
     proj1_w: np.ndarray  # [d, d] (last LayerNorm's scale folded in)
     proj1_b: np.ndarray  # [d, 1]
@@ -854,6 +878,7 @@ class Extractor:
 
     @classmethod
     def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Names and shapes of the torch extractor's tensors (the decoder's included)."""
         T, L = int(config.get("input_length", 36)), int(config.get("patch_len", 4))
         d, d_ff, dim = int(config.get("d_model", 64)), int(config.get("d_ff", 128)), int(config.get("dim", 128))
         out = {"embed_patch.weight": (d, L), "embed_patch.bias": (d,), "position": (1, T // L, d),
@@ -864,14 +889,11 @@ class Extractor:
         return out
 
     def _params(self, state: State) -> _ExtractorParams:
-        d, last, P, L, T = self.d_model, self.n_layers - 1, self.n_patches, self.patch_len, self.input_length
+        d, last = self.d_model, self.n_layers - 1
         layers = [_encoder_layer_state(state, f"encoder.layers.{i}.", d, self.n_heads, i < last)
                   for i in range(self.n_layers)]
-        emb_w = np.zeros((P, d, T))
-        for p in range(P):
-            emb_w[p, :, p * L : (p + 1) * L] = state["embed_patch.weight"].astype(np.float64)
         emb_b = state["embed_patch.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
-        tok_w = _token_weights(state, emb_w, emb_b, d, self.n_heads).reshape((4 * d + 1) * P, T + 1)
+        tok_w = _token_weights(state, state["embed_patch.weight"].astype(np.float64), emb_b, d, self.n_heads)
         g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
         b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
         p1 = state["project.0.weight"].astype(np.float64)
@@ -885,12 +907,12 @@ class Extractor:
         """Normalized series, feature-major ``[T, c]`` -> representations ``[dim, c]``."""
         p, P, d = self.params, self.n_patches, self.d_model
         ws = _workspace()
-        T, c = zt.shape
-        z = ws.get("z", (T + 1, c), ones=True)
-        np.copyto(z[:T], zt)
-        tokens = ws.get("tokens", ((4 * d + 1) * P, c))
-        np.matmul(p.tok_w, z, out=tokens)
-        h = _encode(p, _view(tokens, (4 * d + 1, P * c)), self.n_heads, P, ws)
+        L, c = self.patch_len, zt.shape[-1]
+        patches = ws.get("patches", (L + P, P, c), init=_one_hot_tokens)
+        np.positive(zt.reshape(P, L, c).transpose(1, 0, 2), out=patches[:L])
+        tokens = ws.get("tokens", (4 * d + 1, P * c))
+        np.matmul(p.tok_w, _view(patches, (L + P, P * c)), out=tokens)
+        h = _encode(p, tokens, self.n_heads, P, ws)
         pooled = h.reshape(d, P, c).mean(axis=1)
         u = p.proj1_w @ pooled
         u += p.proj1_b
@@ -938,6 +960,7 @@ class Router:
 
     @classmethod
     def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Names and shapes of the torch router's tensors."""
         T, hidden = int(config.get("input_length", 36)), int(config.get("hidden", 128))
         n_in = T + 2 + int(config.get("acf_lags", 0)) + int(config.get("embed_dim", 128)) + int(
             config.get("frequencies", 0))
@@ -1012,7 +1035,7 @@ class MemberBank:
     (cache-sized); ``threads``: worker threads (None: usable CPUs).
     """
 
-    def __init__(self, models: Sequence[Model], threads: int | None = None, chunk: int = 128,
+    def __init__(self, models: Sequence[Model], threads: int | None = None, chunk: int = 256,
                  stack: bool = True) -> None:
         if not models:
             raise ValueError("the bank needs at least one member")
@@ -1096,6 +1119,9 @@ class MemberBank:
 
     def _affine_pairs(self, x: np.ndarray, used: np.ndarray, finite_rows: np.ndarray, horizon: int,
                       clip: float | None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """The affine members' pairs: one product with the precomposed roll-out maps; a
+        roll-out that reaches the clip (a clipped block changes the later ones) and rows
+        with non-finite values are recomputed step by step."""
         a, b = self.affine_maps(horizon)
         aff = np.asarray(self.affine)
         rows = np.flatnonzero(used[:, aff].any(axis=1) & finite_rows)
@@ -1103,14 +1129,16 @@ class MemberBank:
             xs = x if len(rows) == len(x) else x[rows]
             y = (xs @ a).reshape(len(rows), len(aff), horizon)
             y += b.reshape(len(aff), horizon)
+            over = None if clip is None else ~(np.abs(y) <= clip).all(axis=2)  # [rows, n_affine]
             for j, m in enumerate(aff):
                 keep = used[rows, m]
-                r, pred = rows[keep], y[keep, j]
-                if clip is not None:  # a block that was clipped changes the later ones: recompute
-                    bad = (np.abs(pred) > clip).any(axis=1) | ~np.isfinite(pred).all(axis=1)
+                everywhere = bool(keep.all())
+                r, pred = (rows, y[:, j]) if everywhere else (rows[keep], y[keep, j])
+                if over is not None:
+                    bad = over[:, j] if everywhere else over[keep, j]
                     if bad.any():
                         pred = pred.copy()
-                        pred[bad] = rollout(self.models[m], xs[keep][bad], horizon, clip)
+                        pred[bad] = rollout(self.models[m], x[r[bad]], horizon, clip)
                 yield int(m), r, pred
         odd = np.flatnonzero(~finite_rows)
         for m in aff:  # rows with non-finite values: step by step, as torch does
