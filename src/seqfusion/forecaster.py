@@ -354,7 +354,7 @@ class SeqFusion:
         _check_horizon(horizon)
         if isinstance(y, (np.ndarray, list, tuple)):  # arrays need no pandas
             kind, series = preprocess.array_series(y)
-            ctx = self.contexts(series)
+            ctx = self.contexts(np.stack(series) if len(series) > 1 else series)  # [n, T] at once
             fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(None, freq))
             return fc[0] if kind == "array1d" else fc.T.copy()
         from seqfusion.frames import assemble, parse
