@@ -522,6 +522,8 @@ def run_realuse(args: argparse.Namespace, argv: list[str], started: float) -> in
             "zoo": None if not any(m.startswith("seqfusion") for m in methods)
             else (Path(zoo).name if zoo else "default"),
             "zoo_saw_source": saw, "max_series": max_series,
+            "zoo_manifest_sha256": (zoo_fingerprint(zoo) if any(m.startswith("seqfusion")
+                                                                for m in methods) else None),
         }
         forecasts: dict[str, tuple[Any, Any]] = {}
         meta_rows: dict[str, dict[str, Any]] = {}

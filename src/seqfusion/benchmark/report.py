@@ -601,7 +601,12 @@ def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets:
               "over all members, frequency given); the paper design is "
               "`SeqFusion.from_pretrained(fusion=\"mean\", k=16)` on the same zoo. The zoo per "
               "dataset is in the Datasets table: competition datasets use a zoo built without "
-              "M3, M4 and Tourism (`configs/no_competitions.toml`) when it is available.",
+              "M3, M4 and Tourism (`configs/no_competitions.toml`) when it is available"
+              + (" (zoo manifests, SHA-256 prefix: " + ", ".join(
+                  f"{z} {h}" for z, h in sorted({(i.get("zoo"), i.get("zoo_manifest_sha256"))
+                                                 for i in info.values() if i.get("zoo")}))
+                 + ")" if any(i.get("zoo_manifest_sha256") for i in info.values()) else "")
+              + ".",
               "- MASE: contexts with at most `season` points use season 1 for the scale ("
               + (", ".join(f"{d} {n}" for d, n in sf.items() if n) or "no window") + "); "
               "windows with a zero scale (constant context) are left out of MASE for every "
