@@ -1,10 +1,11 @@
-"""``seqfusion benchmark {multivariate,univariate,speed}``: run, cache and report.
+"""``seqfusion benchmark {multivariate,univariate,realuse,speed}``: run, cache and report.
 
 Results go to ``--out`` (default ``benchmarks/results``) as ``<kind>.md`` and
-``<kind>.json``; ``--quick`` runs write to ``<out>/quick/`` so they never overwrite full
-results. Multivariate and univariate runs *merge* into an existing ``<kind>.json``: rows
-of the methods run now replace rows with the same (method, dataset[, subsample]); other
-rows are kept (``--replace`` starts from scratch). Every (method, dataset, options)
+``<kind>.json`` (``realuse_validation.*`` for ``realuse --split validation``); ``--quick``
+runs write to ``<out>/quick/`` so they never overwrite full results. Multivariate,
+univariate and realuse runs *merge* into an existing ``<kind>.json``: rows of the methods
+run now replace rows with the same (method, dataset[, subsample]); other rows are kept
+(``--replace`` starts from scratch). Every (method, dataset, options)
 result is cached as JSON in ``cache_dir('benchmark')``; slow per-window methods also
 cache their forecasts chunk by chunk (``.npz``) so an interrupted run resumes.
 """
@@ -34,6 +35,12 @@ QUICK_ROWS = 300
 QUICK_UV_DATASETS = ("m3_yearly", "tourism_yearly")
 QUICK_SERIES = 50
 CHUNKS = {"autoets": 1000, "autotheta": 1000, "autoarima": 20}
+QUICK_RU_DATASETS = ("ETTh1", "Illness", "m3_yearly", "tourism_yearly")
+QUICK_RU_METHODS = ("snaive", "naive", "seqfusion")
+QUICK_RU_SERIES = 20
+RU_MAX_WINDOWS = 100  # AutoETS / AutoTheta windows per dataset
+RU_ARIMA_WINDOWS = 20  # AutoARIMA windows per dataset
+RU_CHUNK = 10  # windows per cached chunk of the statsforecast methods
 
 
 class UsageError(Exception):
@@ -70,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqfusion benchmark",
                 description="Run the benchmarks; results in --out as markdown + JSON.")
     sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser,
-                           metavar="{multivariate,univariate,speed}")
+                           metavar="{multivariate,univariate,realuse,speed}")
+    _add_realuse_parser(sub)
     for kind, help_ in (("multivariate", "ForecastPFN/SeqFusion multivariate protocol (MSE)"),
                         ("univariate", "M3 / Tourism / M4 Hourly+Weekly (SMAPE / MAPE)"),
                         ("speed", "throughput, latency, memory, zoo size")):
@@ -109,6 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--seed", type=int, default=0, help="seed of the in-task deep models")
             s.add_argument("--epochs", type=int, default=10, help="in-task deep model epochs")
     return p
+
+
+def _add_realuse_parser(sub: Any) -> None:
+    s = sub.add_parser("realuse", help="whole history before the origin; MASE, geo-mean vs SeasonalNaive")
+    s.add_argument("--datasets", nargs="+", default=None,
+                   help="dataset names (default: all, see seqfusion.benchmark.realuse.DATASETS)")
+    s.add_argument("--methods", nargs="+", default=None,
+                   help="snaive naive autoets autotheta autoarima seqfusion seqfusion_paper "
+                        "(default: all; SeasonalNaive is always added)")
+    s.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="test origins, or the validation origins before them")
+    s.add_argument("--zoo", default=None, help="SeqFusion zoo for the non-competition datasets "
+                                               "(default: shipped zoo)")
+    s.add_argument("--competition-zoo", default=None,
+                   help="zoo without M3/M4/Tourism data for the competition datasets (default: "
+                        "<SEQFUSION_CACHE>/zoos/no_competitions when built; otherwise the --zoo "
+                        "zoo, with those rows marked 'zoo saw this source')")
+    s.add_argument("--max-windows", type=int, default=RU_MAX_WINDOWS,
+                   help=f"AutoETS/AutoTheta windows per dataset, evenly spaced (0: all; "
+                        f"default {RU_MAX_WINDOWS})")
+    s.add_argument("--arima-windows", type=int, default=RU_ARIMA_WINDOWS,
+                   help=f"AutoARIMA windows per dataset (0: all; default {RU_ARIMA_WINDOWS})")
+    s.add_argument("--quick", action="store_true", help="tiny smoke-test run (seconds)")
+    s.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    s.add_argument("--no-cache", action="store_true", help="recompute, ignoring cached forecasts")
+    s.add_argument("--no-freq", action="store_true",
+                   help="do not tell SeqFusion the datasets' sampling frequency")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--replace", action="store_true",
+                   help="write only this run's rows instead of merging with the existing file")
 
 
 # ------------------------------------------------------------------ helpers
@@ -391,6 +429,190 @@ def run_univariate(args: argparse.Namespace, argv: list[str], started: float) ->
     return 0
 
 
+# ------------------------------------------------------------------ realuse
+
+
+def competition_zoo_default() -> Path:
+    """Where the zoo without M3/M4/Tourism data is expected (``benchmarks/run_realuse.sh``
+    builds it there)."""
+    return cache_dir("zoos") / "no_competitions"
+
+
+def _realuse_zoos(args: argparse.Namespace, methods: list[str]) -> tuple[str | None, str | None]:
+    """(zoo for the other datasets, zoo for the competition datasets)."""
+    from seqfusion.benchmark.baselines import zoo_folder
+
+    if not any(m.startswith("seqfusion") for m in methods):
+        return args.zoo, args.zoo
+    if not (zoo_folder(args.zoo) / "zoo.json").is_file():
+        raise UsageError(f"no zoo at {zoo_folder(args.zoo)} (zoo.json missing); give --zoo DIR")
+    if args.competition_zoo is not None:
+        if not (Path(args.competition_zoo) / "zoo.json").is_file():
+            raise UsageError(f"no zoo at {args.competition_zoo} (zoo.json missing)")
+        return args.zoo, str(args.competition_zoo)
+    cand = competition_zoo_default()
+    if (cand / "zoo.json").is_file():
+        return args.zoo, str(cand)
+    return args.zoo, args.zoo
+
+
+def run_realuse(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    import numpy as np
+
+    from seqfusion.benchmark import protocol as pr
+    from seqfusion.benchmark import realuse as ru
+    from seqfusion.benchmark.baselines import zoo_fingerprint
+    from seqfusion.benchmark.report import CostMeter, realuse_markdown, run_metadata, write_json
+    from seqfusion.build.data.paths import data_root
+
+    quick = args.quick
+    names = _split(args.datasets) or list(QUICK_RU_DATASETS if quick else ru.DATASETS)
+    try:
+        specs = [ru.resolve(n) for n in names]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    methods = [ru.canonical_method(m) for m in
+               (_split(args.methods) or list(QUICK_RU_METHODS if quick else ru.METHODS))]
+    bad = [m for m in methods if m not in ru.METHODS]
+    if bad:
+        raise UsageError(f"unknown realuse method(s) {', '.join(bad)}; known: {', '.join(ru.METHODS)}")
+    if "snaive" in methods:
+        methods.remove("snaive")
+    methods.insert(0, "snaive")  # the reference of every ratio
+    methods = list(dict.fromkeys(methods))
+    if args.max_windows < 0 or args.arima_windows < 0:
+        raise UsageError("--max-windows and --arima-windows must be >= 0")
+    limits = {"autoets": args.max_windows or None, "autotheta": args.max_windows or None,
+              "autoarima": args.arima_windows or None}
+    zoo_main, zoo_comp = _realuse_zoos(args, methods)
+    if any(m.startswith("seqfusion") for m in methods) and zoo_comp == zoo_main and any(
+            s.competition for s in specs):
+        print("seqfusion benchmark: note: no zoo without M3/M4/Tourism found (build one with "
+              "benchmarks/run_realuse.sh or give --competition-zoo); the competition rows use "
+              f"{zoo_main or 'the default zoo'} and are marked 'zoo saw this source'",
+              file=sys.stderr)
+    max_series = QUICK_RU_SERIES if quick else None
+    split = args.split
+
+    import torch
+
+    torch.set_num_threads(1)
+    new_rows: list[dict[str, Any]] = []
+    info: dict[str, dict[str, Any]] = {}
+    commit = None
+    for spec in specs:
+        data = ru.load(spec.name, split, max_series=max_series)
+        if data.n_windows == 0:
+            print(f"{spec.name}: no window for split {split}; skipped", file=sys.stderr)
+            continue
+        fp = _fingerprint(data_root() / spec.path)
+        zoo = zoo_comp if spec.competition else zoo_main
+        saw = ru.zoo_saw(zoo, spec) if any(m.startswith("seqfusion") for m in methods) else []
+        lengths = data.context_lengths()
+        info[spec.name] = {
+            "group": spec.group, "frequency": spec.frequency, "freq_given": spec.freq,
+            "horizon": spec.horizon, "season": spec.season, "metric": spec.metric,
+            "n_series": data.n_series, "n_windows": data.n_windows,
+            "windows_dropped_short_context": data.dropped,
+            "context_min": int(lengths.min()), "context_median": float(np.median(lengths)),
+            "context_max": int(lengths.max()), "path": spec.path,
+            "origins": ("competition test window (n - H)" if spec.competition and split == "test"
+                        else "last H points of the training part (n - 2H)" if spec.competition
+                        else f"n - kH, k = {'1..5' if split == 'test' else '6..10'}"),
+            "zoo": None if not any(m.startswith("seqfusion") for m in methods)
+            else (Path(zoo).name if zoo else "default"),
+            "zoo_saw_source": saw, "max_series": max_series,
+            "zoo_manifest_sha256": (zoo_fingerprint(zoo) if any(m.startswith("seqfusion")
+                                                                for m in methods) else None),
+        }
+        forecasts: dict[str, tuple[Any, Any]] = {}
+        meta_rows: dict[str, dict[str, Any]] = {}
+        for key in methods:
+            method = ru.make_method(key, spec, zoo=zoo, no_freq=args.no_freq)
+            idx = ru.subsample(data.n_windows, limits.get(key))
+            payload = {"kind": "realuse", "method": key, "options": method.options(),
+                       "dataset": spec.name, "split": split, "data": fp,
+                       "max_series": max_series,
+                       "windows": hashlib.sha256(idx.tobytes()).hexdigest()[:16],
+                       "n_windows": int(len(idx)), "protocol": 1}
+            if key.startswith("seqfusion"):
+                payload["zoo"] = zoo_fingerprint(zoo)
+            cfile, chunk_dir = _cache_paths("realuse", f"{spec.name}-{split}", key, payload)
+            npz = cfile.with_suffix(".npz")
+            if args.no_cache:
+                shutil.rmtree(chunk_dir, ignore_errors=True)
+            row: dict[str, Any] | None = None
+            if cfile.is_file() and npz.is_file() and not args.no_cache:
+                row = json.loads(cfile.read_text())
+                with np.load(npz) as z:
+                    pred = z["pred"]
+                row["cached"] = True
+            if row is None:
+                slow = key in ru.SLOW
+                bar = _bar(len(idx), f"{method.name} {spec.name}", args.no_progress)
+                try:
+                    with CostMeter() as cost:
+                        pred = pr.forecast_rows(method, data.contexts(idx), spec.horizon,
+                                                chunk=RU_CHUNK if slow else None,
+                                                progress=bar.update,
+                                                chunk_cache=chunk_dir if slow else None)
+                finally:
+                    bar.close()
+                bad_pred = ~np.isfinite(pred)
+                if bad_pred.any():  # never scored as NaN: replaced by the last context value
+                    last = np.array([c[-1] for c in data.contexts(idx)])
+                    pred = np.where(bad_pred, last[:, None], pred)
+                if commit is None:
+                    from seqfusion.benchmark.report import git_commit
+
+                    commit = git_commit() or "unknown"
+                row = {**cost.to_dict(), "stats": dict(method.stats), "options": method.options(),
+                       "non_finite": int(bad_pred.sum()), "computed_utc":
+                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": commit}
+                write_json(cfile, row)
+                np.savez(npz, pred=pred, idx=idx)
+                shutil.rmtree(chunk_dir, ignore_errors=True)
+                row["cached"] = False
+            forecasts[method.name] = (idx, pred)
+            row.update({"method": method.name, "key": key, "cap": method.cap,
+                        "subsample_limit": limits.get(key)})
+            if key.startswith("seqfusion"):
+                row.update({"zoo": info[spec.name]["zoo"], "zoo_saw_source": saw})
+            meta_rows[method.name] = row
+        scores = ru.score_dataset(data, forecasts, ru.LABELS["snaive"])
+        for label, sc in scores.items():
+            row = {"dataset": spec.name, "split": split, "group": spec.group,
+                   **sc, **meta_rows[label]}
+            new_rows.append(row)
+            extra = f"  {spec.metric.upper()} {row[spec.metric]:.3f}" if spec.metric else ""
+            print(f"{label:<48} {spec.name:<17} MASE {row['mase']:.4f}  rel "
+                  f"{row['relative_mase'] or float('nan'):.4f}{extra}  n={row['n_windows']}  "
+                  f"{row['seconds']:.1f}s" + ("  (cached)" if row["cached"] else ""),
+                  file=sys.stderr)
+
+    out = Path(args.out) / ("quick" if quick else "")
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "realuse" if split == "test" else "realuse_validation"
+    jpath = out / f"{stem}.json"
+    rows = _merge(jpath, new_rows, ("key", "dataset"), args.replace)
+    old_info: dict[str, Any] = {}
+    if jpath.is_file() and not args.replace:
+        try:
+            old_info = json.loads(jpath.read_text()).get("dataset_info", {})
+        except (OSError, ValueError):
+            old_info = {}
+    info = {**old_info, **info}
+    meta = run_metadata(argv, started)
+    meta["rows_compute_seconds"] = round(sum(float(r.get("seconds", 0.0)) for r in rows), 3)
+    shown = [d for d in ru.DATASETS if any(r["dataset"] == d for r in rows)]
+    summary = ru.summarize(rows, shown, lambda d: ru.DATASETS[d].group)
+    write_json(jpath, {"kind": "realuse", "split": split, "meta": meta, "datasets": shown,
+                       "dataset_info": info, "summary": summary, "rows": rows})
+    (out / f"{stem}.md").write_text(realuse_markdown(rows, meta, shown, info, summary, split))
+    print(f"wrote {out / (stem + '.md')} and {jpath}", file=sys.stderr)
+    return 0
+
+
 # ------------------------------------------------------------------ speed
 
 
@@ -431,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     runners = {"multivariate": run_multivariate, "univariate": run_univariate,
-               "speed": run_speed_cmd}
+               "realuse": run_realuse, "speed": run_speed_cmd}
     full_argv = ["benchmark", *argv]
     try:
         if getattr(args, "k", 0) is None:

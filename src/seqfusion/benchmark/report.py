@@ -444,6 +444,177 @@ def univariate_markdown(rows: list[dict[str, Any]], meta: dict[str, Any],
     return "\n".join(lines) + "\n"
 
 
+def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets: list[str],
+                     info: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]],
+                     split: str) -> str:
+    """Markdown of the whole-history ("realuse") benchmark for one split."""
+    from seqfusion.benchmark.realuse import ARIMA_CAP, ARIMA_MAX_SEASON, GROUPS, LABELS, N_ORIGINS, STATS_CAP
+
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
+    order: list[str] = []
+    for r in rows:
+        if r["method"] not in cells:
+            order.append(r["method"])
+        cells.setdefault(r["method"], {})[r["dataset"]] = r
+    rank = {v: i for i, v in enumerate(LABELS.values())}
+    labels = sorted(order, key=lambda lb: rank.get(lb, 99))
+
+    def mark(r: dict[str, Any]) -> str:
+        return ("*" if r.get("subsampled") else "") + ("†" if r.get("zoo_saw_source") else "")
+
+    def cell(lb: str, d: str, key: str, digits: int = 3) -> str:
+        r = cells[lb].get(d)
+        if r is None or r.get(key) is None:
+            return "—"
+        return _fmt(float(r[key]), digits) + mark(r)
+
+    title = "test" if split == "test" else "validation"
+    origins = ("the competition's test window (origin n - H) for M3, M4 and Tourism; for the "
+               f"others the last {N_ORIGINS} windows, H apart, ending at the end of each series"
+               if split == "test" else
+               "for M3, M4 and Tourism the last H points of the training part (origin n - 2H); "
+               f"for the others the {N_ORIGINS} windows (H apart) just before the test windows "
+               "(origins n - kH, k = 6..10); every target lies before the test origins")
+    lines = [
+        f"# Whole-history benchmark ({title} split)",
+        "",
+        "Every method gets the whole history of each series before the forecast origin "
+        "(capped where stated below). Origins: " + origins + ". Horizon by frequency: "
+        "yearly 6, quarterly 8, monthly 18, weekly 13, daily 14, hourly 48 (competition data: "
+        "their own horizon). MASE per window = MAE / in-sample seasonal-naive MAE of the "
+        "window's context (season 1, 4, 12, 52, 7, 24 for yearly ... hourly; 1 for M3 other), "
+        "averaged over the dataset's windows. Summary: geometric mean over datasets of "
+        "method MASE / SeasonalNaive MASE on the same windows (lower is better). Protocol: "
+        "`seqfusion.benchmark.realuse`.",
+        "",
+        *_meta_lines(meta),
+        "",
+        "Marks: `*` evaluated on an evenly spaced subsample of the dataset's windows (its "
+        "ratio uses SeasonalNaive on the same windows); `†` the SeqFusion zoo used for this "
+        "dataset saw its source (not zero-shot).",
+        "",
+        "## Summary: geo-mean of MASE / SeasonalNaive MASE",
+        "",
+    ]
+    head = ["method", f"all ({len(datasets)})"]
+    present = [g for g in GROUPS if any(info.get(d, {}).get("group") == g for d in datasets)]
+    for g in present:
+        head.append(f"{g} ({sum(info.get(d, {}).get('group') == g for d in datasets)})")
+    head += ["windows per dataset", "context", "wall s"]
+    table = []
+    for lb in labels:
+        sm = summary.get(lb, {})
+        per = cells[lb]
+        any_dag = any(r.get("zoo_saw_source") for r in per.values())
+        any_sub = any(r.get("subsampled") for r in per.values())
+        suffix = ("*" if any_sub else "") + ("†" if any_dag else "")
+        row = [lb, _fmt(sm.get("geomean"), 3) + suffix
+               + ("" if sm.get("n_datasets") == len(datasets) else f" ({sm.get('n_datasets')})")]
+        for g in present:
+            row.append(_fmt(sm.get(f"geomean_{g}"), 3))
+        limit = next((r.get("subsample_limit") for r in per.values()), None)
+        cap = next((r.get("cap") for r in per.values()), None)
+        key = next((r.get("key") for r in per.values()), "")
+        row.append("all" if not limit else f"at most {limit}")
+        row.append("last 36 (its input length)" if key.startswith("seqfusion")
+                   else "whole history" if not cap else f"last {cap} points")
+        row.append(_fmt(sum(float(r.get("seconds", 0.0)) for r in per.values()), 0))
+        table.append(row)
+    lines += _table(head, table)
+
+    lines += ["", "## MASE per dataset", ""]
+    table = []
+    for d in datasets:
+        i = info.get(d, {})
+        table.append([d, str(i.get("group", "")), str(i.get("horizon", "")),
+                      *[cell(lb, d, "mase") for lb in labels]])
+    lines += _table(["dataset", "group", "H", *labels], table)
+
+    lines += ["", "## MASE / SeasonalNaive MASE per dataset (same windows)", ""]
+    table = []
+    for d in datasets:
+        table.append([d, *[cell(lb, d, "relative_mase") for lb in labels]])
+    geo = ["**geo-mean**", *[(_fmt(summary.get(lb, {}).get("geomean"), 3)) for lb in labels]]
+    table.append(geo)
+    for g in present:
+        table.append([f"geo-mean {g}", *[_fmt(summary.get(lb, {}).get(f"geomean_{g}"), 3)
+                                         for lb in labels]])
+    lines += _table(["dataset", *labels], table)
+
+    comp = [d for d in datasets if info.get(d, {}).get("metric")]
+    if comp:
+        lines += ["", "## Competition metrics (SMAPE for M3/M4, MAPE for Tourism, percent)", "",
+                  "Mean over all forecast points (MAPE: points with y = 0 skipped); a subsampled "
+                  "method's value covers its subsample only.", ""]
+        table = []
+        for d in comp:
+            m = info[d]["metric"]
+            table.append([d, m.upper(), *[cell(lb, d, m, 2) for lb in labels]])
+        lines += _table(["dataset", "metric", *labels], table)
+
+    lines += ["", "## Datasets", ""]
+    table = []
+    for d in datasets:
+        i = info.get(d, {})
+        saw = i.get("zoo_saw_source") or []
+        table.append([d, str(i.get("group", "")), str(i.get("frequency", "")),
+                      str(i.get("freq_given") or "unknown"), str(i.get("horizon", "")),
+                      str(i.get("season", "")), str(i.get("n_series", "")),
+                      str(i.get("n_windows", "")), str(i.get("windows_dropped_short_context", 0)),
+                      f"{i.get('context_min', '')} / {_fmt(i.get('context_median'), 0)} / "
+                      f"{i.get('context_max', '')}", str(i.get("zoo") or "—"),
+                      ("yes: " + ", ".join(saw)) if saw else "no"])
+    lines += _table(["dataset", "group", "frequency", "freq given to SeqFusion", "H",
+                     "MASE season", "series", "windows", "windows dropped (context < 3)",
+                     "context length min / median / max", "SeqFusion zoo",
+                     "zoo saw this source"], table)
+
+    fb = {lb: sum(int((r.get("stats") or {}).get("fallbacks", 0) or 0) for r in cells[lb].values())
+          for lb in labels}
+    zs = {d: max((int(r.get("zero_scale_windows", 0)) for lb in labels
+                  if (r := cells[lb].get(d)) is not None and not r.get("subsampled")), default=0)
+          for d in datasets}
+    sf = {d: max((int(r.get("season_fallback_windows", 0)) for lb in labels
+                  if (r := cells[lb].get(d)) is not None and not r.get("subsampled")), default=0)
+          for d in datasets}
+    lines += ["", "## Notes", "",
+              "- Context caps: SeqFusion is given the whole history and keeps its last 36 "
+              "points (its input length); histories shorter than 8 points are left-padded "
+              "with their first value before the call (SeqFusion itself pads 8..35 points "
+              f"the same way). AutoETS and AutoTheta see the last {STATS_CAP} points, AutoARIMA "
+              f"the last {ARIMA_CAP} (statsforecast's fits on thousands of points take "
+              "minutes each); Naive and SeasonalNaive use the last season of the history.",
+              "- statsforecast models use the dataset's season, or none where two seasons do "
+              "not fit in the (capped) context; AutoARIMA is fitted without a season when the "
+              f"season exceeds {ARIMA_MAX_SEASON} (weekly data). A failed or non-finite fit "
+              "falls back to Naive (fallbacks: "
+              + ", ".join(f"{lb} {n}" for lb, n in fb.items() if n) + ")."
+              if any(fb.values()) else
+              "- statsforecast models use the dataset's season, or none where two seasons do "
+              "not fit in the (capped) context; AutoARIMA is fitted without a season when the "
+              f"season exceeds {ARIMA_MAX_SEASON} (weekly data). No fit fell back to Naive.",
+              "- Subsamples (`*`): evenly spaced windows in (series, origin) order, so they "
+              "spread over the series and cycle through the origins; the same windows for "
+              "every run of a method.",
+              "- SeqFusion rows: the default design is the zoo's recommendation (learned router "
+              "over all members, frequency given); the paper design is "
+              "`SeqFusion.from_pretrained(fusion=\"mean\", k=16)` on the same zoo. The zoo per "
+              "dataset is in the Datasets table: competition datasets use a zoo built without "
+              "M3, M4 and Tourism (`configs/no_competitions.toml`) when it is available"
+              + (" (zoo manifests, SHA-256 prefix: " + ", ".join(
+                  f"{z} {h}" for z, h in sorted({(i.get("zoo"), i.get("zoo_manifest_sha256"))
+                                                 for i in info.values() if i.get("zoo")}))
+                 + ")" if any(i.get("zoo_manifest_sha256") for i in info.values()) else "")
+              + ".",
+              "- MASE: contexts with at most `season` points use season 1 for the scale ("
+              + (", ".join(f"{d} {n}" for d, n in sf.items() if n) or "no window") + "); "
+              "windows with a zero scale (constant context) are left out of MASE for every "
+              "method (" + (", ".join(f"{d} {n}" for d, n in zs.items() if n) or "none") + ").",
+              "- Wall time: seconds summed over datasets (rows read from the cache keep their "
+              "original time); per-row details, counts and options are in the JSON file.", ""]
+    return "\n".join(lines) + "\n"
+
+
 def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
     """Markdown of the speed benchmark."""
     s = result.get("seqfusion", {})
