@@ -1,6 +1,7 @@
 """Safe reading and writing of tables: atomic writes, refusing to overwrite inputs."""
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def test_write_table_csv_and_parquet_round_trip(tmp_path: Path) -> None:
     assert read_table(tmp_path / "x.csv")["y"].tolist() == [1.5, 2.5]
     pd.testing.assert_frame_equal(read_table(tmp_path / "x.parquet"), df)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.parquet"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_check_output(tmp_path: Path) -> None:

@@ -87,6 +87,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=f".tmp{p.suffix}", dir=p.parent)
         os.close(fd)
         tmp = Path(tmp_name)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         try:
             write(tmp)
             os.replace(tmp, p)
