@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from seqfusion.errors import SeqFusionError
-from seqfusion.build.extractor import Extractor
-from seqfusion.forecaster import SeqFusion
-from seqfusion.build.members import classical_member
-from seqfusion.zoo import Zoo
 from seqfusion.build.cli import add_zoo_commands, cmd_add, cmd_build, cmd_map, infer_band, pca_2d, read_series_csv
+from seqfusion.build.extractor import Extractor
+from seqfusion.build.members import classical_member
+from seqfusion.errors import SeqFusionError
+from seqfusion.forecaster import SeqFusion
+from seqfusion.zoo import Zoo
 
 EXT = {"input_length": 36, "patch_len": 4, "d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 1,
        "dim": 16, "dropout": 0.0}

@@ -12,13 +12,11 @@ import pandas as pd
 import pytest
 import torch
 
-from seqfusion.errors import SeqFusionError, ZooError
-from seqfusion.forecaster import SeqFusion
 from seqfusion.build.models import build_model
 from seqfusion.build.router import (
-    attach_router,
     Router,
     RouterConfig,
+    attach_router,
     calibrate_temperature,
     pad_left,
     router_data,
@@ -26,6 +24,8 @@ from seqfusion.build.router import (
     step_weights,
     train_router,
 )
+from seqfusion.errors import SeqFusionError, ZooError
+from seqfusion.forecaster import SeqFusion
 from seqfusion.zoo import Zoo
 
 

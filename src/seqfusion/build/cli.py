@@ -9,7 +9,6 @@ to register ``build``, ``add`` and ``map`` here, and forwards ``show --plot`` to
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +130,10 @@ def cmd_add(args: argparse.Namespace) -> int:
     """``zoo add``: train one PTM on the user's series and add it to ``--zoo``."""
     import torch
 
-    from seqfusion.build.pipeline import DEFAULTS
     from seqfusion.build.data.sources import clean_series
     from seqfusion.build.data.windows import sample_windows
     from seqfusion.build.members import representation
+    from seqfusion.build.pipeline import DEFAULTS
     from seqfusion.build.training import TrainConfig, train_ptm
     from seqfusion.zoo import Member, sha256_file
 

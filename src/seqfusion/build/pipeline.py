@@ -29,7 +29,6 @@ Run ``seqfusion zoo build --config default --out DIR``.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import fnmatch
 import hashlib
@@ -51,16 +50,22 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from seqfusion.errors import SeqFusionError
 from seqfusion.build.extractor import Extractor
 from seqfusion.build.extractor_training import ExtractorTrainConfig, pair_cosines, summarize_history, train_extractor
-from seqfusion.frequency import aggregated_class, frequency_class
 from seqfusion.build.members import classical_member, representation, torch_module
 from seqfusion.build.models import build_model, list_architectures
-from seqfusion.build.router import (RouterConfig, attach_router, calibrate_temperature, new_router, router_data,
-                                    train_router)
+from seqfusion.build.router import (
+    RouterConfig,
+    attach_router,
+    calibrate_temperature,
+    new_router,
+    router_data,
+    train_router,
+)
 from seqfusion.build.training import TrainConfig, train_ptm
 from seqfusion.build.transfer import G_SCALES, NORMS, TransferResult, format_matrix, selection_quality, transfer_matrix
+from seqfusion.errors import SeqFusionError
+from seqfusion.frequency import aggregated_class, frequency_class
 from seqfusion.zoo import Member, Zoo
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
