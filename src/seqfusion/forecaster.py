@@ -199,11 +199,15 @@ class SeqFusion:
         Returns ``members`` ``[n, k]`` (indices), ``similarity`` ``[n, k]``, ``weight``
         ``[n, k]`` and, with back-test selection, ``error`` ``[n, k]``.
         """
+        return self._choose(ctx, preprocess.znorm(ctx)[0], k, freq)
+
+    def _choose(self, ctx: np.ndarray, xn: np.ndarray, k: int | None, freq: Any) -> dict[str, np.ndarray]:
+        """:meth:`choose` given the z-normalized contexts ``xn`` (computed once per call)."""
         k = self.k if k is None else k
-        emb = self._embed(ctx)
+        emb = self.zoo.extractor.embed(xn)
         sims_all = self._cosines(emb)
         if self.fusion == "router":
-            return self._choose_router(ctx, emb, sims_all, k, freq)
+            return self._choose_router(xn, emb, sims_all, k, freq)
         order = np.argsort(-sims_all, axis=1, kind="stable")
         if self.selection == "similarity":
             idx = order[:, :k]
@@ -229,12 +233,16 @@ class SeqFusion:
         (a pandas alias such as ``"D"``/``"W"``/``"MS"``, a class name such as
         ``"weekly"``, or None for unknown); routers built without frequency inputs ignore it.
         """
-        if self.zoo.router is None:
+        xn = preprocess.znorm(np.asarray(ctx, dtype=np.float64))[0]
+        return self._router_weights(xn, self.zoo.extractor.embed(xn) if emb is None else emb, freq)
+
+    def _router_weights(self, xn: np.ndarray, emb: np.ndarray, freq: Any) -> np.ndarray:
+        """Router weights ``[n, M]`` of z-normalized contexts ``xn`` and their embeddings."""
+        router = self.zoo.router
+        if router is None:
             raise SeqFusionError("this zoo has no router")
-        ctx = np.asarray(ctx, dtype=np.float64)
-        emb = self._embed(ctx) if emb is None else emb
-        fidx = self._frequency_indices(freq, len(ctx)) if self.zoo.router.frequencies else None
-        return self.zoo.router.weights(preprocess.znorm(ctx)[0], emb, self.router_temperature, fidx)
+        fidx = self._frequency_indices(freq, len(xn)) if router.frequencies else None
+        return router.weights(xn, emb, self.router_temperature, fidx)
 
     @staticmethod
     def _frequency_indices(freq: Any, n: int) -> np.ndarray:
@@ -248,9 +256,9 @@ class SeqFusion:
         cache: dict[Any, int] = {}
         return np.array([cache.setdefault(f, frequency_index(f)) for f in values], dtype=np.int64)
 
-    def _choose_router(self, ctx: np.ndarray, emb: np.ndarray, sims_all: np.ndarray, k: int,
+    def _choose_router(self, xn: np.ndarray, emb: np.ndarray, sims_all: np.ndarray, k: int,
                        freq: Any = None) -> dict[str, np.ndarray]:
-        w_all = self.router_weights(ctx, emb, freq)
+        w_all = self._router_weights(xn, emb, freq)
         idx = np.argsort(-w_all, axis=1, kind="stable")[:, :k]
         w = np.take_along_axis(w_all, idx, axis=1)
         w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
@@ -309,7 +317,9 @@ class SeqFusion:
         elif weights is not None:
             raise SeqFusionError("weights need members")
         else:
-            chosen = self.choose(ctx, k, freq)
+            # the whole-window normalization is the one selection uses: compute it once
+            xsel = xn if self.normalization == "window" else preprocess.znorm(ctx)[0]
+            chosen = self._choose(ctx, xsel, k, freq)
             idx, weights = chosen["members"], chosen["weight"]
         if self.fusion == "median" and members is None:
             preds = engine.member_rollouts(self.zoo.bank, xn, idx, horizon, self.clip)  # [n, k, H]
