@@ -150,8 +150,8 @@ def to_datetime(col: pd.Series, name: str, dayfirst: bool | None = None,
         out = pd.DatetimeIndex(col)
     elif date_format is not None or dayfirst is not None or not _is_text(col):
         out = _read_dates(col, name, dayfirst=bool(dayfirst), format=date_format)
-    elif _iso(col):
-        out = _read_dates(col, name, format="ISO8601")
+    elif (iso := _iso(col)) is not None:
+        out = iso
     else:
         month_first: pd.DatetimeIndex | SeqFusionError
         day_first: pd.DatetimeIndex | SeqFusionError
@@ -183,15 +183,19 @@ def to_datetime(col: pd.Series, name: str, dayfirst: bool | None = None,
     return out
 
 
-def _iso(col: pd.Series) -> bool:
-    """Whether text dates are ISO 8601 (year first), which read the same either way."""
+def _iso(col: pd.Series) -> pd.DatetimeIndex | None:
+    """Text dates read as ISO 8601 (year first, the same either way), or None when they are
+    not ISO dates."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pandas 2 on mixed UTC offsets
         try:
-            pd.to_datetime(col, format="ISO8601")
-        except (ValueError, TypeError, OverflowError):
-            return False
-    return True
+            return pd.DatetimeIndex(pd.to_datetime(col, format="ISO8601"))
+        except ValueError as exc:
+            if "utc=True" in str(exc):  # mixed UTC offsets: read as UTC
+                return pd.DatetimeIndex(pd.to_datetime(col, format="ISO8601", utc=True))
+            return None
+        except (TypeError, OverflowError):
+            return None
 
 
 def _is_text(col: pd.Series) -> bool:
