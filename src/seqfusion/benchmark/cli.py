@@ -59,6 +59,14 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out
 
 
+def _resolve_all(names: list[str], resolve: Any) -> list[Any]:
+    """``resolve(name)`` for every dataset name; an unknown name is a usage error."""
+    try:
+        return [resolve(n) for n in names]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _options(pairs: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs or []:
@@ -234,10 +242,7 @@ def run_multivariate(args: argparse.Namespace, argv: list[str], started: float) 
 
     quick = args.quick
     names = _split(args.datasets) or list(QUICK_MV_DATASETS if quick else pr.DATASETS)
-    try:
-        specs = [pr.resolve_dataset(n) for n in names]
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    specs = _resolve_all(names, pr.resolve_dataset)
     try:
         horizons = sorted({int(h) for h in (_split(args.horizons) or
                                             (QUICK_HORIZONS if quick else pr.HORIZONS))})
@@ -352,10 +357,7 @@ def run_univariate(args: argparse.Namespace, argv: list[str], started: float) ->
     quick = args.quick
     names = [n.lower() for n in (_split(args.datasets) or
                                  list(QUICK_UV_DATASETS if quick else uv.UNIVARIATE))]
-    try:
-        specs = [uv.resolve_univariate(n) for n in names]
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    specs = _resolve_all(names, uv.resolve_univariate)
     methods = _seqfusion_wanted(args, ("last", "mean", "snaive") if quick else UV_DEFAULT_METHODS)
     bad = [m for m in methods if m not in UV_METHODS]
     if bad:
@@ -365,10 +367,6 @@ def run_univariate(args: argparse.Namespace, argv: list[str], started: float) ->
         uv.check_leakage(args.zoo, [s.name for s in specs])
     sf_opts = _options(args.seqfusion_opt)
     max_series = QUICK_SERIES if quick else None
-
-    import torch
-
-    torch.set_num_threads(1)
     new_rows: list[dict[str, Any]] = []
     for spec in specs:
         data = uv.load_univariate(spec.name, max_series=max_series)
@@ -467,10 +465,7 @@ def run_realuse(args: argparse.Namespace, argv: list[str], started: float) -> in
 
     quick = args.quick
     names = _split(args.datasets) or list(QUICK_RU_DATASETS if quick else ru.DATASETS)
-    try:
-        specs = [ru.resolve(n) for n in names]
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    specs = _resolve_all(names, ru.resolve)
     methods = [ru.canonical_method(m) for m in
                (_split(args.methods) or list(QUICK_RU_METHODS if quick else ru.METHODS))]
     bad = [m for m in methods if m not in ru.METHODS]
@@ -493,10 +488,6 @@ def run_realuse(args: argparse.Namespace, argv: list[str], started: float) -> in
               file=sys.stderr)
     max_series = QUICK_RU_SERIES if quick else None
     split = args.split
-
-    import torch
-
-    torch.set_num_threads(1)
     new_rows: list[dict[str, Any]] = []
     info: dict[str, dict[str, Any]] = {}
     commit = None

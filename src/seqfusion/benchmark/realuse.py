@@ -189,6 +189,7 @@ def resolve(name: str) -> RealuseSpec:
 def read_series(spec: RealuseSpec, root: Path | None = None) -> list[np.ndarray]:
     """Every series of a dataset in full (for competition data: train + test part)."""
     from seqfusion.benchmark.protocol import load_frame
+    from seqfusion.benchmark.univariate import read_competition_series
     from seqfusion.build.data import readers
 
     path = (root if root is not None else data_root()) / spec.path
@@ -197,12 +198,8 @@ def read_series(spec: RealuseSpec, root: Path | None = None) -> list[np.ndarray]
     if spec.reader == "frame":
         _, values = load_frame(path)
         return [np.ascontiguousarray(values[:, j]) for j in range(values.shape[1])]
-    if spec.reader == "m3":
-        return readers.read_m3_tidy(path, split="all")
-    if spec.reader == "tsf":
-        return readers.read_tsf(path)
-    if spec.reader == "m4":
-        return readers.read_m4_wide(path, include_test=True)
+    if spec.reader in ("m3", "tsf", "m4"):
+        return read_competition_series(spec.reader, path)
     if spec.reader == "columns":
         return readers.read_csv_columns(path, columns=list(spec.columns or ()))
     raise ValueError(f"unknown reader {spec.reader!r}")

@@ -76,17 +76,18 @@ def resolve_univariate(name: str) -> UnivariateSpec:
 # ------------------------------------------------------------------ reading
 
 
-def _read_series(spec: UnivariateSpec, path: Path) -> list[np.ndarray]:
-    """Full series (train + test) in file order, via ``seqfusion.build.data.readers``."""
+def read_competition_series(reader: str, path: Path) -> list[np.ndarray]:
+    """Full series (train + test) of a competition file in file order; ``reader``: ``"m3"``,
+    ``"tsf"`` (Tourism) or ``"m4"``."""
     from seqfusion.build.data import readers
 
-    if spec.reader == "m3":
+    if reader == "m3":
         return readers.read_m3_tidy(path, split="all")
-    if spec.reader == "tsf":
+    if reader == "tsf":
         return readers.read_tsf(path)
-    if spec.reader == "m4":
+    if reader == "m4":
         return readers.read_m4_wide(path, include_test=True)
-    raise ValueError(f"unknown reader {spec.reader!r}")
+    raise ValueError(f"unknown reader {reader!r}")
 
 
 @dataclass
@@ -139,7 +140,7 @@ def load_univariate(
     path = (root if root is not None else data_root()) / spec.path
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
-    series = _read_series(spec, path)
+    series = read_competition_series(spec.reader, path)
     if max_series is not None:
         series = series[:max_series]
     if split == "validation":
