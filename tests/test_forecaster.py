@@ -39,7 +39,7 @@ def test_matches_manual_fusion(model, panel):
     idx, _ = model.select(x[None])
     z = torch.tensor(((x - mean) / std)[None], dtype=torch.float32)
     manual = np.mean([rollout(torch_module(model.zoo.members[m]), z, H).numpy()[0] for m in idx[0]], axis=0)
-    np.testing.assert_allclose(model.predict(panel[:, 1], H), manual * std + mean, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.predict(panel[:, 1], H, history="last"), manual * std + mean, rtol=1e-5, atol=1e-5)
 
 
 @settings(max_examples=15, deadline=None)
@@ -57,7 +57,14 @@ def test_deterministic(tiny_zoo, panel):
 
 
 def test_longer_history_uses_last_T(model, panel):
-    np.testing.assert_allclose(model.predict(panel, 5), model.predict(panel[-36:], 5))
+    np.testing.assert_allclose(model.predict(panel, 5, history="last"), model.predict(panel[-36:], 5))
+
+
+def test_whole_history_counts_and_36_points_are_the_zoo_alone(model, panel):
+    whole, last = model.predict(panel, 5), model.predict(panel, 5, history="last")
+    assert whole.shape == last.shape and np.isfinite(whole).all()
+    assert not np.allclose(whole, last)  # back-tests in the history weigh Theta and the seasonal naive in
+    np.testing.assert_array_equal(model.predict(panel[-36:], 5), model.predict(panel[-36:], 5, history="last"))
 
 
 def test_short_history_padded_and_minimum(model, panel):
@@ -116,7 +123,7 @@ def test_wide_dataframe_roundtrip(model, panel):
     out = model.predict(df, 5)
     assert list(out.columns) == ["a", "b", "c"]
     assert out.index[0] == pd.Timestamp("2024-03-01") and len(out) == 5
-    np.testing.assert_allclose(out.to_numpy(), model.predict(panel, 5))
+    np.testing.assert_allclose(out.to_numpy(), model.predict(panel, 5, freq="D"))
     with_col = df.reset_index(names="date")
     out2 = model.predict(with_col, 5)
     assert list(out2.columns) == ["date", "a", "b", "c"]
@@ -144,7 +151,7 @@ def test_long_dataframe(model, panel):
     out = model.predict(long, 4)
     assert list(out.columns) == ["unique_id", "ds", "y"] and len(out) == 12
     assert set(out["unique_id"]) == {"x", "y", "z"}
-    np.testing.assert_allclose(out[out.unique_id == "x"]["y"], model.predict(panel[:, 0], 4), rtol=1e-5)
+    np.testing.assert_allclose(out[out.unique_id == "x"]["y"], model.predict(panel[:, 0], 4, freq="h"), rtol=1e-5)
     first_z = out[out.unique_id == "z"]["ds"].iloc[0]
     assert first_z == frames[2]["ds"].iloc[-1] + pd.Timedelta("1h")
     with pytest.raises(SeqFusionError, match="unknown column"):
@@ -349,7 +356,13 @@ def test_forecasts_are_scale_and_shift_equivariant_at_any_magnitude(model, panel
 def test_unforecastable_magnitudes_are_clear_errors(model):
     x = np.sin(np.arange(40.0))
     with pytest.raises(SeqFusionError, match="too large for float64"):
-        model.predict(np.where(x > -0.9, 1.7e308, -1.7e308), 3)
+        model.predict(np.where(x > -0.9, 1.7e308, -1.7e308), 3, history="last")
+    # the whole-history path works on power-of-two rescaled histories: finite, or a clear error
+    try:
+        out = model.predict_quantiles(np.where(x > -0.9, 1.7e308, -1.7e308), 3)
+        assert np.isfinite(out).all()
+    except SeqFusionError as exc:
+        assert "overflow" in str(exc) or "too large" in str(exc)
     # a drift member extends a ramp ending at the float64 maximum beyond it
     from seqfusion.build.extractor import Extractor
     from seqfusion.build.members import classical_member

@@ -68,8 +68,18 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
                                       selection=args.selection, normalization=args.normalization,
-                                      router_temperature=args.router_temperature)
-    out = model.predict(df, args.horizon, freq=args.freq)
+                                      router_temperature=args.router_temperature, history=args.history)
+    plot_levels = args.level or ([80.0, 95.0] if args.plot else None)
+    intervals = model.predict(df, args.horizon, freq=args.freq, level=plot_levels) if plot_levels else None
+    if args.quantiles:
+        out = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq)
+        if args.level and intervals is not None:
+            extra = [c for c in intervals.columns if c not in out.columns]
+            out = pd.concat([out, intervals[extra].set_axis(out.index)], axis=1)
+    elif intervals is not None:
+        out = intervals if args.level else intervals[[c for c in intervals.columns if not _is_interval(c)]]
+    else:
+        out = model.predict(df, args.horizon, freq=args.freq)
     write_index = fmt == "wide" and not any(c in out.columns for c in TIME_COLUMNS)
     label = "step" if write_index else None
     if args.output and args.output != "-":
@@ -80,10 +90,34 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         from seqfusion.plotting import plot_forecast
 
         hist, fc = _history_and_forecast(df, out, fmt)
-        plot_forecast(hist, fc, args.plot)
+        plot_forecast(hist, fc, args.plot, bands=_bands(intervals, fmt, plot_levels or []))
     if args.explain:
         print(model.explain(df, freq=args.freq).to_string(index=False), file=sys.stderr)
     return 0
+
+
+def _is_interval(column: Any) -> bool:
+    return isinstance(column, str) and ("-lo-" in column or "-hi-" in column)
+
+
+def _bands(intervals: pd.DataFrame | None, fmt: str, levels: list[float]) -> dict[Any, list[Any]]:
+    """Interval bands per series for the plot: ``{name: [(level, lo [H], hi [H]), ...]}``."""
+    from seqfusion.quantiles import level_label
+
+    if intervals is None:
+        return {}
+    bands: dict[Any, list[Any]] = {}
+    if fmt == "long":
+        for name, g in intervals.groupby("unique_id", sort=False):
+            bands[name] = [(lv, g[f"y-lo-{level_label(lv)}"].to_numpy(), g[f"y-hi-{level_label(lv)}"].to_numpy())
+                           for lv in levels]
+        return bands
+    names = [c[: -len(f"-lo-{level_label(levels[0])}")] for c in intervals.columns
+             if isinstance(c, str) and c.endswith(f"-lo-{level_label(levels[0])}")]
+    for name in names:
+        bands[name] = [(lv, intervals[f"{name}-lo-{level_label(lv)}"].to_numpy(),
+                        intervals[f"{name}-hi-{level_label(lv)}"].to_numpy()) for lv in levels]
+    return bands
 
 
 def cmd_zoo_list(args: argparse.Namespace) -> int:
@@ -141,6 +175,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _quantile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a quantile level in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a quantile level in (0, 1), got {text!r}")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level in percent (0, 100), got {text!r}") from None
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"expected a level in percent (0, 100), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="seqfusion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -166,7 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--date-format", default=None, help="strftime format of the dates, e.g. %%d.%%m.%%Y")
     fc.add_argument("--output", "-o",
                     help="write the forecast here: .parquet/.pq as Parquet, else CSV (default: stdout)")
-    fc.add_argument("--plot", help="draw history and forecast per variate into this PNG")
+    fc.add_argument("--quantiles", type=_quantile, nargs="+", default=None, metavar="Q",
+                    help="also write these quantiles (levels in (0, 1), e.g. 0.1 0.5 0.9): columns q0.1 ... "
+                         "(long input) or <variate>_q0.1 ... (wide input)")
+    fc.add_argument("--level", type=_level, nargs="+", default=None, metavar="L",
+                    help="also write prediction intervals at these levels in percent (e.g. 80 95): columns "
+                         "<name>-lo-80, <name>-hi-80, ... (name: the variate, or y for long input)")
+    fc.add_argument("--history", choices=["whole", "last"], default=None,
+                    help="whole: use every point of each history (default); last: only the zoo's input "
+                         "length (36 points), as the paper")
+    fc.add_argument("--plot", help="draw history, forecast and its 80%% / 95%% intervals (or --level) "
+                                   "per variate into this PNG")
     fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")
     fc.set_defaults(func=cmd_forecast)
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqfusion import engine, preprocess
+from seqfusion import engine, history, preprocess
+from seqfusion import quantiles as qmod
 from seqfusion.errors import SeqFusionError, ZooError
 from seqfusion.zoo import Zoo
 
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
 FUSIONS = ("mean", "median", "similarity", "inverse_error", "router")
 SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
+HISTORIES = ("whole", "last")
 OPTIONS = ("k", "fusion", "normalization", "selection", "candidates", "backtest", "temperature",
-           "router_temperature", "clip", "min_length")
+           "router_temperature", "clip", "min_length", "history")
 
 
 class SeqFusion:
@@ -44,6 +46,11 @@ class SeqFusion:
     clip: bound on normalized roll-out values (guards against a diverging member).
     min_length: shortest accepted history; histories shorter than the zoo's input length
         are left-padded with their first value.
+    history: ``"whole"`` (default: every point of a history counts, through seasonal
+        adjustment, the Theta method and back-tests inside the history that weigh them
+        against the zoo, see :mod:`seqfusion.history`; a history too short for one
+        back-test gets the zoo's forecast alone) or ``"last"`` (the zoo's forecast of the
+        last ``input_length`` points only, as the paper).
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class SeqFusion:
         router_temperature: float = 1.0,
         clip: float | None = 10.0,
         min_length: int = 8,
+        history: str = "whole",
     ) -> None:
         self.zoo = zoo
         self.k = k
@@ -71,6 +79,7 @@ class SeqFusion:
         self.router_temperature = router_temperature
         self.clip = clip
         self.min_length = min_length
+        self.history = history
         self._validate_options(k, fusion, normalization)
 
     @classmethod
@@ -115,6 +124,8 @@ class SeqFusion:
                 raise SeqFusionError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
         if self.clip is not None and not _is_positive(self.clip):
             raise SeqFusionError(f"clip must be None or a finite number > 0, got {self.clip!r}")
+        if self.history not in HISTORIES:
+            raise SeqFusionError(f"history must be one of {HISTORIES}, got {self.history!r}")
         if self.selection not in SELECTIONS:
             raise SeqFusionError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         T = self.input_length
@@ -346,7 +357,8 @@ class SeqFusion:
 
     # ------------------------------------------------------------------ user API
     def predict(self, y: Any, horizon: int, k: int | None = None, freq: Any = None, *,
-                dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
+                level: Any = None, dayfirst: bool | None = None, date_format: str | None = None,
+                **options: Any) -> Any:
         """Forecast ``horizon`` steps for every variate / series of ``y``.
 
         ``y``: array ``[T]`` or ``[T, C]``, a wide DataFrame or a long DataFrame
@@ -356,23 +368,183 @@ class SeqFusion:
         by default inferred from the time stamps, unknown for arrays; a pandas alias also
         dates the forecast when the input's stamps are irregular. ``dayfirst`` /
         ``date_format``: how text dates are read (see :func:`seqfusion.frames.to_datetime`).
+        ``level``: interval levels in percent (e.g. ``[80, 95]``); DataFrame output then
+        gets statsforecast-style columns ``<name>-lo-80``, ``<name>-hi-80``, ... (``name``:
+        the variate, or ``y`` for long frames); see :mod:`seqfusion.quantiles`.
         ``options`` override constructor settings for this call.
         """
         if options:
-            return self._with(**options).predict(y, horizon, k, freq, dayfirst=dayfirst,
+            return self._with(**options).predict(y, horizon, k, freq, level=level, dayfirst=dayfirst,
                                                  date_format=date_format)
         _check_horizon(horizon)
+        if level is not None:
+            return self._predict_levels(y, horizon, k, freq, qmod.check_levels(level), dayfirst, date_format)
         if isinstance(y, (np.ndarray, list, tuple)):  # arrays need no pandas
             kind, series = preprocess.array_series(y)
-            ctx = self.contexts(np.stack(series) if len(series) > 1 else series)  # [n, T] at once
-            fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(None, freq))
+            if self.history == "last":
+                ctx = self.contexts(np.stack(series) if len(series) > 1 else series)  # [n, T] at once
+                fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(None, freq))
+            else:
+                fc = self._forecast_histories(series, None, horizon, k, self._input_frequency(None, freq),
+                                              freq).point
             return fc[0] if kind == "array1d" else fc.T.copy()
         from seqfusion.frames import assemble, parse
 
         parsed = parse(y, dayfirst, date_format)
-        ctx = self.contexts(parsed.series, parsed.names)
-        fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(parsed, freq))
+        classes = self._input_frequency(parsed, freq)
+        if self.history == "last":
+            ctx = self.contexts(parsed.series, parsed.names)
+            fc = self.predict_windows(ctx, horizon, k, freq=classes)
+        else:
+            fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq).point
         return assemble(parsed, fc, horizon, freq)
+
+    def predict_histories(self, histories: Any, horizon: int, freq: Any = None, k: int | None = None,
+                          quantiles: Any = None, **options: Any) -> np.ndarray:
+        """Forecast whole histories of any lengths: a list of 1-D arrays (or ``[n, L]``) ->
+        ``[n, H]``, or ``[n, H, Q]`` with ``quantiles`` (levels in (0, 1)). ``freq``: one
+        sampling frequency for all (or one per history); None: unknown. The array-in,
+        array-out core of :meth:`predict` and :meth:`predict_quantiles` (no pandas needed)."""
+        if options:
+            return self._with(**options).predict_histories(histories, horizon, freq, k, quantiles)
+        _check_horizon(horizon)
+        series = [np.asarray(h, dtype=np.float64).reshape(-1) for h in histories]
+        if not series:
+            raise SeqFusionError("the input is empty")
+        classes = self._frequency_classes(freq, len(series))
+        if quantiles is not None:
+            q = qmod.check_quantiles(quantiles)
+            return self._quantiles(series, None, horizon, k, classes, freq, q)[1]
+        if self.history == "last":
+            return self.predict_windows(self.contexts(series), horizon, k, freq=classes)
+        return self._forecast_histories(series, None, horizon, k, classes, freq).point
+
+    def _quantiles(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,
+                   freq: Any, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Point forecasts ``[n, H]`` and quantiles ``[n, H, Q]`` of whole histories (see
+        :mod:`seqfusion.quantiles`)."""
+        fc = self._forecast_histories(series, parsed, horizon, k, classes, freq)
+        names = parsed.names if parsed is not None else list(range(len(series)))
+        hists = history.clean_histories(series, self.min_length, names)
+        out = qmod.from_spread(fc.point, qmod.spread(fc.residuals, hists), q)
+        bad = ~np.isfinite(out).all(axis=(1, 2))
+        if bad.any():
+            raise SeqFusionError(f"the quantiles of series {names[int(np.argmax(bad))]!r} overflow float64; "
+                                 "rescale the series")
+        return fc.point, out
+
+    def predict_quantiles(self, y: Any, horizon: int, quantiles: Any = qmod.DEFAULT_QUANTILES,
+                          k: int | None = None, freq: Any = None, *, dayfirst: bool | None = None,
+                          date_format: str | None = None, **options: Any) -> Any:
+        """Quantile forecasts of every variate / series of ``y`` (inputs as :meth:`predict`).
+
+        Returns ``[H, Q]`` for an array ``[T]``, ``[H, N, Q]`` for ``[T, N]``; for a wide
+        DataFrame one column per variate and level (``<variate>_q0.1`` ...), for a long
+        frame ``unique_id, ds, y`` (the point forecast) plus ``q0.1`` ... Quantiles never
+        cross; the spread comes from back-tests inside each history (see
+        :mod:`seqfusion.quantiles`).
+        """
+        if options:
+            return self._with(**options).predict_quantiles(y, horizon, quantiles, k, freq, dayfirst=dayfirst,
+                                                           date_format=date_format)
+        _check_horizon(horizon)
+        q = qmod.check_quantiles(quantiles)
+        if isinstance(y, (np.ndarray, list, tuple)):
+            kind, series = preprocess.array_series(y)
+            out = self._quantiles(series, None, horizon, k, self._input_frequency(None, freq), freq, q)[1]
+            return out[0] if kind == "array1d" else out.transpose(1, 0, 2).copy()
+        from seqfusion.frames import assemble, parse
+
+        parsed = parse(y, dayfirst, date_format)
+        fc, out = self._quantiles(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq, q)
+        point = assemble(parsed, fc, horizon, freq)
+        labels = [qmod.quantile_label(v) for v in q]
+        return _add_columns(point, parsed, out, labels, lambda name, lb: f"{name}_{lb}", long_name=None)
+
+    def _predict_levels(self, y: Any, horizon: int, k: int | None, freq: Any, levels: list[float],
+                        dayfirst: bool | None, date_format: str | None) -> Any:
+        """:meth:`predict` with statsforecast-style interval columns (DataFrame input only)."""
+        if isinstance(y, (np.ndarray, list, tuple)):
+            raise SeqFusionError("level needs DataFrame input; for arrays use predict_quantiles")
+        from seqfusion.frames import assemble, parse
+
+        parsed = parse(y, dayfirst, date_format)
+        classes = self._input_frequency(parsed, freq)
+        pairs = qmod.level_quantiles(levels)
+        q = np.array([v for pair in pairs for v in pair])
+        fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+        if self.history == "last":  # the point forecast of the last points, as predict
+            point = self.predict_windows(self.contexts(parsed.series, parsed.names), horizon, k, freq=classes)
+        else:
+            point = fc.point
+        hists = history.clean_histories(parsed.series, self.min_length, parsed.names)
+        out = qmod.from_spread(point, qmod.spread(fc.residuals, hists), q)
+        frame = assemble(parsed, point, horizon, freq)
+        labels = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
+        return _add_columns(frame, parsed, out, labels, lambda name, lb: f"{name}-{lb}", long_name="y")
+
+
+    def _frequency_classes(self, freq: Any, n: int) -> Any:
+        from seqfusion.frequency import frequency_class
+
+        if freq is None or not isinstance(freq, (list, tuple, np.ndarray)):
+            return frequency_class(freq)
+        if len(freq) != n:
+            raise SeqFusionError(f"freq has {len(freq)} entries for {n} series")
+        return [frequency_class(f) for f in freq]
+
+    def _forecast_histories(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None,
+                            classes: Any, freq: Any) -> history.HistoryForecast:
+        """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo."""
+        names = parsed.names if parsed is not None else list(range(len(series)))
+        hists = history.clean_histories(series, self.min_length, names)
+        n = len(hists)
+        per_row = np.asarray(classes if isinstance(classes, list) else [classes] * n, dtype=object)
+        steps = self._steps(parsed, freq, n)
+        seasons = np.array([history.season_length(c, st) for c, st in zip(per_row, steps)], dtype=np.int64)
+
+        def zoo(contexts: list[np.ndarray], h: int, rows: np.ndarray) -> np.ndarray:
+            return self.predict_windows(self.contexts(contexts), h, k, freq=list(per_row[rows]))
+
+        # each history divided by a power of two near its largest magnitude (exact): the
+        # seasonal indices, Theta and the back-test errors work at any scale
+        scale = np.array([preprocess.pow2_scale(h[None, :])[0, 0] for h in hists])
+        fc = history.forecast([h / sc for h, sc in zip(hists, scale)], horizon, seasons, zoo,
+                              backtests=history.BACKTESTS if self.history == "whole" else 0,
+                              min_context=max(self.input_length, self.min_length))
+        with np.errstate(over="ignore", invalid="ignore"):
+            fc.point = fc.point * scale[:, None]
+            fc.residuals = fc.residuals * scale[:, None, None]
+        bad = ~np.isfinite(fc.point).all(axis=1)
+        if bad.any():
+            raise SeqFusionError(f"the forecast of series {names[int(np.argmax(bad))]!r} overflows float64 "
+                                 "(values near the largest representable number); rescale the series")
+        return fc
+
+    @staticmethod
+    def _steps(parsed: Any, freq: Any, n: int) -> list[Any]:
+        """The time step of each series (for sub-hourly seasons): ``freq`` when it is a
+        pandas alias, else the median step of the series' stamps; None where unknown."""
+        if isinstance(freq, str):
+            from seqfusion.frequency import UNKNOWN, frequency_class, to_offset
+
+            if frequency_class(freq) == "subhourly" and freq.strip().lower() != "subhourly":
+                return [to_offset(freq)] * n
+            if frequency_class(freq) != UNKNOWN:
+                return [None] * n
+        if parsed is None:
+            return [None] * n
+        import pandas as pd
+
+        out: list[Any] = []
+        for ix in parsed.index:
+            if isinstance(ix, pd.DatetimeIndex) and len(ix) > 2:
+                d = np.diff(ix.as_unit("ns").asi8)
+                d = d[d > 0]
+                out.append(pd.Timedelta(int(np.median(d)), "ns") if len(d) else None)
+            else:
+                out.append(None)
+        return out
 
     @staticmethod
     def _input_frequency(parsed: Any, freq: Any) -> Any:
@@ -411,6 +583,26 @@ class SeqFusion:
                              "source": mem.source, "frequency": mem.frequency,
                              "architecture": mem.architecture})
         return pd.DataFrame(rows)
+
+
+def _add_columns(frame: pd.DataFrame, parsed: Any, values: np.ndarray, labels: list[str], name_of: Any,
+                 long_name: str | None) -> pd.DataFrame:
+    """Add ``values [n, H, Q]`` to a forecast frame: long frames get one column per label
+    (``long_name-label``, or the label alone when ``long_name`` is None), wide frames one
+    per variate and label (``name_of(variate, label)``)."""
+    import pandas as pd
+
+    frame = frame.copy()
+    n, H, Q = values.shape
+    new: dict[str, Any] = {}
+    if parsed.kind == "long":
+        for j, lb in enumerate(labels):
+            new[lb if long_name is None else f"{long_name}-{lb}"] = values[:, :, j].reshape(-1)
+        return pd.concat([frame.reset_index(drop=True), pd.DataFrame(new)], axis=1).set_axis(frame.index)
+    for i, name in enumerate(parsed.names):
+        for j, lb in enumerate(labels):
+            new[name_of(name, lb)] = values[i, :, j]
+    return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
 def _is_int(v: Any) -> bool:

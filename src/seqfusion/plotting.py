@@ -38,11 +38,13 @@ def plot_forecast(
     path: str | Path,
     max_panels: int = 12,
     tail: int = 108,
+    bands: dict[Any, list[tuple[float, np.ndarray, np.ndarray]]] | None = None,
 ) -> Path:
     """Draw the last ``tail`` history points and the forecast of each variate into ``path``.
 
-    ``history``/``forecast`` map a variate name to (time index, values). At most
-    ``max_panels`` variates are drawn (the first ones).
+    ``history``/``forecast`` map a variate name to (time index, values); ``bands`` maps it
+    to prediction intervals ``(level in percent, lower [H], upper [H])``, drawn as shaded
+    bands (wider levels lighter). At most ``max_panels`` variates are drawn (the first ones).
     """
     plt = _pyplot()
     names = list(forecast)[:max_panels]
@@ -53,6 +55,10 @@ def plot_forecast(
         hi, hv = history[name]
         fi, fv = forecast[name]
         ax.plot(hi[-tail:], hv[-tail:], color="0.3", lw=1.2, label="history")
+        for level, lo, up in sorted((bands or {}).get(name, []), key=lambda b: -b[0]):
+            alpha = 0.15 + 0.25 * (1 - level / 100) / 0.2 if level < 100 else 0.15
+            ax.fill_between(list(fi), lo, up, color="tab:orange", alpha=min(alpha, 0.45), lw=0,
+                            label=f"{level:g}% interval")
         ax.plot([hi[-1], *fi], [hv[-1], *fv], color="tab:orange", lw=1.6, label="forecast")
         ax.set_title(str(name), fontsize=9)
         ax.tick_params(labelsize=7)

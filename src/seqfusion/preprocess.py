@@ -41,7 +41,7 @@ def array_series(y: Any) -> tuple[str, list[np.ndarray]]:
     raise SeqFusionError(f"array input must be [T] or [T, C], got shape {y.shape}")
 
 
-def _pow2_scale(a: np.ndarray) -> np.ndarray:
+def pow2_scale(a: np.ndarray) -> np.ndarray:
     """Per-row power of two near ``max |a|`` (1 for all-zero rows), so that dividing by
     it is exact and keeps values within [-2, 2]: ``[n, L] -> [n, 1]``."""
     m = np.max(np.abs(a), axis=-1, keepdims=True) if a.shape[-1] else np.zeros(a.shape[:-1] + (1,))
@@ -69,7 +69,7 @@ def znorm(x: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.
     """
     x = np.asarray(x, dtype=np.float64)
     ref = x if ref is None else np.asarray(ref, dtype=np.float64)
-    s1 = _pow2_scale(ref)
+    s1 = pow2_scale(ref)
     mean = np.mean(ref / s1, axis=-1, keepdims=True) * s1
     with np.errstate(over="ignore", invalid="ignore"):
         dref = ref - mean
@@ -77,7 +77,7 @@ def znorm(x: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.
     if not (np.isfinite(dref).all() and np.isfinite(d).all()):
         raise SeqFusionError("a series' spread is too large for float64 (values near +-1.8e308 "
                              "of both signs); rescale it")
-    s2 = _pow2_scale(dref)
+    s2 = pow2_scale(dref)
     std = np.sqrt(np.mean(np.square(dref / s2), axis=-1, keepdims=True)) * s2
     const = is_constant(ref)[..., None] | ~(std > 0)
     std = np.where(const, 1.0, std)

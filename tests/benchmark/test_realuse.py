@@ -240,7 +240,7 @@ def test_method_caps_and_names() -> None:
     assert ru.make_method("autoarima", ru.DATASETS["m4_hourly"]).inner.season == 24
     assert ru.make_method("last", spec).name == "Naive"
     paper = ru.make_method("seqfusion_paper", spec)
-    assert paper.inner.k == 16 and paper.inner.extra == {"fusion": "mean", "freq": "W"}
+    assert paper.inner.k == 16 and paper.inner.extra == {"fusion": "mean", "freq": "W", "history": "last"}
     assert paper.min_points == ru.SEQFUSION_MIN_POINTS and paper.cap is None
 
 
@@ -252,8 +252,10 @@ def test_seqfusion_gets_the_whole_history(tiny_zoo: Path) -> None:
     short = np.cumsum(rng.normal(size=5))
     pred = m([long, short], 4)
     assert pred.shape == (2, 4) and np.isfinite(pred).all() and m.stats["padded"] == 1
-    # it caps the history itself: the same forecast as from its last 36 points
-    np.testing.assert_allclose(m([long[-36:]], 4)[0], pred[0])
+    # every point counts: not the forecast of the last 36 points, but predict_histories' forecast
+    assert not np.allclose(m([long[-36:]], 4)[0], pred[0])
+    direct = m.inner.model.predict_histories([long], 4, k=m.inner.k, **m.inner.extra)
+    np.testing.assert_allclose(direct[0], pred[0])
 
 
 # ------------------------------------------------------------------ real data

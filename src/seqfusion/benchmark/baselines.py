@@ -318,6 +318,22 @@ class SeqFusionMethod(Method):
                           dtype=np.float64)
 
 
+class SeqFusionHistoryMethod(SeqFusionMethod):
+    """``SeqFusion.from_pretrained(zoo).predict_histories(contexts, H, k=k, **options)``:
+    whole histories of any lengths (a list of 1-D arrays) -> ``[n, H]``."""
+
+    def options(self) -> dict[str, Any]:
+        from seqfusion import history
+
+        settings = {name: getattr(history, name) for name in ("BACKTESTS", "TEMPERATURE", "MIN_BACKTEST_CONTEXT",
+                                                              "SEASON_CYCLES", "THETA_HISTORY")}
+        return {**super().options(), "whole_history": settings}
+
+    def __call__(self, contexts: Any, horizon: int) -> np.ndarray:
+        return np.asarray(self.model.predict_histories(list(contexts), horizon, k=self.k, **self.extra),
+                          dtype=np.float64)
+
+
 def zoo_folder(zoo: str | Path | None) -> Path:
     """The folder of a zoo (``None``: the shipped default zoo)."""
     if zoo is not None:

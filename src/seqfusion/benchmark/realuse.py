@@ -331,18 +331,20 @@ class RaggedMethod:
     """
 
     def __init__(self, key: str, inner: Any, label: str, cap: int | None = None,
-                 min_points: int | None = None) -> None:
+                 min_points: int | None = None, ragged: bool = False) -> None:
         self.key = key
         self.inner = inner
         self.name = label
         self.cap = cap
         self.min_points = min_points
+        self.ragged = ragged
         self.stats: dict[str, Any] = inner.stats if isinstance(getattr(inner, "stats", None), dict) else {}
         self.stats.setdefault("padded", 0)
         self.stats.setdefault("capped", 0)
 
     def options(self) -> dict[str, Any]:
-        return {"inner": self.inner.options(), "cap": self.cap, "min_points": self.min_points}
+        return {"inner": self.inner.options(), "cap": self.cap, "min_points": self.min_points,
+                "ragged": self.ragged}
 
     def __call__(self, contexts: Sequence[np.ndarray], horizon: int) -> np.ndarray:
         ctx = []
@@ -355,6 +357,8 @@ class RaggedMethod:
                 c = np.concatenate([np.full(self.min_points - len(c), c[0]), c])
                 self.stats["padded"] += 1
             ctx.append(c)
+        if self.ragged:  # the method takes contexts of any lengths at once
+            return np.asarray(self.inner(ctx, horizon), dtype=np.float64)
         return by_length(self.inner, ctx, horizon)
 
 
@@ -383,7 +387,7 @@ LABELS = {
     "autoets": "AutoETS",
     "autotheta": "AutoTheta",
     "autoarima": "AutoARIMA",
-    "seqfusion": "SeqFusion (default: router, frequency given)",
+    "seqfusion": "SeqFusion (default: whole history, frequency given)",
     "seqfusion_paper": "SeqFusion paper design (similarity top-16, mean)",
 }
 #: context caps per method (None: whole history; SeqFusion caps itself at its input length)
@@ -420,11 +424,13 @@ def make_method(key: str, spec: RealuseSpec, zoo: str | Path | None = None,
             opts["freq"] = spec.freq
         if key == "seqfusion_paper":
             opts["fusion"] = PAPER_DESIGN["fusion"]
+            opts["history"] = "last"
             kk = PAPER_DESIGN["k"]
-        else:
-            kk = k if k is not None else default_k(zoo)
-        inner = bl.SeqFusionMethod(zoo, kk, opts, horizon_invariant=False)
-        return RaggedMethod(key, inner, LABELS[key], None, SEQFUSION_MIN_POINTS)
+            inner = bl.SeqFusionMethod(zoo, kk, opts, horizon_invariant=False)
+            return RaggedMethod(key, inner, LABELS[key], None, SEQFUSION_MIN_POINTS)
+        kk = k if k is not None else default_k(zoo)
+        inner = bl.SeqFusionHistoryMethod(zoo, kk, opts)
+        return RaggedMethod(key, inner, LABELS[key], None, SEQFUSION_MIN_POINTS, ragged=True)
     else:
         raise ValueError(f"unknown method {key!r}; known: {', '.join(METHODS)}")
     return RaggedMethod(key, inner, LABELS[key], CAPS[key])

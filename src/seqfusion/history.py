@@ -1,0 +1,335 @@
+"""Whole-history forecasting: what a long history adds to the zoo's 36-point view.
+
+The zoo's members see the last 36 points of a series. A longer history holds two more
+things: seasons longer than 36 points, and past windows whose outcome is known. This
+module uses both, without any per-series iterative fitting:
+
+1. **Seasonal adjustment.** With a season ``m > 1`` (from the sampling frequency, see
+   :func:`season_length`) and at least 3 cycles of history, a series whose
+   autocorrelation at lag ``m`` is significant (90%, the M4 competition's test) is divided
+   by classical seasonal indices (multiplicative; additive when the series is not
+   positive), estimated on its last 10 cycles.
+2. **Candidates** per series: the zoo's forecast of the raw series (``zoo``), the zoo's
+   forecast of the adjusted series re-seasonalized (``zoo_adjusted``), the Theta method
+   (simple exponential smoothing plus half the linear trend, on the adjusted series, its
+   smoothing weight picked from a grid by one-step error, vectorized over series) and the
+   seasonal naive forecast.
+3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
+   windows of ``H`` points inside the history (each from the points before it). A
+   candidate's weight is a softmax of ``-log(mean absolute back-test error) / temperature``
+   (relative to the best candidate of that series).
+4. A series with no room for a back-test from at least one zoo input of points (a
+   history of at most 36 points) gets the zoo's forecast alone, as with ``history="last"``.
+   Histories shorter than ``36 + H`` get back-tests of fewer than ``H`` points.
+
+The back-test residuals of the fused forecast also give each series its spread for
+quantiles (:mod:`seqfusion.quantiles`). Settings were chosen on the validation origins of
+the whole-history benchmark (``seqfusion benchmark realuse --split validation``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqfusion import preprocess
+
+#: candidate names, in the order of the weight columns
+CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive")
+#: back-test windows per series (each H points, ending at the end of the history)
+BACKTESTS = 3
+#: softmax temperature on log back-test errors
+TEMPERATURE = 0.1
+#: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
+#: so a history of one zoo input is forecast by the zoo alone, exactly as before)
+MIN_BACKTEST_CONTEXT = 36
+#: cycles of history the seasonal indices are estimated on
+SEASON_CYCLES = 10
+#: points of the (adjusted) history Theta smooths over
+THETA_HISTORY = 500
+#: smoothing weights Theta chooses from
+THETA_ALPHAS = np.linspace(0.05, 1.0, 20)
+
+#: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon) -> [n, H]
+ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
+
+
+def season_length(freq_class: str, step: Any = None) -> int:
+    """Steps per natural cycle of a frequency class: a year for yearly (1), quarterly (4),
+    monthly (12) and weekly (52) data, a week for daily data (7), a day for hourly (24) and
+    sub-hourly data (steps per day, from ``step``: a pandas offset or Timedelta; 1 when not
+    known or not a divisor of a day); 1 for unknown frequencies."""
+    per_year = {"yearly": 1, "quarterly": 4, "monthly": 12, "weekly": 52}
+    if freq_class in per_year:
+        return per_year[freq_class]
+    if freq_class == "daily":
+        return 7
+    if freq_class == "hourly":
+        return 24
+    if freq_class == "subhourly" and step is not None:
+        import pandas as pd
+
+        try:
+            ns = int(pd.Timedelta(step).value)
+        except (TypeError, ValueError):
+            return 1
+        day = 86_400 * 10**9
+        return day // ns if 0 < ns < day and day % ns == 0 else 1
+    return 1
+
+
+# ------------------------------------------------------------------ seasonal adjustment
+
+
+@dataclass(frozen=True)
+class Seasonal:
+    """Seasonal indices ``[m]`` by position modulo ``m`` (counted from the history's first
+    point), multiplicative or additive, of a history of ``length`` points."""
+
+    indices: np.ndarray
+    multiplicative: bool
+    length: int
+
+    def future(self, horizon: int) -> np.ndarray:
+        """Indices of the ``horizon`` points after the history: ``[H]``."""
+        m = len(self.indices)
+        return self.indices[(self.length + np.arange(horizon)) % m]
+
+    def reseasonalize(self, forecast: np.ndarray) -> np.ndarray:
+        """Put the season back on a forecast ``[H]`` of the adjusted series."""
+        s = self.future(forecast.shape[-1])
+        return forecast * s if self.multiplicative else forecast + s
+
+
+def is_seasonal(x: np.ndarray, m: int) -> bool:
+    """Whether the autocorrelation of ``x`` at lag ``m`` is significant at 90% (Bartlett's
+    bound over lags 1..m-1); needs at least 3 cycles."""
+    n = len(x)
+    if m <= 1 or n < 3 * m:
+        return False
+    d = x - x.mean()
+    denom = float(d @ d)
+    if not denom > 0:
+        return False
+    acf = np.array([float(d[k:] @ d[:-k]) for k in range(1, m + 1)]) / denom
+    bound = 1.645 * np.sqrt((1.0 + 2.0 * np.sum(acf[:-1] ** 2)) / n)
+    return bool(abs(acf[-1]) > bound)
+
+
+def seasonal_indices(x: np.ndarray, m: int) -> Seasonal | None:
+    """Classical decomposition of a history ``[n]`` with season ``m``: indices from the last
+    :data:`SEASON_CYCLES` cycles, or None when the series is not seasonal at ``m``."""
+    n = len(x)
+    tail = x[-min(n, SEASON_CYCLES * m):]
+    if not is_seasonal(tail, m):
+        return None
+    offset = n - len(tail)
+    kernel = np.full(m + 1 if m % 2 == 0 else m, 1.0 / m)
+    if m % 2 == 0:  # centred 2 x m moving average
+        kernel[0] = kernel[-1] = 0.5 / m
+    trend = np.convolve(tail, kernel, mode="valid")
+    half = (len(kernel) - 1) // 2
+    core = tail[half: half + len(trend)]
+    multiplicative = bool(tail.min() > 0 and trend.min() > 0)
+    ratio = core / trend if multiplicative else core - trend
+    phase = (np.arange(half, half + len(trend)) + offset) % m
+    s = np.bincount(phase, weights=ratio, minlength=m) / np.maximum(np.bincount(phase, minlength=m), 1)
+    s = s / s.mean() if multiplicative else s - s.mean()
+    if not np.isfinite(s).all() or (multiplicative and s.min() <= 0):
+        return None
+    return Seasonal(s, multiplicative, n)
+
+
+def adjust(x: np.ndarray, m: int) -> tuple[np.ndarray, Seasonal | None]:
+    """``x`` without its season (unchanged when not seasonal) and the season removed."""
+    season = seasonal_indices(x, m) if m > 1 else None
+    if season is None:
+        return x, None
+    s = season.indices[np.arange(len(x)) % m]
+    return (x / s if season.multiplicative else x - s), season
+
+
+# ------------------------------------------------------------------ simple candidates
+
+
+def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
+    """The Theta method on each history (its last :data:`THETA_HISTORY` points): ``[n, H]``.
+
+    Simple exponential smoothing with the weight of :data:`THETA_ALPHAS` that has the
+    lowest one-step squared error, plus half the least-squares slope, as the classical
+    Theta method (theta lines 0 and 2). All series are smoothed together: each is
+    left-padded with its first value, which leaves its smoothing unchanged.
+    """
+    n = len(histories)
+    if n == 0:
+        return np.empty((0, horizon))
+    tails = [np.asarray(h, dtype=np.float64)[-THETA_HISTORY:] for h in histories]
+    L = max(len(t) for t in tails)
+    y = np.empty((n, L))
+    lengths = np.empty(n)
+    slope = np.zeros(n)
+    for i, t in enumerate(tails):
+        y[i, : L - len(t)] = t[0]
+        y[i, L - len(t):] = t
+        lengths[i] = len(t)
+        if len(t) > 1:
+            pos = np.arange(len(t)) - (len(t) - 1) / 2.0
+            slope[i] = float(pos @ (t - t.mean())) / float(pos @ pos)
+    alphas = THETA_ALPHAS[None, :]
+    level = np.repeat(y[:, :1], len(THETA_ALPHAS), axis=1)
+    sse = np.zeros_like(level)
+    for t in range(1, L):
+        err = y[:, t: t + 1] - level
+        sse += err * err
+        level += alphas * err
+    best = np.argmin(sse, axis=1)
+    a = THETA_ALPHAS[best][:, None]
+    lv = level[np.arange(n), best][:, None]
+    steps = np.arange(1, horizon + 1)[None, :]
+    return lv + 0.5 * slope[:, None] * ((steps - 1) + 1.0 / a - (1.0 - a) ** lengths[:, None] / a)
+
+
+def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
+    """Repeat each history's last cycle (its last value when shorter than a cycle): ``[n, H]``."""
+    out = np.empty((len(histories), horizon))
+    for i, h in enumerate(histories):
+        m = int(seasons[i]) if len(h) >= seasons[i] else 1
+        out[i] = np.resize(h[-m:], horizon)
+    return out
+
+
+# ------------------------------------------------------------------ the fusion
+
+
+@dataclass
+class HistoryForecast:
+    """What :func:`forecast` returns for ``n`` series and horizon ``H``.
+
+    ``point [n, H]``: the forecasts; ``weights [n, C]``: candidate weights (columns as
+    :data:`CANDIDATES`); ``residuals [n, J, H]``: back-test errors of the fused forecast
+    (target minus forecast; NaN where a series had fewer back-tests); ``seasonal [n]``:
+    whether a season was removed; ``season [n]``: the season length used.
+    """
+
+    point: np.ndarray
+    weights: np.ndarray
+    residuals: np.ndarray
+    seasonal: np.ndarray
+    season: np.ndarray
+
+    @property
+    def n_backtests(self) -> np.ndarray:
+        """Back-tests each series had: ``[n]``."""
+        return np.isfinite(self.residuals[:, :, 0]).sum(axis=1)
+
+
+def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, zoo: ZooForecast,
+             backtests: int = BACKTESTS, temperature: float = TEMPERATURE,
+             min_context: int = MIN_BACKTEST_CONTEXT) -> HistoryForecast:
+    """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
+
+    ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
+    zoo's forecasts ``[len(contexts), H]`` of contexts (only their last points are used);
+    ``rows`` says which series each context belongs to (for per-series settings such as
+    the frequency); ``min_context``: shortest history a back-test forecasts from.
+    """
+    n = len(histories)
+    H = horizon
+    seasons = np.asarray(seasons, dtype=np.int64)
+    # tasks: (series, back-test j); j = 0 is the forecast itself
+    task_series: list[int] = []
+    task_j: list[int] = []
+    contexts: list[np.ndarray] = []
+    span = np.empty(n, dtype=np.int64)  # points per back-test: H, or fewer for short histories
+    for i, h in enumerate(histories):
+        span[i] = min(H, max(len(h) - min_context, 0))
+        for j in range(backtests + 1):
+            end = len(h) - j * int(span[i])
+            if j > 0 and (span[i] < 1 or end < min_context):
+                break
+            task_series.append(i)
+            task_j.append(j)
+            contexts.append(h[:end])
+    ts = np.asarray(task_series, dtype=np.int64)
+    tj = np.asarray(task_j, dtype=np.int64)
+    has_bt = np.zeros(n, dtype=bool)
+    has_bt[ts[tj > 0]] = True
+    # series without back-tests get the zoo alone: only their own forecast is computed
+    full = has_bt[ts]
+    raw = zoo(contexts, H, ts)
+    preds = np.zeros((len(contexts), len(CANDIDATES), H))
+    preds[:, 0] = raw
+    seasonal_task = np.zeros(len(contexts), dtype=bool)
+    if full.any():
+        rows = np.flatnonzero(full)
+        adjusted: list[np.ndarray] = []
+        seasons_found: list[Seasonal | None] = []
+        for r in rows:
+            a, s = adjust(contexts[r], int(seasons[ts[r]]))
+            adjusted.append(a)
+            seasons_found.append(s)
+        seasonal_task[rows] = [s is not None for s in seasons_found]
+        sa_rows = [k for k, s in enumerate(seasons_found) if s is not None]
+        zoo_adj = raw[rows].copy()  # not seasonal: the adjusted series is the series
+        if sa_rows:
+            zoo_adj[sa_rows] = zoo([adjusted[k] for k in sa_rows], H, ts[rows[sa_rows]])
+        th = theta(adjusted, H)
+        for k, s in enumerate(seasons_found):
+            if s is not None:
+                zoo_adj[k] = s.reseasonalize(zoo_adj[k])
+                th[k] = s.reseasonalize(th[k])
+        preds[rows, 1] = zoo_adj
+        preds[rows, 2] = th
+        preds[rows, 3] = seasonal_naive([contexts[r] for r in rows], H, seasons[ts[rows]])
+    # weights from back-test errors
+    weights = np.zeros((n, len(CANDIDATES)))
+    weights[:, 0] = 1.0
+    err_sum = np.zeros((n, len(CANDIDATES)))
+    count = np.zeros(n)
+    targets = np.full((len(contexts), H), np.nan)
+    for r in np.flatnonzero(tj > 0):
+        h = histories[ts[r]]
+        b = int(span[ts[r]])
+        end = len(h) - tj[r] * b
+        targets[r, :b] = h[end: end + b]
+        err_sum[ts[r]] += np.mean(np.abs(preds[r, :, :b] - targets[r, :b]), axis=1)
+        count[ts[r]] += 1
+    if has_bt.any():
+        err = err_sum[has_bt] / count[has_bt, None]
+        with np.errstate(divide="ignore"):
+            logs = np.log(np.maximum(err, 1e-300))
+        logs -= logs.min(axis=1, keepdims=True)
+        w = np.exp(-logs / temperature)
+        weights[has_bt] = w / w.sum(axis=1, keepdims=True)
+    fused = np.einsum("tc,tch->th", weights[ts], preds)
+    residuals = np.full((n, backtests, H), np.nan)
+    bt = np.flatnonzero(tj > 0)
+    residuals[ts[bt], tj[bt] - 1] = targets[bt] - fused[bt]
+    point = fused[tj == 0]
+    seasonal = np.zeros(n, dtype=bool)
+    seasonal[ts[tj == 0]] = seasonal_task[tj == 0]
+    return HistoryForecast(point, weights, residuals, seasonal, seasons)
+
+
+def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
+    """Whole histories as float64 without NaN (filled as :func:`preprocess.fill_gaps`),
+    leading and trailing NaN dropped; the checks of :func:`preprocess.contexts` apply
+    (inf, fewer than ``min_length`` finite points)."""
+    from seqfusion.errors import SeqFusionError
+
+    out = []
+    for name, s in zip(names, series):
+        x = np.asarray(s, dtype=np.float64).reshape(-1)
+        if np.isinf(x).any():
+            raise SeqFusionError(f"series {name!r} contains inf")
+        finite = np.flatnonzero(np.isfinite(x))
+        if len(finite) < min_length:
+            raise SeqFusionError(f"series {name!r} has {len(finite)} usable points; at least {min_length} "
+                                 "are needed")
+        x = x[finite[0]: finite[-1] + 1]
+        if len(finite) < len(x):
+            x = preprocess.fill_gaps(x[None, :])[0]
+        out.append(x)
+    return out
