@@ -229,3 +229,24 @@ def test_unknown_manifest_setting_from_the_cli(tiny_zoo, example_copy, tmp_path)
     manifest["info"]["forecaster"] = {"bogus": 1}
     (folder / "zoo.json").write_text(json.dumps(manifest))
     _one_line_error(run("forecast", str(example_copy), "-H", "2", "--zoo", str(folder)), "bogus")
+
+
+def test_forecast_quantiles_levels_and_interval_plot(tiny_zoo, tmp_path):
+    out, png = tmp_path / "q.csv", tmp_path / "q.png"
+    r = run("forecast", str(EXAMPLE), "--horizon", "4", "--zoo", str(tiny_zoo), "--quantiles", "0.1", "0.9",
+            "--level", "80", "--output", str(out), "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    fc = pd.read_csv(out)
+    assert {"realgdp", "realgdp_q0.1", "realgdp_q0.9", "realgdp-lo-80", "realgdp-hi-80"} <= set(fc.columns)
+    assert (fc["realgdp_q0.1"] <= fc["realgdp"]).all() and (fc["realgdp"] <= fc["realgdp_q0.9"]).all()
+    np.testing.assert_allclose(fc["realgdp-lo-80"], fc["realgdp_q0.1"])
+    assert png.stat().st_size > 10_000
+    plain = run("forecast", str(EXAMPLE), "--horizon", "4", "--zoo", str(tiny_zoo), "--plot", str(tmp_path / "p.png"))
+    assert plain.returncode == 0 and "-lo-" not in plain.stdout.splitlines()[0]  # bands drawn, not written
+
+
+@pytest.mark.parametrize("args,text", [(["--quantiles", "1.5"], "quantile level"), (["--level", "0"], "level"),
+                                       (["--history", "all"], "invalid choice")])
+def test_bad_quantile_options_are_one_line_errors(tiny_zoo, args, text):
+    r = run("forecast", str(EXAMPLE), "--horizon", "4", "--zoo", str(tiny_zoo), *args)
+    assert r.returncode == 2 and text in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,93 @@
+"""The whole-history layer: seasons, Theta, back-test weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqfusion import SeqFusion, history
+
+
+def test_season_lengths_follow_the_frequency() -> None:
+    import pandas as pd
+
+    assert [history.season_length(c) for c in ("yearly", "quarterly", "monthly", "weekly", "daily", "hourly",
+                                                "unknown")] == [1, 4, 12, 52, 7, 24, 1]
+    assert history.season_length("subhourly", pd.Timedelta("30min")) == 48
+    assert history.season_length("subhourly", pd.tseries.frequencies.to_offset("15min")) == 96
+    assert history.season_length("subhourly", pd.Timedelta("7min")) == 1  # not a divisor of a day
+    assert history.season_length("subhourly") == 1
+
+
+def test_seasonal_indices_recover_a_multiplicative_season() -> None:
+    m = 12
+    season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(m) / m)
+    x = (100 + np.arange(120)) * np.tile(season, 10)
+    s = history.seasonal_indices(x, m)
+    assert s is not None and s.multiplicative
+    np.testing.assert_allclose(s.indices, season / season.mean(), atol=0.01)
+    adjusted, _ = history.adjust(x, m)
+    assert np.std(np.diff(adjusted)) < 0.1 * np.std(np.diff(x))
+    np.testing.assert_allclose(s.future(m), s.indices[np.arange(120, 132) % m])
+
+
+def test_no_season_where_there_is_none() -> None:
+    rng = np.random.default_rng(0)
+    assert history.seasonal_indices(rng.normal(size=200), 12) is None
+    assert history.seasonal_indices(np.sin(np.arange(20.0)), 12) is None  # fewer than 3 cycles
+    assert not history.is_seasonal(np.ones(100), 4)
+
+
+def test_theta_is_level_plus_half_the_trend() -> None:
+    x = 5.0 + 2.0 * np.arange(100)
+    f = history.theta([x], 3)[0]
+    # alpha 1 on a line: the last value plus half the slope per step
+    np.testing.assert_allclose(f, x[-1] + 0.5 * 2.0 * np.arange(1, 4), rtol=1e-9)
+    # left-padding with the first value does not change a series' smoothing
+    a, b = np.r_[3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0], np.r_[2.0, 7.0, 1.0, 8.0]
+    np.testing.assert_allclose(history.theta([a, b], 2)[1], history.theta([b], 2)[0])
+
+
+def test_back_tests_weigh_the_candidate_that_fits() -> None:
+    """A clean weekly cycle with a long history: the seasonal candidates win the weight."""
+    t = np.arange(400)
+    x = 10 + 3 * np.sin(2 * np.pi * t / 7)
+    calls = []
+
+    def zoo(contexts, h, rows):
+        calls.append(len(contexts))
+        return np.stack([np.full(h, c[-1]) for c in contexts])  # a zoo that repeats the last value
+
+    fc = history.forecast([x], 14, np.array([7]), zoo)
+    assert fc.n_backtests[0] == 3 and fc.seasonal[0]
+    assert fc.weights[0, 0] < 0.01  # "repeat the last value" loses
+    np.testing.assert_allclose(fc.point[0], 10 + 3 * np.sin(2 * np.pi * np.arange(400, 414) / 7), atol=0.05)
+    assert np.nanmax(np.abs(fc.residuals)) < 0.1
+
+
+def test_short_histories_get_the_zoo_alone() -> None:
+    def zoo(contexts, h, rows):
+        return np.stack([np.full(h, 1.0) for _ in contexts])
+
+    fc = history.forecast([np.arange(36.0), np.arange(20.0)], 5, np.array([1, 1]), zoo, min_context=36)
+    np.testing.assert_array_equal(fc.weights[:, 0], 1.0)
+    np.testing.assert_array_equal(fc.point, 1.0)
+    assert (fc.n_backtests == 0).all()
+
+
+def test_forecaster_is_deterministic_and_equivariant_on_whole_histories() -> None:
+    model = SeqFusion.from_pretrained()
+    rng = np.random.default_rng(3)
+    t = np.arange(300)
+    y = 50 + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 300)
+    a = model.predict(y, 18, freq="MS")
+    np.testing.assert_array_equal(a, model.predict(y, 18, freq="MS"))
+    np.testing.assert_allclose(model.predict(y * 1e6, 18, freq="MS"), a * 1e6, rtol=1e-6)
+    assert not np.allclose(a, model.predict(y, 18))  # the frequency sets the season
+
+
+@pytest.mark.parametrize("bad", ["all", "", None])
+def test_history_option_is_validated(bad) -> None:
+    from seqfusion.errors import SeqFusionError
+
+    with pytest.raises(SeqFusionError, match="history must be one of"):
+        SeqFusion.from_pretrained().predict(np.arange(50.0), 3, history=bad)
