@@ -116,3 +116,17 @@ def test_spread_never_shrinks_and_extends_past_short_back_tests() -> None:
 def test_constant_series_have_no_spread(model) -> None:
     out = model.predict_quantiles(np.full(80, 3.5), 5)
     np.testing.assert_array_equal(out, 3.5)
+
+
+def test_explain_says_where_the_spread_comes_from(model) -> None:
+    ds = pd.date_range("2021-01-01", periods=120, freq="D")
+    y = 10 + np.sin(2 * np.pi * np.arange(120) / 7) + np.random.default_rng(2).normal(0, 0.1, 120)
+    df = pd.DataFrame({"date": ds, "long": y, "short": np.r_[np.full(90, np.nan), y[-30:]]})
+    ex = model.explain(df, horizon=7)
+    first = ex.groupby("variate").first()
+    assert first.loc["long", "spread"].startswith("errors of 3 back-test(s) of 7 points")
+    assert first.loc["short", "spread"].startswith("random walk")
+    assert first.loc["long", "season_removed"] == 7
+    w = first[[f"weight_{c}" for c in ("zoo", "zoo_adjusted", "theta", "seasonal_naive")]].to_numpy()
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    assert "spread" not in model.explain(df).columns

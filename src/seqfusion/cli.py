@@ -92,7 +92,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         hist, fc = _history_and_forecast(df, out, fmt)
         plot_forecast(hist, fc, args.plot, bands=_bands(intervals, fmt, plot_levels or []))
     if args.explain:
-        print(model.explain(df, freq=args.freq).to_string(index=False), file=sys.stderr)
+        print(model.explain(df, freq=args.freq, horizon=args.horizon).to_string(index=False), file=sys.stderr)
     return 0
 
 

@@ -559,9 +559,15 @@ class SeqFusion:
 
         return [infer_frequency(ix) for ix in parsed.index]
 
-    def explain(self, y: Any, k: int | None = None, freq: Any = None, *, dayfirst: bool | None = None,
-                date_format: str | None = None) -> pd.DataFrame:
-        """Per variate, the chosen members with rank, similarity, fusion weight and source."""
+    def explain(self, y: Any, k: int | None = None, freq: Any = None, *, horizon: int | None = None,
+                dayfirst: bool | None = None, date_format: str | None = None) -> pd.DataFrame:
+        """Per variate, the chosen members with rank, similarity, fusion weight and source.
+
+        With ``horizon``, also where the whole-history forecast and its spread come from:
+        the weight of each candidate of :mod:`seqfusion.history` (``weight_zoo``,
+        ``weight_zoo_adjusted``, ``weight_theta``, ``weight_seasonal_naive``), the season
+        removed (0: none) and ``spread``: the source of the quantiles' spread.
+        """
         import pandas as pd
 
         from seqfusion.frames import parse
@@ -570,8 +576,20 @@ class SeqFusion:
             self._validate_options(k, self.fusion, self.normalization)
         parsed = parse(y, dayfirst, date_format)
         ctx = self.contexts(parsed.series, parsed.names)
-        chosen = self.choose(ctx, k, self._input_frequency(parsed, freq))
+        classes = self._input_frequency(parsed, freq)
+        chosen = self.choose(ctx, k, classes)
         err = chosen.get("error", np.full(chosen["members"].shape, np.nan))
+        per_series: list[dict[str, Any]] = [{} for _ in parsed.names]
+        if horizon is not None:
+            _check_horizon(horizon)
+            fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+            for i, info in enumerate(per_series):
+                info.update({f"weight_{c}": float(fc.weights[i, j]) for j, c in enumerate(history.CANDIDATES)})
+                info["season_removed"] = int(fc.season[i]) if fc.seasonal[i] else 0
+                nb = int(fc.n_backtests[i])
+                steps = int(np.isfinite(fc.residuals[i, 0]).sum()) if nb else 0
+                info["spread"] = (f"errors of {nb} back-test(s) of {steps} points in the history" if nb else
+                                  "random walk of the one-step differences (no room for a back-test)")
         rows = []
         for i, name in enumerate(parsed.names):
             for rank, m in enumerate(chosen["members"][i], start=1):
@@ -581,7 +599,7 @@ class SeqFusion:
                              "weight": float(chosen["weight"][i, rank - 1]),
                              "backtest_error": float(err[i, rank - 1]),
                              "source": mem.source, "frequency": mem.frequency,
-                             "architecture": mem.architecture})
+                             "architecture": mem.architecture, **per_series[i]})
         return pd.DataFrame(rows)
 
 

@@ -226,15 +226,20 @@ class HistoryForecast:
 
 
 def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, zoo: ZooForecast,
-             backtests: int = BACKTESTS, temperature: float = TEMPERATURE,
-             min_context: int = MIN_BACKTEST_CONTEXT) -> HistoryForecast:
+             backtests: int | None = None, temperature: float | None = None,
+             min_context: int | None = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
     zoo's forecasts ``[len(contexts), H]`` of contexts (only their last points are used);
     ``rows`` says which series each context belongs to (for per-series settings such as
     the frequency); ``min_context``: shortest history a back-test forecasts from.
+    ``None`` settings take the module's values (:data:`BACKTESTS`, :data:`TEMPERATURE`,
+    :data:`MIN_BACKTEST_CONTEXT`).
     """
+    backtests = BACKTESTS if backtests is None else backtests
+    temperature = TEMPERATURE if temperature is None else temperature
+    min_context = MIN_BACKTEST_CONTEXT if min_context is None else min_context
     n = len(histories)
     H = horizon
     seasons = np.asarray(seasons, dtype=np.int64)

@@ -121,6 +121,11 @@ def forecaster_speed(
         raise ValueError(f"predict returned shape {np.shape(out)}, expected {(horizon, n)}")
     t_frame, _ = _timed(lambda: forecaster.predict(frame, horizon, k=k))
     t_win, _ = _timed(lambda: forecaster.predict_windows(series, horizon, k=k))
+    t_q = None
+    if hasattr(forecaster, "predict_quantiles"):  # nine quantiles 0.1 .. 0.9 of the same array
+        t_q, qout = _timed(lambda: forecaster.predict_quantiles(arr, horizon, k=k))
+        if np.shape(qout)[:2] != (horizon, n):
+            raise ValueError(f"predict_quantiles returned shape {np.shape(qout)}")
     one = arr[:, :1]
     lat = [_timed(lambda: forecaster.predict(one, horizon, k=k))[0] for _ in range(repeats)]
     return {
@@ -134,6 +139,9 @@ def forecaster_speed(
         "frame_forecasts_per_s": n / t_frame,
         "windows_seconds": t_win,
         "windows_forecasts_per_s": n / t_win,
+        "quantiles_seconds": t_q,
+        "quantiles_forecasts_per_s": None if t_q is None else n / t_q,
+        "quantiles_over_point_time": None if t_q is None else t_q / t_arr,
         "single_latency_ms_median": 1000 * statistics.median(lat),
         "single_latency_repeats": repeats,
     }
