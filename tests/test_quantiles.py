@@ -124,7 +124,7 @@ def test_explain_says_where_the_spread_comes_from(model) -> None:
     df = pd.DataFrame({"date": ds, "long": y, "short": np.r_[np.full(90, np.nan), y[-30:]]})
     ex = model.explain(df, horizon=7)
     first = ex.groupby("variate").first()
-    assert first.loc["long", "spread"].startswith("errors of 3 back-test(s) of 7 points")
+    assert first.loc["long", "spread"].startswith("errors of 5 back-test(s) of 7 points")
     assert first.loc["short", "spread"].startswith("random walk")
     assert first.loc["long", "season_removed"] == 7
     w = first[[f"weight_{c}" for c in ("zoo", "zoo_adjusted", "theta", "seasonal_naive")]].to_numpy()

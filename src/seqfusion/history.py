@@ -39,7 +39,7 @@ from seqfusion import preprocess
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive")
 #: back-test windows per series (each H points, ending at the end of the history)
-BACKTESTS = 3
+BACKTESTS = 5
 #: softmax temperature on log back-test errors
 TEMPERATURE = 0.1
 #: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
