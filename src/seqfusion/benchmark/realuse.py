@@ -343,8 +343,10 @@ class RaggedMethod:
         self.stats.setdefault("capped", 0)
 
     def options(self) -> dict[str, Any]:
-        return {"inner": self.inner.options(), "cap": self.cap, "min_points": self.min_points,
-                "ragged": self.ragged}
+        out = {"inner": self.inner.options(), "cap": self.cap, "min_points": self.min_points}
+        if self.ragged:  # (only then: the cache keys of the other methods stay as they were)
+            out["ragged"] = True
+        return out
 
     def __call__(self, contexts: Sequence[np.ndarray], horizon: int) -> np.ndarray:
         ctx = []
