@@ -18,7 +18,7 @@ from seqfusion import SeqFusion  # noqa: E402
 
 
 def main() -> Path:
-    model = SeqFusion.from_pretrained()
+    model = SeqFusion.from_pretrained(history="last")  # the zoo alone, as the README section says
     rng = np.random.default_rng(0)
     t = np.arange(400)
     cases = [
