@@ -8,9 +8,10 @@ below and in the result files).
 Protocol
 --------
 * Context: every point of the series before the origin. Caps, per method:
-  SeqFusion keeps its last 36 points (its input length; a history shorter than its
-  ``min_length`` of 8 points is left-padded here with its first value, as SeqFusion pads
-  histories shorter than 36); AutoETS and AutoTheta see the last ``STATS_CAP`` (500)
+  SeqFusion's default uses the whole history (:mod:`seqfusion.history`; its zoo sees the
+  last 36 points), its paper design keeps the last 36 points (its input length); a history
+  shorter than its ``min_length`` of 8 points is left-padded here with its first value;
+  AutoETS and AutoTheta see the last ``STATS_CAP`` (500)
   points and AutoARIMA the last ``ARIMA_CAP`` (150) points, because statsforecast's fits
   on many thousands of points take minutes each. Naive and SeasonalNaive need only the
   last ``season`` points.
@@ -392,7 +393,7 @@ LABELS = {
     "seqfusion": "SeqFusion (default: whole history, frequency given)",
     "seqfusion_paper": "SeqFusion paper design (similarity top-16, mean)",
 }
-#: context caps per method (None: whole history; SeqFusion caps itself at its input length)
+#: context caps per method (None: whole history; the paper design caps itself at its input length)
 CAPS: dict[str, int | None] = {"snaive": None, "naive": None, "autoets": STATS_CAP,
                                "autotheta": STATS_CAP, "autoarima": ARIMA_CAP,
                                "seqfusion": None, "seqfusion_paper": None}

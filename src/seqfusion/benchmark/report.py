@@ -516,7 +516,8 @@ def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets:
         cap = next((r.get("cap") for r in per.values()), None)
         key = next((r.get("key") for r in per.values()), "")
         row.append("all" if not limit else f"at most {limit}")
-        row.append("last 36 (its input length)" if key.startswith("seqfusion")
+        row.append("last 36 (its input length)" if key == "seqfusion_paper"
+                   else "whole history (zoo: last 36)" if key == "seqfusion"
                    else "whole history" if not cap else f"last {cap} points")
         row.append(_fmt(sum(float(r.get("seconds", 0.0)) for r in per.values()), 0))
         table.append(row)
@@ -578,10 +579,11 @@ def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets:
                   if (r := cells[lb].get(d)) is not None and not r.get("subsampled")), default=0)
           for d in datasets}
     lines += ["", "## Notes", "",
-              "- Context caps: SeqFusion is given the whole history and keeps its last 36 "
-              "points (its input length); histories shorter than 8 points are left-padded "
-              "with their first value before the call (SeqFusion itself pads 8..35 points "
-              f"the same way). AutoETS and AutoTheta see the last {STATS_CAP} points, AutoARIMA "
+              "- Context caps: SeqFusion (default) is given the whole history and uses all of it "
+              "(`history=\"whole\"`: seasonal adjustment, Theta, seasonal naive and its zoo's "
+              "forecast of the last 36 points, weighed by back-tests inside the history); the "
+              "paper design keeps the last 36 points (its input length); histories shorter than "
+              "8 points are left-padded with their first value before the call. AutoETS and AutoTheta see the last {STATS_CAP} points, AutoARIMA "
               f"the last {ARIMA_CAP} (statsforecast's fits on thousands of points take "
               "minutes each); Naive and SeasonalNaive use the last season of the history.",
               "- statsforecast models use the dataset's season, or none where two seasons do "
