@@ -583,7 +583,8 @@ def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets:
               "(`history=\"whole\"`: seasonal adjustment, Theta, seasonal naive and its zoo's "
               "forecast of the last 36 points, weighed by back-tests inside the history); the "
               "paper design keeps the last 36 points (its input length); histories shorter than "
-              "8 points are left-padded with their first value before the call. AutoETS and AutoTheta see the last {STATS_CAP} points, AutoARIMA "
+              "8 points are left-padded with their first value before the call. "
+              f"AutoETS and AutoTheta see the last {STATS_CAP} points, AutoARIMA "
               f"the last {ARIMA_CAP} (statsforecast's fits on thousands of points take "
               "minutes each); Naive and SeasonalNaive use the last season of the history.",
               "- statsforecast models use the dataset's season, or none where two seasons do "
