@@ -292,7 +292,7 @@ def run_realuse_quantiles(args: argparse.Namespace, argv: list[str], started: fl
                   f"cov95 {row['coverage_95']:.3f}  w80 {row['width_80'] or float('nan'):.2f}  "
                   f"n={row['n_windows']}  {row['seconds']:.1f}s" + ("  (cached)" if row["cached"] else ""),
                   file=sys.stderr)
-    stem = ("realuse" if split == "test" else "realuse_validation") + "_quantiles"
+    stem = "realuse_quantiles" if split == "test" else "realuse_quantiles_validation"
     return _write(args, argv, started, stem, "realuse_quantiles", new_rows, info, list(ru.DATASETS),
                   {"split": split}, quantiles_markdown, write_json, run_metadata)
 
