@@ -387,3 +387,16 @@ def test_real_snaive_quantiles_on_m3_yearly() -> None:
     s = qs.summarize_sums(qs.window_sums(data.targets(), pred))
     # the median is the Naive forecast: its WQL term at q=0.5 is sum|e| / sum|y|
     assert 0 < s["wql"] < 1 and 0.3 < s["coverage_80"] < 1  # type: ignore[operator]
+
+
+def test_msis_and_median_mase_hand_computed() -> None:
+    y = np.array([[0.0, 10.0]])
+    pred = np.zeros((1, 2, len(Q)))
+    pred[..., qs.quantile_index(0.025)] = -1.0
+    pred[..., qs.quantile_index(0.975)] = 1.0
+    pred[..., qs.quantile_index(0.5)] = 0.0
+    s = qs.summarize_sums(qs.window_sums(y, np.sort(pred, axis=2), np.array([2.0])))
+    # step 1: width 2, inside; step 2: width 2 + 2/0.05 * (10 - 1) = 362; mean 182, / scale 2
+    assert s["msis_95"] == pytest.approx(91.0)
+    assert s["mase_median"] == pytest.approx(5.0 / 2.0)
+    assert s["width_95"] == pytest.approx(1.0)

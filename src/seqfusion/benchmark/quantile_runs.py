@@ -53,7 +53,8 @@ CHUNK = 10
 MV_CHUNK = 100
 FULL_CHUNK = 4096
 QUICK_METHODS = ("snaive", "snaive_empirical", "conformal_snaive", "seqfusion")
-CACHE_PROTOCOL = 1
+CACHE_PROTOCOL = 1  # realuse: cached quantile forecasts
+MV_CACHE_PROTOCOL = 2  # multivariate: cached per-window sums (2: with MSIS and median MASE)
 
 
 def canonical(key: str) -> str:
@@ -167,6 +168,8 @@ def _row_scores(s: qs.WindowSums, ref: qs.WindowSums) -> dict[str, Any]:
     for lv in qs.INTERVALS:
         out[f"snaive_coverage_{lv}_same_windows"] = base[f"coverage_{lv}"]
         out[f"snaive_width_{lv}_same_windows"] = base[f"width_{lv}"]
+        out[f"snaive_msis_{lv}_same_windows"] = base[f"msis_{lv}"]
+    out["snaive_mase_median_same_windows"] = base["mase_median"]
     return out
 
 
@@ -308,9 +311,11 @@ def _save_sums(path: Path, per_h: dict[int, tuple[np.ndarray, qs.WindowSums]]) -
         arrays[f"h{h}_abs_y"] = s.abs_y
         arrays[f"h{h}_points"] = s.points
         arrays[f"h{h}_crossing"] = s.crossing
+        arrays[f"h{h}_mase_median"] = s.mase_median
         for lv in qs.INTERVALS:
             arrays[f"h{h}_inside{lv}"] = s.inside[lv]
             arrays[f"h{h}_width{lv}"] = s.width[lv]
+            arrays[f"h{h}_is{lv}"] = s.interval_score[lv]
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)
@@ -325,7 +330,8 @@ def _load_sums(path: Path, horizons: Sequence[int]) -> dict[int, tuple[np.ndarra
             out[h] = (z[f"h{h}_rows"], qs.WindowSums(
                 z[f"h{h}_pinball"], z[f"h{h}_abs_y"], z[f"h{h}_points"],
                 {lv: z[f"h{h}_inside{lv}"] for lv in qs.INTERVALS},
-                {lv: z[f"h{h}_width{lv}"] for lv in qs.INTERVALS}, z[f"h{h}_crossing"]))
+                {lv: z[f"h{h}_width{lv}"] for lv in qs.INTERVALS}, z[f"h{h}_crossing"],
+                {lv: z[f"h{h}_is{lv}"] for lv in qs.INTERVALS}, z[f"h{h}_mase_median"]))
     return out
 
 
@@ -405,7 +411,8 @@ def multivariate_scores(per_h: dict[int, tuple[np.ndarray, qs.WindowSums]],
         rs = qs.take(r_s, pos)
         sc = _row_scores(s, rs)
         per[str(h)] = {k: sc[k] for k in ("wql", "relative_wql", "coverage_80", "coverage_95", "width_80",
-                                          "width_95", "n_points")} | {"n_rows": int(len(rows))}
+                                          "width_95", "msis_95", "mase_median", "n_points")} | {
+            "n_rows": int(len(rows))}
         wqls.append(sc["wql"])
         ref_wqls.append(sc["snaive_wql_same_windows"])
         own_all.append(s)
@@ -464,7 +471,7 @@ def run_multivariate_quantiles(args: argparse.Namespace, argv: list[str], starte
             max_rows = limit if key in SLOW or quick else None
             payload = {"kind": "multivariate_quantiles", "method": key, "options": method.options(),
                        "dataset": spec.name, "data": fp, "horizons": horizons, "max_rows": max_rows,
-                       "quantiles": list(qs.QUANTILES), "protocol": CACHE_PROTOCOL}
+                       "quantiles": list(qs.QUANTILES), "protocol": MV_CACHE_PROTOCOL}
             if key == "seqfusion":
                 payload["zoo"] = zoo_fingerprint(args.zoo)
             cfile, chunk_dir = cli._cache_paths("multivariate_quantiles", spec.name, key, payload)

@@ -26,6 +26,12 @@ Every quantile method of the benchmarks forecasts the grid ``QUANTILES`` (0.025,
   :func:`seqfusion.benchmark.realuse.seasonal_naive_scale`), then the mean over windows
   whose scale is positive. Scale-free per series like MASE, so narrow-and-wrong (low
   width, low coverage) and wide-and-safe (high width, high coverage) both show.
+* **MSIS** (M4's mean scaled interval score) of the same intervals, which prices width
+  and misses in one number: per point ``(hi - lo) + (2 / a)(lo - y)[y < lo] + (2 / a)(y -
+  hi)[y > hi]`` with ``a = 1 - level / 100``, averaged over the horizon, divided by the
+  same scale, averaged over windows.
+* **MASE of the median** (the 0.5 quantile): mean over windows of ``mean|y - q0.5| /
+  scale``, the point accuracy of the quantile forecast's centre.
 
 Crossing quantiles are *sorted* along the quantile axis before scoring (the
 "rearrangement", which never increases the pinball loss) and counted
@@ -121,7 +127,9 @@ class WindowSums:
     loss; ``abs_y``: sum of ``|y|``; ``points``: target points (H); ``inside``: level ->
     points inside the interval; ``width``: level -> mean interval width over the horizon
     divided by ``scale`` (NaN where the scale is not positive); ``crossing``: points where
-    the forecast crossed (before sorting).
+    the forecast crossed (before sorting); ``interval_score``: level -> scaled interval
+    score (MSIS term) per window; ``mase_median``: ``mean|y - q0.5| / scale`` per window
+    (NaN where the scale is not positive).
     """
 
     pinball: np.ndarray
@@ -130,6 +138,8 @@ class WindowSums:
     inside: dict[int, np.ndarray]
     width: dict[int, np.ndarray]
     crossing: np.ndarray
+    interval_score: dict[int, np.ndarray]
+    mase_median: np.ndarray
 
     @property
     def n(self) -> int:
@@ -153,6 +163,7 @@ def window_sums(y: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None
     good = np.isfinite(sc) & (sc > 0)
     inside: dict[int, np.ndarray] = {}
     width: dict[int, np.ndarray] = {}
+    iscore: dict[int, np.ndarray] = {}
     for level, (ql, qh) in INTERVALS.items():
         lo = p[..., quantile_index(ql, quantiles)]
         hi = p[..., quantile_index(qh, quantiles)]
@@ -160,8 +171,15 @@ def window_sums(y: np.ndarray, pred: np.ndarray, scale: np.ndarray | None = None
         w = np.full(n, np.nan)
         w[good] = (hi - lo).mean(axis=1)[good] / sc[good]
         width[level] = w
+        a = 1.0 - level / 100.0
+        score = (hi - lo) + (2.0 / a) * (np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0))
+        v = np.full(n, np.nan)
+        v[good] = score.mean(axis=1)[good] / sc[good]
+        iscore[level] = v
+    med = np.full(n, np.nan)
+    med[good] = np.abs(y - p[..., quantile_index(0.5, quantiles)]).mean(axis=1)[good] / sc[good]
     return WindowSums(pin, np.abs(y).sum(axis=1), np.full(n, float(H)), inside, width,
-                      np.asarray(crossing, dtype=np.float64))
+                      np.asarray(crossing, dtype=np.float64), iscore, med)
 
 
 def concat_sums(parts: Sequence[WindowSums]) -> WindowSums:
@@ -171,19 +189,23 @@ def concat_sums(parts: Sequence[WindowSums]) -> WindowSums:
         np.concatenate([p.points for p in parts]),
         {lv: np.concatenate([p.inside[lv] for p in parts]) for lv in INTERVALS},
         {lv: np.concatenate([p.width[lv] for p in parts]) for lv in INTERVALS},
-        np.concatenate([p.crossing for p in parts]))
+        np.concatenate([p.crossing for p in parts]),
+        {lv: np.concatenate([p.interval_score[lv] for p in parts]) for lv in INTERVALS},
+        np.concatenate([p.mase_median for p in parts]))
 
 
 def take(s: WindowSums, idx: np.ndarray) -> WindowSums:
     """The windows ``idx`` of ``s``."""
     return WindowSums(s.pinball[idx], s.abs_y[idx], s.points[idx],
                       {lv: v[idx] for lv, v in s.inside.items()},
-                      {lv: v[idx] for lv, v in s.width.items()}, s.crossing[idx])
+                      {lv: v[idx] for lv, v in s.width.items()}, s.crossing[idx],
+                      {lv: v[idx] for lv, v in s.interval_score.items()}, s.mase_median[idx])
 
 
 def summarize_sums(s: WindowSums) -> dict[str, float | int | None]:
     """Dataset-level scores of a set of windows: ``wql``, ``coverage_80/95``,
-    ``width_80/95``, ``n_points``, ``inside_80/95`` (counts, for pooling), ``crossing_points``."""
+    ``width_80/95``, ``msis_80/95``, ``mase_median``, ``n_points``, ``inside_80/95``
+    (counts, for pooling), ``crossing_points``."""
     denom = float(s.abs_y.sum())
     out: dict[str, float | int | None] = {
         "wql": float(np.mean(2.0 * s.pinball.sum(axis=0) / denom)) if denom > 0 and s.n else None,
@@ -197,7 +219,11 @@ def summarize_sums(s: WindowSums) -> dict[str, float | int | None]:
         out[f"coverage_{lv}"] = ins / pts if pts else None
         w = s.width[lv][np.isfinite(s.width[lv])]
         out[f"width_{lv}"] = float(w.mean()) if w.size else None
+        v = s.interval_score[lv][np.isfinite(s.interval_score[lv])]
+        out[f"msis_{lv}"] = float(v.mean()) if v.size else None
     out["width_windows"] = int(np.isfinite(s.width[80]).sum())
+    m = s.mase_median[np.isfinite(s.mase_median)]
+    out["mase_median"] = float(m.mean()) if m.size else None
     return out
 
 
@@ -233,5 +259,10 @@ def summary(rows: Sequence[dict[str, object]], datasets: Sequence[str]) -> dict[
             entry[f"coverage_{lv}_min_dataset"] = (min(per, key=lambda d: float(per[d].get(f"coverage_{lv}") or 9.0))
                                                    if cov else None)
             entry[f"width_{lv}_mean"] = float(np.mean(wid)) if wid else None
+            rel = [float(r[f"msis_{lv}"]) / float(r[f"snaive_msis_{lv}_same_windows"]) for r in per.values()
+                   if isinstance(r.get(f"msis_{lv}"), (int, float))
+                   and isinstance(r.get(f"snaive_msis_{lv}_same_windows"), (int, float))
+                   and float(r[f"snaive_msis_{lv}_same_windows"]) > 0]
+            entry[f"geomean_relative_msis_{lv}"] = geomean(rel)
         out[label] = entry
     return out

@@ -702,6 +702,10 @@ def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, An
         "(ends included); targets of the issue: 75-85 and 91-98 pooled, no dataset below 60 for 80.",
         "- **width 80 / 95**: mean width of the interval divided by the window's in-sample "
         "seasonal-naive MAE (the MASE scale of its context), averaged over windows.",
+        "- **MSIS 95**: M4's mean scaled interval score of the 95% interval (width + 2/0.05 x the "
+        "distance of each miss), same scale; summary: geo-mean over datasets of MSIS / the "
+        "reference's MSIS on the same windows. **MASE median**: MAE of the 0.5 quantile / the same "
+        "scale, averaged over windows.",
         "- Reference: SeasonalNaive with the standard interval formula: sigma = RMS of the context's "
         "in-sample seasonal-naive errors, step h widened by sqrt(floor((h-1)/m) + 1), normal "
         "quantiles around the last season repeated (identical to statsforecast's "
@@ -722,6 +726,7 @@ def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, An
     ]
     head = ["method", f"geo-mean rel. WQL ({len(datasets)})", "cov 80 pooled", "cov 80 mean",
             "cov 80 min (dataset)", "cov 95 pooled", "cov 95 mean", "cov 95 min", "width 80", "width 95",
+            "geo-mean rel. MSIS 95",
             "windows per dataset", "context", "crossing points", "fallbacks", "wall s"]
     table = []
     for lb in labels:
@@ -737,6 +742,7 @@ def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, An
             f"{pct(sm.get('coverage_80_min'))} ({sm.get('coverage_80_min_dataset') or '—'})",
             pct(sm.get("coverage_95_pooled")), pct(sm.get("coverage_95_mean")), pct(sm.get("coverage_95_min")),
             _fmt(sm.get("width_80_mean"), 2), _fmt(sm.get("width_95_mean"), 2),
+            _fmt(sm.get("geomean_relative_msis_95"), 3),
             "all" if not limit else f"at most {limit}",
             str(next((r.get("context") for r in per.values()), "")),
             str(sum(int(r.get("crossing_points") or 0) for r in per.values())),
@@ -748,7 +754,9 @@ def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, An
                            ("Coverage of the 80% interval per dataset (percent)", "coverage_80", True),
                            ("Coverage of the 95% interval per dataset (percent)", "coverage_95", True),
                            ("Width of the 80% interval per dataset (/ MASE scale)", "width_80", False),
-                           ("Width of the 95% interval per dataset (/ MASE scale)", "width_95", False)):
+                           ("Width of the 95% interval per dataset (/ MASE scale)", "width_95", False),
+                           ("MSIS of the 95% interval per dataset", "msis_95", False),
+                           ("MASE of the median (q0.5) per dataset", "mase_median", False)):
         lines += ["", f"## {title_}", ""]
         tab = []
         for d in datasets:
