@@ -165,7 +165,8 @@ def _add_quantile_flags(s: Any, stem: str, windows: int) -> None:
     s.add_argument("--quantiles", action="store_true",
                    help="score quantile forecasts (WQL, 80%%/95%% coverage, width) instead of point "
                         f"forecasts; results in {stem}.{{md,json}}; methods: snaive snaive_empirical "
-                        "autoets autotheta conformal_snaive seqfusion (seqfusion.benchmark.quantile_runs)")
+                        "autoets autotheta conformal_snaive conformal_autotheta seqfusion "
+                        "(seqfusion.benchmark.quantile_runs)")
     s.add_argument("--conformal-windows", type=int, default=windows,
                    help=f"--quantiles: n_windows of statsforecast's conformal intervals (default {windows})")
 

@@ -39,12 +39,15 @@ from seqfusion.benchmark.quantile_methods import (
     StatsForecastQuantiles,
 )
 
-QUANTILE_METHODS = ("snaive", "snaive_empirical", "autoets", "autotheta", "conformal_snaive", "seqfusion")
+QUANTILE_METHODS = ("snaive", "snaive_empirical", "autoets", "autotheta", "conformal_snaive",
+                    "conformal_autotheta", "seqfusion")
 REFERENCE = "snaive"
 #: statsforecast methods subsampled like the point rows (realuse: at most --max-windows
 #: windows per dataset; multivariate: at most --max-windows rows per dataset)
-SLOW = ("autoets", "autotheta", "conformal_snaive")
-REALUSE_SLOW = ("autoets", "autotheta")
+SLOW = ("autoets", "autotheta", "conformal_snaive", "conformal_autotheta")
+REALUSE_SLOW = ("autoets", "autotheta", "conformal_autotheta")
+#: n_windows of AutoTheta's conformal intervals (each window is one more AutoTheta fit)
+THETA_CONFORMAL_WINDOWS = 5
 RU_CONFORMAL_WINDOWS = 10
 MV_CONFORMAL_WINDOWS = 5
 MV_MAX_ROWS = 1000
@@ -77,6 +80,9 @@ def make_realuse_method(key: str, spec: Any, zoo: str | None, no_freq: bool = Fa
                                       spec.season, cap=ru.STATS_CAP)
     if key == "conformal_snaive":
         return StatsForecastQuantiles("SeasonalNaive", spec.season, conformal_windows=conformal_windows)
+    if key == "conformal_autotheta":
+        return StatsForecastQuantiles("AutoTheta", spec.season, cap=ru.STATS_CAP,
+                                      conformal_windows=min(conformal_windows, THETA_CONFORMAL_WINDOWS))
     if key == "seqfusion":
         return SeqFusionQuantiles(zoo, None if no_freq else spec.freq, ru.SEQFUSION_MIN_POINTS)
     raise ValueError(f"unknown quantile method {key!r}; known: {', '.join(QUANTILE_METHODS)}")
@@ -95,6 +101,9 @@ def make_multivariate_method(key: str, spec: Any, zoo: str | None, no_freq: bool
         return StatsForecastQuantiles({"autoets": "AutoETS", "autotheta": "AutoTheta"}[key], spec.season)
     if key == "conformal_snaive":
         return StatsForecastQuantiles("SeasonalNaive", MV_SNAIVE_PERIOD, conformal_windows=conformal_windows)
+    if key == "conformal_autotheta":
+        return StatsForecastQuantiles("AutoTheta", spec.season,
+                                      conformal_windows=min(conformal_windows, THETA_CONFORMAL_WINDOWS))
     if key == "seqfusion":
         return SeqFusionQuantiles(zoo, None if no_freq else spec.freq, 1)
     raise ValueError(f"unknown quantile method {key!r}; known: {', '.join(QUANTILE_METHODS)}")
