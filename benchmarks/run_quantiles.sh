@@ -7,9 +7,10 @@
 # per-window sums (multivariate) are cached in $SEQFUSION_CACHE, so reruns are cheap.
 #
 # Methods: SeasonalNaive with residual quantiles (normal: the reference; empirical),
-# statsforecast AutoETS / AutoTheta level intervals and SeasonalNaive + conformal intervals,
+# statsforecast AutoETS / AutoTheta level intervals, SeasonalNaive + conformal intervals and
+# AutoTheta + conformal intervals (5 windows),
 # and SeqFusion's quantiles (SeqFusion.predict_histories(..., quantiles=...); skipped with a
-# message while the forecaster has no predict_histories). AutoETS / AutoTheta: at most 100
+# message while the forecaster has no predict_histories). AutoETS / AutoTheta (also conformal): at most 100
 # windows per dataset (realuse) / 1000 rows per dataset (multivariate, conformal too), evenly
 # spaced, marked '*'. The competition datasets use the zoo built without M3/M4/Tourism
 # (benchmarks/run_realuse.sh builds it). Extra arguments go to every run, e.g. --no-cache.
@@ -19,7 +20,7 @@ export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
 PY="${PYTHON:-python}"
 CACHE="${SEQFUSION_CACHE:-$HOME/.cache/seqfusion}"
 ZOO="$CACHE/zoos/no_competitions"
-METHODS=(snaive snaive_empirical autoets autotheta conformal_snaive seqfusion)
+METHODS=(snaive snaive_empirical autoets autotheta conformal_snaive conformal_autotheta seqfusion)
 for split in test validation; do
   nice -n 10 "$PY" -m seqfusion.benchmark.cli realuse --quantiles --split "$split" \
     --methods "${METHODS[@]}" --competition-zoo "$ZOO" --out benchmarks/results --no-progress "$@"
