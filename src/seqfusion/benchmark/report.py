@@ -778,6 +778,12 @@ def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, An
               "points whose forecast grid was not monotone).",
               "- Non-finite forecasts of a window are replaced by the reference's quantiles (counted as "
               "`non_finite_windows` in the JSON).",
+              "- statsforecast's intervals are scored as returned (no clipping). AutoTheta's bounds are "
+              "quantiles of simulated paths while its 0.5 quantile is the analytic mean forecast, so "
+              "they cross near the median (its crossing points). AutoETS's intervals come from the "
+              "fitted model's analytic variance; a fit with multiplicative components can give an "
+              "extremely wide interval that dominates a dataset's pooled WQL (see the per-dataset "
+              "tables and MSIS).",
               "- Wall time: seconds summed over datasets (rows read from the cache keep their original "
               "time); per-row counts, options and per-horizon scores are in the JSON file.", ""]
     return "\n".join(lines) + "\n"
