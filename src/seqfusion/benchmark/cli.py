@@ -1,7 +1,9 @@
 """``seqfusion benchmark {multivariate,univariate,realuse,speed}``: run, cache and report.
 
 Results go to ``--out`` (default ``benchmarks/results``) as ``<kind>.md`` and
-``<kind>.json`` (``realuse_validation.*`` for ``realuse --split validation``); ``--quick``
+``<kind>.json`` (``realuse_validation.*`` for ``realuse --split validation``; with
+``--quantiles``, quantile scores in ``<kind>_quantiles.*``, see
+:mod:`seqfusion.benchmark.quantile_runs`); ``--quick``
 runs write to ``<out>/quick/`` so they never overwrite full results. Multivariate,
 univariate and realuse runs *merge* into an existing ``<kind>.json``: rows of the methods
 run now replace rows with the same (method, dataset[, subsample]); other rows are kept
@@ -121,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--replace", action="store_true",
                        help="write only this run's rows instead of merging with the existing file")
         if kind == "multivariate":
+            _add_quantile_flags(s, "multivariate_quantiles", 5)
             s.add_argument("--horizons", nargs="+", default=None)
             s.add_argument("--seed", type=int, default=0, help="seed of the in-task deep models")
             s.add_argument("--epochs", type=int, default=10, help="in-task deep model epochs")
@@ -155,6 +158,17 @@ def _add_realuse_parser(sub: Any) -> None:
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.add_argument("--replace", action="store_true",
                    help="write only this run's rows instead of merging with the existing file")
+    _add_quantile_flags(s, "realuse_quantiles[_validation]", 10)
+
+
+def _add_quantile_flags(s: Any, stem: str, windows: int) -> None:
+    s.add_argument("--quantiles", action="store_true",
+                   help="score quantile forecasts (WQL, 80%%/95%% coverage, width) instead of point "
+                        f"forecasts; results in {stem}.{{md,json}}; methods: snaive snaive_empirical "
+                        "autoets autotheta conformal_snaive conformal_autotheta seqfusion "
+                        "(seqfusion.benchmark.quantile_runs)")
+    s.add_argument("--conformal-windows", type=int, default=windows,
+                   help=f"--quantiles: n_windows of statsforecast's conformal intervals (default {windows})")
 
 
 # ------------------------------------------------------------------ helpers
@@ -236,6 +250,10 @@ def _check_zoo(args: argparse.Namespace, methods: list[str]) -> None:
 
 
 def run_multivariate(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    if args.quantiles:
+        from seqfusion.benchmark.quantile_runs import run_multivariate_quantiles
+
+        return run_multivariate_quantiles(args, argv, started)
     from seqfusion.benchmark import baselines as bl
     from seqfusion.benchmark import protocol as pr
     from seqfusion.benchmark.report import CostMeter, multivariate_markdown, run_metadata, write_json
@@ -455,6 +473,10 @@ def _realuse_zoos(args: argparse.Namespace, methods: list[str]) -> tuple[str | N
 
 
 def run_realuse(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    if args.quantiles:
+        from seqfusion.benchmark.quantile_runs import run_realuse_quantiles
+
+        return run_realuse_quantiles(args, argv, started)
     import numpy as np
 
     from seqfusion.benchmark import protocol as pr

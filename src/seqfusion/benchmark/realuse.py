@@ -36,6 +36,13 @@ Protocol
 * Summary: geometric mean over datasets of (method MASE / SeasonalNaive MASE), both on
   the same windows (a subsampled method is compared with SeasonalNaive on its subsample).
 
+* Quantile forecasts (``seqfusion benchmark realuse --quantiles``,
+  :mod:`seqfusion.benchmark.quantile_runs`): the same windows, caps and subsamples, scored
+  by WQL (GIFT-Eval's weighted quantile loss over 0.1..0.9), coverage of the 80% / 95%
+  intervals and their width (:mod:`seqfusion.benchmark.quantiles`); geometric mean over
+  datasets of WQL / WQL of SeasonalNaive with residual quantiles. Results in
+  ``realuse_quantiles[_validation].{md,json}``, next to the point results.
+
 Methods are ``f(contexts: list[1-D array], H) -> [n, H]``; :class:`RaggedMethod` adapts
 the fixed-window baselines of :mod:`seqfusion.benchmark.baselines` by grouping contexts of
 equal length (so each call gets an exact ``[n, L]`` of real history, never padding).

@@ -651,3 +651,145 @@ def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
     lines += _table(["quantity", "value"], rows)
     lines += [""]
     return "\n".join(lines) + "\n"
+
+
+def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, Any], datasets: list[str],
+                       info: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]],
+                       extra: dict[str, Any]) -> str:
+    """Markdown of a quantile run (``kind``: ``realuse_quantiles`` or
+    ``multivariate_quantiles``): WQL, coverage and width per method and dataset."""
+    from seqfusion.benchmark.quantile_methods import SeasonalNaiveQuantiles
+
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
+    order: list[str] = []
+    for r in rows:
+        if r["method"] not in cells:
+            order.append(r["method"])
+        cells.setdefault(r["method"], {})[r["dataset"]] = r
+    ref = SeasonalNaiveQuantiles(1).name
+    labels = sorted(order, key=lambda lb: (lb != ref, order.index(lb)))
+
+    def mark(r: dict[str, Any]) -> str:
+        return ("*" if r.get("subsampled") else "") + ("†" if r.get("zoo_saw_source") else "")
+
+    def cell(lb: str, d: str, key: str, digits: int = 3, pct: bool = False) -> str:
+        r = cells[lb].get(d)
+        if r is None or r.get(key) is None:
+            return "—"
+        v = float(r[key]) * (100.0 if pct else 1.0)
+        return _fmt(v, 1 if pct else digits) + mark(r)
+
+    def pct(v: Any) -> str:
+        return "—" if v is None else f"{100.0 * float(v):.1f}"
+
+    realuse = kind.startswith("realuse")
+    if realuse:
+        split = extra.get("split", "test")
+        title = f"# Whole-history benchmark: quantile forecasts ({split} split)"
+        protocol = ("Windows, horizons, origins, context caps and subsamples as the point rows of "
+                    "`seqfusion benchmark realuse` (`seqfusion.benchmark.realuse`; see "
+                    + ("`realuse.md`" if split == "test" else "`realuse_validation.md`") + ").")
+    else:
+        title = "# Multivariate protocol (36-point windows, scaled values): quantile forecasts"
+        protocol = ("Windows and scaling as the point rows of `seqfusion benchmark multivariate` "
+                    "(`seqfusion.benchmark.protocol`): 36-point look-back, horizons "
+                    + ", ".join(str(h) for h in extra.get("horizons", [])) + ", every test window "
+                    "of every variate; values standardized with the training part's mean and std. "
+                    "Dataset WQL = mean over the horizons of the per-horizon WQL (as the protocol's "
+                    "MSE); coverage pooled over all horizons' points.")
+    lines = [
+        title, "",
+        protocol + " Every method forecasts the quantiles 0.025, 0.1, 0.2, ..., 0.9, 0.975.", "",
+        "- **WQL**: mean over q = 0.1, ..., 0.9 of 2 x sum(pinball_q) / sum(|y|), the sums over all "
+        "target points of the dataset (GIFT-Eval's weighted quantile loss; "
+        "`seqfusion.benchmark.quantiles`). **rel. WQL**: WQL / WQL of the reference "
+        f"({ref}) on the same windows; summary: geometric mean over datasets (lower is better).",
+        "- **coverage 80 / 95**: percent of target points inside [q0.1, q0.9] / [q0.025, q0.975] "
+        "(ends included); targets of the issue: 75-85 and 91-98 pooled, no dataset below 60 for 80.",
+        "- **width 80 / 95**: mean width of the interval divided by the window's in-sample "
+        "seasonal-naive MAE (the MASE scale of its context), averaged over windows.",
+        "- **MSIS 95**: M4's mean scaled interval score of the 95% interval (width + 2/0.05 x the "
+        "distance of each miss), same scale; summary: geo-mean over datasets of MSIS / the "
+        "reference's MSIS on the same windows. **MASE median**: MAE of the 0.5 quantile / the same "
+        "scale, averaged over windows.",
+        "- Reference: SeasonalNaive with the standard interval formula: sigma = RMS of the context's "
+        "in-sample seasonal-naive errors, step h widened by sqrt(floor((h-1)/m) + 1), normal "
+        "quantiles around the last season repeated (identical to statsforecast's "
+        "`SeasonalNaive(level=...)`). The empirical variant uses the errors' empirical quantiles "
+        "with the same widening.",
+        "- statsforecast AutoETS / AutoTheta: `level=[20, 40, 60, 80, 95]` (level L gives quantiles "
+        "(1-L/100)/2 and 1-(1-L/100)/2; the mean is q0.5). Conformal: statsforecast "
+        "`SeasonalNaive(prediction_intervals=ConformalIntervals(h=H, n_windows=w))` "
+        "(conformal_distribution), w reduced for short contexts (the options and the smallest w "
+        "used are in the JSON); a context too short for 2 windows falls back to the reference's "
+        "quantiles (counted as fallbacks).",
+        "",
+        *_meta_lines(meta), "",
+        "Marks: `*` evaluated on an evenly spaced subsample of the windows (rows) or on a subset of "
+        "the horizons (its ratio uses the reference on the same windows); `†` the SeqFusion zoo "
+        "saw this dataset's source.", "",
+        "## Summary", "",
+    ]
+    head = ["method", f"geo-mean rel. WQL ({len(datasets)})", "cov 80 pooled", "cov 80 mean",
+            "cov 80 min (dataset)", "cov 95 pooled", "cov 95 mean", "cov 95 min", "width 80", "width 95",
+            "geo-mean rel. MSIS 95",
+            "windows per dataset", "context", "crossing points", "fallbacks", "wall s"]
+    table = []
+    for lb in labels:
+        sm = summary.get(lb, {})
+        per = cells[lb]
+        suffix = ("*" if any(r.get("subsampled") for r in per.values()) else "") + (
+            "†" if any(r.get("zoo_saw_source") for r in per.values()) else "")
+        n_used = sm.get("n_datasets")
+        limit = next((r.get("subsample_limit") for r in per.values()), None)
+        table.append([
+            lb, _fmt(sm.get("geomean_relative_wql"), 3) + suffix + ("" if n_used == len(datasets) else f" ({n_used})"),
+            pct(sm.get("coverage_80_pooled")), pct(sm.get("coverage_80_mean")),
+            f"{pct(sm.get('coverage_80_min'))} ({sm.get('coverage_80_min_dataset') or '—'})",
+            pct(sm.get("coverage_95_pooled")), pct(sm.get("coverage_95_mean")), pct(sm.get("coverage_95_min")),
+            _fmt(sm.get("width_80_mean"), 2), _fmt(sm.get("width_95_mean"), 2),
+            _fmt(sm.get("geomean_relative_msis_95"), 3),
+            "all" if not limit else f"at most {limit}",
+            str(next((r.get("context") for r in per.values()), "")),
+            str(sum(int(r.get("crossing_points") or 0) for r in per.values())),
+            str(sum(int((r.get("stats") or {}).get("fallbacks", 0) or 0) for r in per.values())),
+            _fmt(sum(float(r.get("seconds", 0.0)) for r in per.values()), 0)])
+    lines += _table(head, table)
+    for title_, key, p in (("WQL per dataset", "wql", False), ("rel. WQL per dataset (same windows)", "relative_wql",
+                                                                False),
+                           ("Coverage of the 80% interval per dataset (percent)", "coverage_80", True),
+                           ("Coverage of the 95% interval per dataset (percent)", "coverage_95", True),
+                           ("Width of the 80% interval per dataset (/ MASE scale)", "width_80", False),
+                           ("Width of the 95% interval per dataset (/ MASE scale)", "width_95", False),
+                           ("MSIS of the 95% interval per dataset", "msis_95", False),
+                           ("MASE of the median (q0.5) per dataset", "mase_median", False)):
+        lines += ["", f"## {title_}", ""]
+        tab = []
+        for d in datasets:
+            i = info.get(d, {})
+            tab.append([d, str(i.get("horizon", "")), *[cell(lb, d, key, 3, p) for lb in labels]])
+        if key == "relative_wql":
+            tab.append(["**geo-mean**", "", *[_fmt(summary.get(lb, {}).get("geomean_relative_wql"), 3)
+                                              for lb in labels]])
+        lines += _table(["dataset", "H", *labels], tab)
+    if not realuse:
+        lines += ["", "## Horizons scored per method", ""]
+        tab = []
+        for lb in labels:
+            hs = sorted({tuple(r.get("horizons_scored") or []) for r in cells[lb].values()})
+            tab.append([lb, "; ".join(",".join(str(h) for h in t) for t in hs)])
+        lines += _table(["method", "horizons"], tab)
+    lines += ["", "## Notes", "",
+              "- Crossing quantiles are sorted before scoring and counted (`crossing points`: target "
+              "points whose forecast grid was not monotone).",
+              "- Non-finite forecasts of a window are replaced by the reference's quantiles (counted as "
+              "`non_finite_windows` in the JSON).",
+              "- statsforecast's intervals are scored as returned (no clipping). AutoTheta's bounds are "
+              "quantiles of simulated paths while its 0.5 quantile is the analytic mean forecast, so "
+              "they cross near the median (its crossing points). AutoETS's intervals come from the "
+              "fitted model's analytic variance; a fit with multiplicative components can give an "
+              "extremely wide interval that dominates a dataset's pooled WQL (see the per-dataset "
+              "tables and MSIS).",
+              "- Wall time: seconds summed over datasets (rows read from the cache keep their original "
+              "time); per-row counts, options and per-horizon scores are in the JSON file.", ""]
+    return "\n".join(lines) + "\n"
