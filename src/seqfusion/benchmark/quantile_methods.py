@@ -264,8 +264,14 @@ class SeqFusionQuantiles(QuantileMethod):
         self._model: Any = None
 
     def options(self) -> dict[str, Any]:
+        from seqfusion import history, quantiles
+
+        settings = {name: getattr(history, name) for name in ("BACKTESTS", "TEMPERATURE", "MIN_BACKTEST_CONTEXT",
+                                                              "SEASON_CYCLES", "THETA_HISTORY")}
+        settings.update({name: getattr(quantiles, name) for name in ("DEGREES_OF_FREEDOM", "SPREAD_CAP",
+                                                                     "DIFF_HISTORY")})
         return {"zoo": self.zoo, "freq": self.freq, "min_points": self.min_points,
-                "quantiles": list(QUANTILES)}
+                "quantiles": list(QUANTILES), "settings": settings}
 
     @staticmethod
     def available() -> bool:
