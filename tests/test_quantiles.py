@@ -83,7 +83,7 @@ def test_bad_quantiles_and_levels_are_one_line_errors(model) -> None:
 def test_coverage_on_noise_with_known_spread(model) -> None:
     """White noise around a level: the intervals cover at least their level, and not absurdly
     more (the t(3) shape, calibrated on real series with heavier tails, is conservative for
-    Gaussian noise: about 91% / 99.5%, as the README says)."""
+    Gaussian noise: about 85% / 99%, as the README says)."""
     rng = np.random.default_rng(7)
     n, T, H = 300, 200, 10
     y = 100 + rng.normal(0, 2.0, size=(n, T + H))
@@ -91,7 +91,7 @@ def test_coverage_on_noise_with_known_spread(model) -> None:
     truth = y[:, T:]
     cov80 = np.mean((truth >= out[..., 1]) & (truth <= out[..., 2]))
     cov95 = np.mean((truth >= out[..., 0]) & (truth <= out[..., 3]))
-    assert 0.80 <= cov80 <= 0.95 and 0.95 <= cov95 <= 0.999, (cov80, cov95)
+    assert 0.80 <= cov80 <= 0.90 and 0.95 <= cov95 <= 0.999, (cov80, cov95)
     width80 = np.mean(out[..., 2] - out[..., 1])
     assert 5.0 < width80 < 8.0  # the true 80% interval of N(0, 2) is 5.13 wide
 
@@ -101,8 +101,9 @@ def test_spread_without_back_tests_is_a_capped_random_walk() -> None:
     walk = np.cumsum(np.ones(30))  # one-step differences of 1
     flat = np.tile([0.0, 1.0], 15)  # differences of 1, standard deviation 0.5
     s = qmod.spread(res, [walk, flat])
-    np.testing.assert_allclose(s[0], np.minimum(np.sqrt(np.arange(1, 6)), 2 * np.std(walk)))
-    np.testing.assert_allclose(s[1], [1.0, 1.0, 1.0, 1.0, 1.0])  # capped at 2 x 0.5
+    f = qmod.FALLBACK_FACTOR
+    np.testing.assert_allclose(s[0], f * np.minimum(np.sqrt(np.arange(1, 6)), 2 * np.std(walk)))
+    np.testing.assert_allclose(s[1], f * np.ones(5))  # capped at 2 x 0.5
 
 
 def test_spread_never_shrinks_and_extends_past_short_back_tests() -> None:

@@ -269,7 +269,8 @@ class SeqFusionQuantiles(QuantileMethod):
         settings = {name: getattr(history, name) for name in ("BACKTESTS", "TEMPERATURE", "MIN_BACKTEST_CONTEXT",
                                                               "SEASON_CYCLES", "THETA_HISTORY")}
         settings.update({name: getattr(quantiles, name) for name in ("DEGREES_OF_FREEDOM", "SPREAD_CAP",
-                                                                     "DIFF_HISTORY")})
+                                                                     "DIFF_HISTORY", "BACKTEST_FACTOR",
+                                                                     "FALLBACK_FACTOR")})
         return {"zoo": self.zoo, "freq": self.freq, "min_points": self.min_points,
                 "quantiles": list(QUANTILES), "settings": settings}
 
