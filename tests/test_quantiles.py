@@ -102,8 +102,8 @@ def test_spread_without_back_tests_is_a_capped_random_walk() -> None:
     flat = np.tile([0.0, 1.0], 15)  # differences of 1, standard deviation 0.5
     s = qmod.spread(res, [walk, flat])
     f = qmod.FALLBACK_FACTOR
-    np.testing.assert_allclose(s[0], f * np.minimum(np.sqrt(np.arange(1, 6)), 2 * np.std(walk)))
-    np.testing.assert_allclose(s[1], f * np.ones(5))  # capped at 2 x 0.5
+    np.testing.assert_allclose(s[0], f * np.minimum(np.sqrt(np.arange(1, 6)), np.std(walk)))
+    np.testing.assert_allclose(s[1], f * np.full(5, 0.5))  # capped at its standard deviation, 0.5
 
 
 def test_spread_never_shrinks_and_extends_past_short_back_tests() -> None:
