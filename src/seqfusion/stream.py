@@ -461,7 +461,7 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
         writer.close(empty if empty is not None else pd.DataFrame({c: [] for c in LONG_COLUMNS}))
         summary.skipped = len(errors)
 
-    where = Path(output).parent if not to_stdout else None
+    where = Path(output).parent if output is not None and not to_stdout else None
     with _sigterm_interrupts(), tempfile.TemporaryDirectory(prefix=".seqfusion-buckets-", dir=where) as tmp:
         tmp_folder = Path(tmp)
         if to_stdout:
