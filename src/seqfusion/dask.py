@@ -148,9 +148,11 @@ def write_parquet(ddf: Any, output: str | Path) -> Path:
 
 def forecast_cli(args: argparse.Namespace) -> int:
     """``seqfusion forecast INPUT --engine dask [--workers N | --scheduler ADDRESS] -o FOLDER``."""
+    import importlib
     import logging
 
-    from distributed import Client, LocalCluster
+    distributed: Any = importlib.import_module("distributed")  # untyped package: one Any
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if Path(args.output).resolve() == Path(args.input).resolve():
         raise SeqFusionError(f"--output {args.output}: is the input; refusing to overwrite it")
