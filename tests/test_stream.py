@@ -233,3 +233,26 @@ def test_skip_needs_long_input(tiny_zoo, tmp_path):
     example = Path(__file__).resolve().parents[1] / "examples" / "us_macro_quarterly.csv"
     r = run("forecast", str(example), "-H", "3", "--zoo", str(tiny_zoo), "--on-error", "skip")
     assert r.returncode == 2 and "needs long-format input" in r.stderr
+
+
+def test_sigterm_mid_run_leaves_nothing_and_a_rerun_works(tiny_zoo, tmp_path):
+    import signal
+    import time
+
+    src = tmp_path / "in.csv"
+    long_frame(400).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    args = [sys.executable, "-m", "seqfusion.cli", "forecast", str(src), "-H", "3", "--zoo", str(tiny_zoo),
+            "-o", str(out), "--chunk-size", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):  # writing has begun
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "seqfusion: interrupted (no output written)", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    r = run(*args[3:])
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(out)) == 400 * 3
