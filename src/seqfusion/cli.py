@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="'dask': forecast partitions on a Dask cluster (pip install 'seqfusion[dask]'); "
                          "Parquet folder out")
     fc.add_argument("--workers", type=_positive_int, default=None,
-                    help="--engine dask: start a local cluster of this many worker processes")
+                    help="--engine dask: start a local cluster of this many worker processes "
+                         "(default: one per usable CPU)")
     fc.add_argument("--scheduler", default=None,
                     help="--engine dask: address of a running Dask scheduler (e.g. tcp://host:8786)")
     fc.set_defaults(func=cmd_forecast)

@@ -162,7 +162,9 @@ def forecast_cli(args: argparse.Namespace) -> int:
         client = Client(args.scheduler)
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=args.workers or 2, threads_per_worker=1, processes=True,
+        from seqfusion.engine import usable_cpus
+
+        cluster = LocalCluster(n_workers=args.workers or usable_cpus(), threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     logging.getLogger("distributed").setLevel(logging.ERROR)
