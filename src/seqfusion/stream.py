@@ -21,6 +21,9 @@ How the input is read:
    write of the whole input, and disk space about the input's size. Output order: bucket
    by bucket, in order of first appearance within a bucket.
 
+Parquet is read batch by batch without read-ahead, but pyarrow decodes a whole row group
+at a time: memory is bounded by the larger of a chunk and a row group.
+
 Writes go to a temporary file in the output's folder renamed at the end (see
 :func:`seqfusion.files.write_atomic`), so an interrupted run leaves nothing that looks
 complete. With ``on_error="skip"``, a series that :meth:`SeqFusion.predict` rejects on its
@@ -121,7 +124,9 @@ def read_blocks(path: str | Path, block_rows: int, cols: list[str] | None = None
     """
     with _reading(path):
         if is_parquet(path):
-            for batch in _dataset(path).to_batches(columns=cols, batch_size=block_rows):
+            # no read-ahead beyond one batch: memory stays one row group + one block
+            for batch in _dataset(path).to_batches(columns=cols, batch_size=block_rows, batch_readahead=1,
+                                                   fragment_readahead=1):
                 if batch.num_rows:
                     yield batch.to_pandas()
             return
