@@ -40,8 +40,9 @@ def in_memory(model: SeqFusion, path: Path) -> pd.DataFrame:
 def read(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)
-    else:  # pandas 2's default float parser is not exact: read the written text back exactly
-        df = pd.read_csv(path, parse_dates=["ds"], float_precision="round_trip")
+    else:  # pandas 2's default float parser is not exact (pandas 3's is, and deprecates the option)
+        exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+        df = pd.read_csv(path, parse_dates=["ds"], **exact)
     df["ds"] = df["ds"].astype("datetime64[ns]")
     return df
 
