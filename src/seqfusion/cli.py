@@ -52,11 +52,43 @@ def _history_and_forecast(df: pd.DataFrame, out: pd.DataFrame, fmt: str) -> tupl
     return hist, fc
 
 
+def _streamable(args: argparse.Namespace) -> bool:
+    """Whether the input is long format (by its header) and read chunk by chunk."""
+    from seqfusion.frames import LONG_COLUMNS
+    from seqfusion.stream import columns
+
+    if args.format == "wide" or args.plot or args.explain or not Path(args.input).exists():
+        return False
+    try:
+        return set(LONG_COLUMNS) <= set(columns(args.input))
+    except SeqFusionError:
+        return False  # the in-memory reader says what is wrong, as before
+
+
+def _check_engine_options(args: argparse.Namespace) -> None:
+    if args.engine != "dask" and (args.workers is not None or args.scheduler is not None):
+        raise SeqFusionError("--workers and --scheduler need --engine dask")
+    if args.engine == "dask":
+        if args.workers is not None and args.scheduler is not None:
+            raise SeqFusionError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+        if args.plot or args.explain:
+            raise SeqFusionError("--plot and --explain need --engine local")
+        if args.on_error != "fail":
+            raise SeqFusionError("--on-error skip needs --engine local")
+        if not args.output or args.output == "-":
+            raise SeqFusionError("--engine dask writes a Parquet folder: give --output")
+
+
 def cmd_forecast(args: argparse.Namespace) -> int:
     from seqfusion.files import check_output, write_table
     from seqfusion.forecaster import SeqFusion
     from seqfusion.frames import TIME_COLUMNS
 
+    _check_engine_options(args)
+    if args.engine == "dask":
+        from seqfusion.dask import forecast_cli
+
+        return forecast_cli(args)
     if args.output and args.output != "-":
         check_output(args.output, [args.input], "--output")
     if args.plot:
@@ -65,17 +97,23 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         check_output(args.plot, [args.input], "--plot", image_suffixes())
         if args.output and Path(args.plot).resolve() == Path(args.output).resolve():
             raise SeqFusionError("--plot and --output name the same file")
-    df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
+    stream = _streamable(args)
+    if args.on_error == "skip" and not stream:
+        raise SeqFusionError("--on-error skip needs long-format input (unique_id, ds, y) without --plot/--explain")
+    if stream and args.on_error == "skip" and args.output and args.output != "-":
+        from seqfusion.stream import errors_path
+
+        check_output(errors_path(args.output), [args.input], "errors file")
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
                                       selection=args.selection, normalization=args.normalization,
                                       router_temperature=args.router_temperature, history=args.history)
+    if stream:
+        return _forecast_stream(args, model)
+    df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
     plot_levels = args.level or ([80.0, 95.0] if args.plot else None)
     intervals = model.predict(df, args.horizon, freq=args.freq, level=plot_levels) if plot_levels else None
     if args.quantiles:
-        out = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq)
-        if args.level and intervals is not None:
-            extra = [c for c in intervals.columns if c not in out.columns]
-            out = pd.concat([out, intervals[extra].set_axis(out.index)], axis=1)
+        out = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq, level=args.level)
     elif intervals is not None:
         out = intervals if args.level else intervals[[c for c in intervals.columns if not _is_interval(c)]]
     else:
@@ -118,6 +156,23 @@ def _bands(intervals: pd.DataFrame | None, fmt: str, levels: list[float]) -> dic
         bands[name] = [(lv, intervals[f"{name}-lo-{level_label(lv)}"].to_numpy(),
                         intervals[f"{name}-hi-{level_label(lv)}"].to_numpy()) for lv in levels]
     return bands
+
+
+def _forecast_stream(args: argparse.Namespace, model: Any) -> int:
+    """Long input: chunk by chunk (see :mod:`seqfusion.stream`)."""
+    from seqfusion.stream import errors_path, forecast_file
+
+    def warn(text: str) -> None:
+        print(f"seqfusion: warning: {text}", file=sys.stderr)
+
+    output = args.output if args.output and args.output != "-" else None
+    summary = forecast_file(model, args.input, output, args.horizon, freq=args.freq, chunk_size=args.chunk_size,
+                            on_error=args.on_error, dayfirst=args.dayfirst, date_format=args.date_format,
+                            warn=warn, quantiles=args.quantiles, level=args.level)
+    if summary.skipped:
+        where = f"; see {errors_path(output)}" if output else ""
+        warn(f"{summary.skipped} series could not be forecast{where}")
+    return 0
 
 
 def cmd_zoo_list(args: argparse.Namespace) -> int:
@@ -232,6 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--plot", help="draw history, forecast and its 80%% / 95%% intervals (or --level) "
                                    "per variate into this PNG")
     fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")
+    fc.add_argument("--chunk-size", type=_positive_int, default=10_000,
+                    help="long input: series forecast per chunk; memory grows with it (default: 10000)")
+    fc.add_argument("--on-error", choices=["fail", "skip"], default="fail",
+                    help="long input: 'skip' writes series that cannot be forecast (too short, all NaN, ...) "
+                         "with the reason to OUTPUT.errors.csv and forecasts the rest (default: fail)")
+    fc.add_argument("--engine", choices=["local", "dask"], default="local",
+                    help="'dask': forecast partitions on a Dask cluster (pip install 'seqfusion[dask]'); "
+                         "Parquet folder out")
+    fc.add_argument("--workers", type=_positive_int, default=None,
+                    help="--engine dask: start a local cluster of this many worker processes "
+                         "(default: one per usable CPU)")
+    fc.add_argument("--scheduler", default=None,
+                    help="--engine dask: address of a running Dask scheduler (e.g. tcp://host:8786)")
     fc.set_defaults(func=cmd_forecast)
 
     zoo = sub.add_parser("zoo", help="inspect, build or extend a model zoo")
@@ -268,11 +336,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("seqfusion: interrupted (no output written)", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as exc:
-        if exc.name not in ("torch", "xlrd", "statsforecast", "matplotlib", "pyarrow"):
+        if exc.name not in ("torch", "xlrd", "statsforecast", "matplotlib", "pyarrow", "dask", "distributed"):
             raise
         extra = {"torch": "build", "xlrd": "build", "statsforecast": "baselines", "matplotlib": "plot",
-                 "pyarrow": "parquet"}[exc.name]
+                 "pyarrow": "parquet", "dask": "dask", "distributed": "dask"}[exc.name]
         print(f"seqfusion: error: this command needs {exc.name}: pip install 'seqfusion[{extra}]'", file=sys.stderr)
         return 2
     except (SeqFusionError, KeyError, ValueError) as exc:

@@ -434,32 +434,44 @@ class SeqFusion:
         return fc.point, out
 
     def predict_quantiles(self, y: Any, horizon: int, quantiles: Any = qmod.DEFAULT_QUANTILES,
-                          k: int | None = None, freq: Any = None, *, dayfirst: bool | None = None,
-                          date_format: str | None = None, **options: Any) -> Any:
+                          k: int | None = None, freq: Any = None, *, level: Any = None,
+                          dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
         """Quantile forecasts of every variate / series of ``y`` (inputs as :meth:`predict`).
 
         Returns ``[H, Q]`` for an array ``[T]``, ``[H, N, Q]`` for ``[T, N]``; for a wide
         DataFrame one column per variate and level (``<variate>_q0.1`` ...), for a long
         frame ``unique_id, ds, y`` (the point forecast) plus ``q0.1`` ... Quantiles never
         cross; the spread comes from back-tests inside each history (see
-        :mod:`seqfusion.quantiles`).
+        :mod:`seqfusion.quantiles`). ``level``: also the interval columns of
+        :meth:`predict` (DataFrame input).
         """
         if options:
-            return self._with(**options).predict_quantiles(y, horizon, quantiles, k, freq, dayfirst=dayfirst,
-                                                           date_format=date_format)
+            return self._with(**options).predict_quantiles(y, horizon, quantiles, k, freq, level=level,
+                                                           dayfirst=dayfirst, date_format=date_format)
         _check_horizon(horizon)
         q = qmod.check_quantiles(quantiles)
+        levels = qmod.check_levels(level) if level is not None else []
         if isinstance(y, (np.ndarray, list, tuple)):
+            if levels:
+                raise SeqFusionError("level needs DataFrame input; for arrays ask for the quantiles")
             kind, series = preprocess.array_series(y)
             out = self._quantiles(series, None, horizon, k, self._input_frequency(None, freq), freq, q)[1]
             return out[0] if kind == "array1d" else out.transpose(1, 0, 2).copy()
         from seqfusion.frames import assemble, parse
 
         parsed = parse(y, dayfirst, date_format)
-        fc, out = self._quantiles(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq, q)
-        point = assemble(parsed, fc, horizon, freq)
+        pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
+        fc, out = self._quantiles(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq,
+                                  np.concatenate([q, pairs]))
+        frame = assemble(parsed, fc, horizon, freq)
         labels = [qmod.quantile_label(v) for v in q]
-        return _add_columns(point, parsed, out, labels, lambda name, lb: f"{name}_{lb}", long_name=None)
+        frame = _add_columns(frame, parsed, out[..., : len(q)], labels, lambda name, lb: f"{name}_{lb}",
+                             long_name=None)
+        if levels:
+            names = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
+            frame = _add_columns(frame, parsed, out[..., len(q):], names, lambda name, lb: f"{name}-{lb}",
+                                 long_name="y")
+        return frame
 
     def _predict_levels(self, y: Any, horizon: int, k: int | None, freq: Any, levels: list[float],
                         dayfirst: bool | None, date_format: str | None) -> Any:

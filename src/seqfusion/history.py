@@ -180,8 +180,8 @@ def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     alphas = THETA_ALPHAS[None, :]
     level = np.repeat(y[:, :1], len(THETA_ALPHAS), axis=1)
     sse = np.zeros_like(level)
-    for t in range(1, L):
-        err = y[:, t: t + 1] - level
+    for step in range(1, L):
+        err = y[:, step: step + 1] - level
         sse += err * err
         level += alphas * err
     best = np.argmin(sse, axis=1)
