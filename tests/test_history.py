@@ -91,3 +91,14 @@ def test_history_option_is_validated(bad) -> None:
 
     with pytest.raises(SeqFusionError, match="history must be one of"):
         SeqFusion.from_pretrained().predict(np.arange(50.0), 3, history=bad)
+
+
+def test_nan_in_whole_histories() -> None:
+    model = SeqFusion.from_pretrained()
+    rng = np.random.default_rng(5)
+    y = 20 + np.cumsum(rng.normal(size=120))
+    gappy = y.copy()
+    gappy[[0, 1, 50, 51]] = np.nan
+    gappy[-2:] = np.nan
+    filled = np.r_[y[2:50], np.interp([50, 51], [49, 52], [y[49], y[52]]), y[52:-2], [y[-3]] * 2]
+    np.testing.assert_allclose(model.predict(gappy, 6), model.predict(filled, 6))

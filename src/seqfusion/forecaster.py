@@ -381,7 +381,7 @@ class SeqFusion:
             return self._predict_levels(y, horizon, k, freq, qmod.check_levels(level), dayfirst, date_format)
         if isinstance(y, (np.ndarray, list, tuple)):  # arrays need no pandas
             kind, series = preprocess.array_series(y)
-            if self.history == "last":
+            if self.history == "last" or len(series[0]) <= self.input_length:  # no room for back-tests
                 ctx = self.contexts(np.stack(series) if len(series) > 1 else series)  # [n, T] at once
                 fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(None, freq))
             else:
@@ -392,7 +392,7 @@ class SeqFusion:
 
         parsed = parse(y, dayfirst, date_format)
         classes = self._input_frequency(parsed, freq)
-        if self.history == "last":
+        if self.history == "last" or max(len(v) for v in parsed.series) <= self.input_length:
             ctx = self.contexts(parsed.series, parsed.names)
             fc = self.predict_windows(ctx, horizon, k, freq=classes)
         else:

@@ -319,9 +319,10 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
 
 
 def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
-    """Whole histories as float64 without NaN (filled as :func:`preprocess.fill_gaps`),
-    leading and trailing NaN dropped; the checks of :func:`preprocess.contexts` apply
-    (inf, fewer than ``min_length`` finite points)."""
+    """Whole histories as float64 without NaN: leading NaN dropped, the others filled as
+    :func:`preprocess.fill_gaps` does (so the forecast still starts after the last point);
+    the checks of :func:`preprocess.contexts` apply (inf, fewer than ``min_length`` finite
+    points)."""
     from seqfusion.errors import SeqFusionError
 
     out = []
@@ -333,7 +334,7 @@ def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequen
         if len(finite) < min_length:
             raise SeqFusionError(f"series {name!r} has {len(finite)} usable points; at least {min_length} "
                                  "are needed")
-        x = x[finite[0]: finite[-1] + 1]
+        x = x[finite[0]:]  # leading NaN dropped; inner NaN interpolated, trailing NaN: the last value
         if len(finite) < len(x):
             x = preprocess.fill_gaps(x[None, :])[0]
         out.append(x)
