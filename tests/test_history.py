@@ -102,3 +102,19 @@ def test_nan_in_whole_histories() -> None:
     gappy[-2:] = np.nan
     filled = np.r_[y[2:50], np.interp([50, 51], [49, 52], [y[49], y[52]]), y[52:-2], [y[-3]] * 2]
     np.testing.assert_allclose(model.predict(gappy, 6), model.predict(filled, 6))
+
+
+def test_seasonal_rows_match_one_history_at_a_time() -> None:
+    rng = np.random.default_rng(11)
+    t = np.arange(90)
+    x = np.stack([50 + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 90),   # multiplicative
+                  np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.1, 90),           # additive (crosses 0)
+                  rng.normal(size=90)])                                          # no season
+    idx, mult = history.seasonal_rows(x, 12)
+    assert list(mult) == [True, False, False] and np.isnan(idx[2]).all()
+    for row in range(2):
+        one = history.seasonal_indices(x[row], 12)
+        assert one is not None and one.multiplicative == mult[row]
+        np.testing.assert_allclose(one.indices, idx[row])
+    np.testing.assert_allclose(np.mean(idx[0]), 1.0)
+    np.testing.assert_allclose(np.mean(idx[1]), 0.0, atol=1e-12)

@@ -512,15 +512,19 @@ class SeqFusion:
         hists = history.clean_histories(series, self.min_length, names)
         n = len(hists)
         per_row = np.asarray(classes if isinstance(classes, list) else [classes] * n, dtype=object)
-        steps = self._steps(parsed, freq, n)
-        seasons = np.array([history.season_length(c, st) for c, st in zip(per_row, steps)], dtype=np.int64)
+        seasons = np.array([history.season_length(c) for c in per_row], dtype=np.int64)
+        sub = np.flatnonzero(per_row == "subhourly")
+        if len(sub):  # steps per day: from the alias or the stamps
+            steps = self._steps(parsed, freq, n)
+            seasons[sub] = [history.season_length("subhourly", steps[i]) for i in sub]
 
         def zoo(contexts: list[np.ndarray], h: int, rows: np.ndarray) -> np.ndarray:
             return self.predict_windows(self.contexts(contexts), h, k, freq=list(per_row[rows]))
 
         # each history divided by a power of two near its largest magnitude (exact): the
         # seasonal indices, Theta and the back-test errors work at any scale
-        scale = np.array([preprocess.pow2_scale(h[None, :])[0, 0] for h in hists])
+        top = np.fromiter((np.max(np.abs(h)) for h in hists), dtype=np.float64, count=n)
+        scale = preprocess.pow2_scale(top[:, None])[:, 0]
         fc = history.forecast([h / sc for h, sc in zip(hists, scale)], horizon, seasons, zoo,
                               backtests=history.BACKTESTS if self.history == "whole" else 0,
                               min_context=max(self.input_length, self.min_length))

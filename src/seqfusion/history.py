@@ -103,43 +103,34 @@ class Seasonal:
         return forecast * s if self.multiplicative else forecast + s
 
 
+def _significant_acf(x: np.ndarray, m: int) -> np.ndarray:
+    """Rows of ``x [n, L]`` whose autocorrelation at lag ``m`` is significant at 90%
+    (Bartlett's bound over lags 1..m-1): ``[n]`` bool."""
+    d = x - x.mean(axis=1, keepdims=True)
+    denom = np.einsum("nl,nl->n", d, d)
+    acf = np.stack([np.einsum("nl,nl->n", d[:, k:], d[:, :-k]) for k in range(1, m + 1)], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acf /= denom[:, None]
+        bound = 1.645 * np.sqrt((1.0 + 2.0 * np.sum(acf[:, :-1] ** 2, axis=1)) / x.shape[1])
+        return np.asarray((denom > 0) & (np.abs(acf[:, -1]) > bound))
+
+
 def is_seasonal(x: np.ndarray, m: int) -> bool:
-    """Whether the autocorrelation of ``x`` at lag ``m`` is significant at 90% (Bartlett's
-    bound over lags 1..m-1); needs at least 3 cycles."""
-    n = len(x)
-    if m <= 1 or n < 3 * m:
-        return False
-    d = x - x.mean()
-    denom = float(d @ d)
-    if not denom > 0:
-        return False
-    acf = np.array([float(d[k:] @ d[:-k]) for k in range(1, m + 1)]) / denom
-    bound = 1.645 * np.sqrt((1.0 + 2.0 * np.sum(acf[:-1] ** 2)) / n)
-    return bool(abs(acf[-1]) > bound)
+    """Whether the autocorrelation of ``x [L]`` at lag ``m`` is significant at 90%
+    (Bartlett's bound over lags 1..m-1); needs at least 3 cycles."""
+    x = np.asarray(x, dtype=np.float64)
+    return bool(m > 1 and len(x) >= 3 * m and _significant_acf(x[None, :], m)[0])
 
 
 def seasonal_indices(x: np.ndarray, m: int) -> Seasonal | None:
     """Classical decomposition of a history ``[n]`` with season ``m``: indices from the last
-    :data:`SEASON_CYCLES` cycles, or None when the series is not seasonal at ``m``."""
-    n = len(x)
-    tail = x[-min(n, SEASON_CYCLES * m):]
-    if not is_seasonal(tail, m):
+    :data:`SEASON_CYCLES` cycles, or None when the series is not seasonal at ``m``
+    (:func:`seasonal_rows` for one history)."""
+    x = np.asarray(x, dtype=np.float64)
+    idx, mult = seasonal_rows(x[None, :], m)
+    if m <= 1 or not np.isfinite(idx[0]).all():
         return None
-    offset = n - len(tail)
-    kernel = np.full(m + 1 if m % 2 == 0 else m, 1.0 / m)
-    if m % 2 == 0:  # centred 2 x m moving average
-        kernel[0] = kernel[-1] = 0.5 / m
-    trend = np.convolve(tail, kernel, mode="valid")
-    half = (len(kernel) - 1) // 2
-    core = tail[half: half + len(trend)]
-    multiplicative = bool(tail.min() > 0 and trend.min() > 0)
-    ratio = core / trend if multiplicative else core - trend
-    phase = (np.arange(half, half + len(trend)) + offset) % m
-    s = np.bincount(phase, weights=ratio, minlength=m) / np.maximum(np.bincount(phase, minlength=m), 1)
-    s = s / s.mean() if multiplicative else s - s.mean()
-    if not np.isfinite(s).all() or (multiplicative and s.min() <= 0):
-        return None
-    return Seasonal(s, multiplicative, n)
+    return Seasonal(idx[0], bool(mult[0]), len(x))
 
 
 def adjust(x: np.ndarray, m: int) -> tuple[np.ndarray, Seasonal | None]:
@@ -151,7 +142,61 @@ def adjust(x: np.ndarray, m: int) -> tuple[np.ndarray, Seasonal | None]:
     return (x / s if season.multiplicative else x - s), season
 
 
+def seasonal_rows(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`seasonal_indices` for many histories of one length at once.
+
+    ``x [n, L]`` -> (indices ``[n, m]``, NaN rows where a history is not seasonal at ``m``;
+    ``multiplicative [n]`` bool). Positions count from each history's first point.
+    """
+    n, L = x.shape
+    out = np.full((n, max(m, 1)), np.nan)
+    mult = np.zeros(n, dtype=bool)
+    width = min(L, SEASON_CYCLES * m)
+    if m <= 1 or width < 3 * m or n == 0:
+        return out, mult
+    tail = x[:, L - width:]
+    seasonal = _significant_acf(tail, m)
+    if not seasonal.any():
+        return out, mult
+    rows = np.flatnonzero(seasonal)
+    tail = tail[rows]
+    kernel = np.full(m + 1 if m % 2 == 0 else m, 1.0 / m)
+    if m % 2 == 0:  # centred 2 x m moving average
+        kernel[0] = kernel[-1] = 0.5 / m
+    trend = np.lib.stride_tricks.sliding_window_view(tail, len(kernel), axis=1) @ kernel
+    half = (len(kernel) - 1) // 2
+    core = tail[:, half: half + trend.shape[1]]
+    is_mult = (tail.min(axis=1) > 0) & (trend.min(axis=1) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(is_mult[:, None], core / trend, core - trend)
+    phase = (np.arange(half, half + trend.shape[1]) + (L - width)) % m
+    onehot = np.zeros((trend.shape[1], m))
+    onehot[np.arange(trend.shape[1]), phase] = 1.0
+    s = (ratio @ onehot) / np.maximum(onehot.sum(axis=0), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(is_mult[:, None], s / s.mean(axis=1, keepdims=True), s - s.mean(axis=1, keepdims=True))
+    ok = np.isfinite(s).all(axis=1) & ~(is_mult & (s.min(axis=1) <= 0))
+    out[rows[ok]] = s[ok]
+    mult[rows[ok]] = is_mult[ok]
+    return out, mult
+
+
 # ------------------------------------------------------------------ simple candidates
+
+
+def right_aligned(histories: Sequence[np.ndarray], cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``cap`` points of each history, right-aligned and left-padded with their
+    first value: (``[n, width]``, lengths ``[n]`` before padding)."""
+    tails = [np.asarray(h, dtype=np.float64)[-cap:] for h in histories]
+    lengths = np.fromiter((len(t) for t in tails), dtype=np.int64, count=len(tails))
+    width = int(lengths.max())
+    if (lengths == width).all():
+        return np.stack(tails), lengths
+    y = np.empty((len(tails), width))
+    for row, t in zip(y, tails):
+        row[: width - len(t)] = t[0]
+        row[width - len(t):] = t
+    return y, lengths
 
 
 def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
@@ -165,18 +210,17 @@ def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    tails = [np.asarray(h, dtype=np.float64)[-THETA_HISTORY:] for h in histories]
-    L = max(len(t) for t in tails)
-    y = np.empty((n, L))
-    lengths = np.empty(n)
-    slope = np.zeros(n)
-    for i, t in enumerate(tails):
-        y[i, : L - len(t)] = t[0]
-        y[i, L - len(t):] = t
-        lengths[i] = len(t)
-        if len(t) > 1:
-            pos = np.arange(len(t)) - (len(t) - 1) / 2.0
-            slope[i] = float(pos @ (t - t.mean())) / float(pos @ pos)
+    y, lengths = right_aligned(histories, THETA_HISTORY)
+    L = y.shape[1]
+    first = L - lengths  # first real column of each row
+    col = np.arange(L)[None, :]
+    valid = col >= first[:, None]
+    pos = np.where(valid, col - first[:, None] - (lengths[:, None] - 1) / 2.0, 0.0)
+    mean = np.sum(np.where(valid, y, 0.0), axis=1) / lengths
+    denom = np.sum(pos * pos, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(denom > 0, np.sum(pos * (y - mean[:, None]), axis=1) / denom, 0.0)
+    lengths = lengths.astype(np.float64)
     alphas = THETA_ALPHAS[None, :]
     level = np.repeat(y[:, :1], len(THETA_ALPHAS), axis=1)
     sse = np.zeros_like(level)
@@ -269,38 +313,53 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     seasonal_task = np.zeros(len(contexts), dtype=bool)
     if full.any():
         rows = np.flatnonzero(full)
-        adjusted: list[np.ndarray] = []
-        seasons_found: list[Seasonal | None] = []
-        for r in rows:
-            a, s = adjust(contexts[r], int(seasons[ts[r]]))
-            adjusted.append(a)
-            seasons_found.append(s)
-        seasonal_task[rows] = [s is not None for s in seasons_found]
-        sa_rows = [k for k, s in enumerate(seasons_found) if s is not None]
+        adjusted: list[np.ndarray] = [contexts[r] for r in rows]
+        indices = np.full((len(rows), H), np.nan)  # seasonal indices of the forecast steps
+        mult = np.zeros(len(rows), dtype=bool)
+        lengths = np.fromiter((len(a) for a in adjusted), dtype=np.int64, count=len(rows))
+        m_rows = seasons[ts[rows]]
+        keys = np.stack([lengths, m_rows], axis=1)
+        for length, m in np.unique(keys[m_rows > 1], axis=0):  # one group per (length, season)
+            group = np.flatnonzero((lengths == length) & (m_rows == m))
+            x = np.stack([adjusted[k] for k in group])
+            idx, is_mult = seasonal_rows(x, int(m))
+            found = np.isfinite(idx[:, 0])
+            if not found.any():
+                continue
+            g, idx, is_mult, x = group[found], idx[found], is_mult[found], x[found]
+            past = idx[:, np.arange(length) % m]
+            adj = np.where(is_mult[:, None], x / np.where(is_mult[:, None], past, 1.0), x - past)
+            for k, a in zip(g, adj):
+                adjusted[k] = a
+            indices[g] = idx[:, (length + np.arange(H)) % m]
+            mult[g] = is_mult
+        sa = np.flatnonzero(np.isfinite(indices[:, 0]))
+        seasonal_task[rows[sa]] = True
         zoo_adj = raw[rows].copy()  # not seasonal: the adjusted series is the series
-        if sa_rows:
-            zoo_adj[sa_rows] = zoo([adjusted[k] for k in sa_rows], H, ts[rows[sa_rows]])
+        if len(sa):
+            zoo_adj[sa] = zoo([adjusted[k] for k in sa], H, ts[rows[sa]])
         th = theta(adjusted, H)
-        for k, s in enumerate(seasons_found):
-            if s is not None:
-                zoo_adj[k] = s.reseasonalize(zoo_adj[k])
-                th[k] = s.reseasonalize(th[k])
+        for arr in (zoo_adj, th):
+            arr[sa] = np.where(mult[sa, None], arr[sa] * indices[sa], arr[sa] + indices[sa])
         preds[rows, 1] = zoo_adj
         preds[rows, 2] = th
         preds[rows, 3] = seasonal_naive([contexts[r] for r in rows], H, seasons[ts[rows]])
     # weights from back-test errors
     weights = np.zeros((n, len(CANDIDATES)))
     weights[:, 0] = 1.0
-    err_sum = np.zeros((n, len(CANDIDATES)))
-    count = np.zeros(n)
     targets = np.full((len(contexts), H), np.nan)
-    for r in np.flatnonzero(tj > 0):
+    bt = np.flatnonzero(tj > 0)
+    for r in bt:
         h = histories[ts[r]]
         b = int(span[ts[r]])
         end = len(h) - tj[r] * b
         targets[r, :b] = h[end: end + b]
-        err_sum[ts[r]] += np.mean(np.abs(preds[r, :, :b] - targets[r, :b]), axis=1)
-        count[ts[r]] += 1
+    inside = np.arange(H)[None, :] < span[ts[bt], None]  # [bt, H]: the back-test's points
+    task_err = np.sum(np.where(inside[:, None, :], np.abs(preds[bt] - np.nan_to_num(targets[bt])[:, None, :]), 0.0),
+                      axis=2) / span[ts[bt], None]
+    err_sum = np.zeros((n, len(CANDIDATES)))
+    np.add.at(err_sum, ts[bt], task_err)
+    count = np.bincount(ts[bt], minlength=n).astype(np.float64)
     if has_bt.any():
         err = err_sum[has_bt] / count[has_bt, None]
         with np.errstate(divide="ignore"):
