@@ -327,11 +327,24 @@ class SeqFusionHistoryMethod(SeqFusionMethod):
 
         settings = {name: getattr(history, name) for name in ("BACKTESTS", "TEMPERATURE", "MIN_BACKTEST_CONTEXT",
                                                               "SEASON_CYCLES", "THETA_HISTORY")}
-        return {**super().options(), "whole_history": settings}
+        return {**super().options(), "whole_history": settings, "code": source_digest()}
 
     def __call__(self, contexts: Any, horizon: int) -> np.ndarray:
         return np.asarray(self.model.predict_histories(list(contexts), horizon, k=self.k, **self.extra),
                           dtype=np.float64)
+
+
+def source_digest() -> str:
+    """A short hash of the forecaster's whole-history and quantile code (cache keys of
+    SeqFusion's forecasts change when that code does)."""
+    import hashlib
+
+    from seqfusion import forecaster, history, quantiles
+
+    digest = hashlib.sha256()
+    for module in (forecaster, history, quantiles):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def zoo_folder(zoo: str | Path | None) -> Path:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion.benchmark.baselines import season_length_for
+from seqfusion.benchmark.baselines import season_length_for, source_digest
 from seqfusion.benchmark.quantiles import LEVELS, QUANTILES, level_bounds
 
 
@@ -272,7 +272,7 @@ class SeqFusionQuantiles(QuantileMethod):
                                                                      "DIFF_HISTORY", "BACKTEST_FACTOR",
                                                                      "FALLBACK_FACTOR")})
         return {"zoo": self.zoo, "freq": self.freq, "min_points": self.min_points,
-                "quantiles": list(QUANTILES), "settings": settings}
+                "quantiles": list(QUANTILES), "settings": settings, "code": source_digest()}
 
     @staticmethod
     def available() -> bool:
