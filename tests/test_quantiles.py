@@ -59,6 +59,8 @@ def test_frame_columns(model) -> None:
                                 "b-lo-80", "b-hi-80", "b-lo-95", "b-hi-95"]
     assert (lv["a-lo-95"] <= lv["a-lo-80"]).all() and (lv["a-hi-80"] <= lv["a-hi-95"]).all()
     np.testing.assert_allclose(lv["a-lo-80"], out["a_q0.1"])
+    last = model.predict(wide, 4, level=[80], history="last")  # intervals keep predict's point forecast
+    pd.testing.assert_frame_equal(last[["date", "a", "b"]], model.predict(wide, 4, history="last"))
     long = wide.melt(id_vars="date", var_name="unique_id", value_name="y").rename(columns={"date": "ds"})
     lq = model.predict_quantiles(long, 4)
     assert list(lq.columns) == ["unique_id", "ds", "y"] + [f"q{q:g}" for q in qmod.DEFAULT_QUANTILES]

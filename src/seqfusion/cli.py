@@ -110,14 +110,13 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if stream:
         return _forecast_stream(args, model)
     df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
-    plot_levels = args.level or ([80.0, 95.0] if args.plot else None)
-    intervals = model.predict(df, args.horizon, freq=args.freq, level=plot_levels) if plot_levels else None
+    plot_levels = args.level or ([80.0, 95.0] if args.plot else None)  # one forecast serves both
     if args.quantiles:
-        out = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq, level=args.level)
-    elif intervals is not None:
-        out = intervals if args.level else intervals[[c for c in intervals.columns if not _is_interval(c)]]
+        full = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq, level=plot_levels)
     else:
-        out = model.predict(df, args.horizon, freq=args.freq)
+        full = model.predict(df, args.horizon, freq=args.freq, level=plot_levels)
+    out = full if args.level else full[[c for c in full.columns if not _is_interval(c)]]
+    intervals = full if plot_levels else None
     write_index = fmt == "wide" and not any(c in out.columns for c in TIME_COLUMNS)
     label = "step" if write_index else None
     if args.output and args.output != "-":
@@ -230,24 +229,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _quantile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a quantile level in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a quantile level in (0, 1), got {text!r}")
-    return value
+def _open_interval(low: float, high: float, what: str) -> Any:
+    """An argparse type: a number strictly between ``low`` and ``high``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"expected {what} in ({low:g}, {high:g}), got {text!r}")
+        return value
+    return parse
 
 
-def _level(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a level in percent (0, 100), got {text!r}") from None
-    if not 0 < value < 100:
-        raise argparse.ArgumentTypeError(f"expected a level in percent (0, 100), got {text!r}")
-    return value
+_quantile = _open_interval(0, 1, "a quantile level")
+_level = _open_interval(0, 100, "a level in percent")
 
 
 def build_parser() -> argparse.ArgumentParser:

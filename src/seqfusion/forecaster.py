@@ -381,22 +381,12 @@ class SeqFusion:
             return self._predict_levels(y, horizon, k, freq, qmod.check_levels(level), dayfirst, date_format)
         if isinstance(y, (np.ndarray, list, tuple)):  # arrays need no pandas
             kind, series = preprocess.array_series(y)
-            if self.history == "last" or len(series[0]) <= self.input_length:  # no room for back-tests
-                ctx = self.contexts(np.stack(series) if len(series) > 1 else series)  # [n, T] at once
-                fc = self.predict_windows(ctx, horizon, k, freq=self._input_frequency(None, freq))
-            else:
-                fc = self._forecast_histories(series, None, horizon, k, self._input_frequency(None, freq),
-                                              freq).point
+            fc = self._point(series, None, horizon, k, self._input_frequency(None, freq), freq)
             return fc[0] if kind == "array1d" else fc.T.copy()
         from seqfusion.frames import assemble, parse
 
         parsed = parse(y, dayfirst, date_format)
-        classes = self._input_frequency(parsed, freq)
-        if self.history == "last" or max(len(v) for v in parsed.series) <= self.input_length:
-            ctx = self.contexts(parsed.series, parsed.names)
-            fc = self.predict_windows(ctx, horizon, k, freq=classes)
-        else:
-            fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq).point
+        fc = self._point(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq)
         return assemble(parsed, fc, horizon, freq)
 
     def predict_histories(self, histories: Any, horizon: int, freq: Any = None, k: int | None = None,
@@ -415,17 +405,26 @@ class SeqFusion:
         if quantiles is not None:
             q = qmod.check_quantiles(quantiles)
             return self._quantiles(series, None, horizon, k, classes, freq, q)[1]
-        if self.history == "last":
-            return self.predict_windows(self.contexts(series), horizon, k, freq=classes)
-        return self._forecast_histories(series, None, horizon, k, classes, freq).point
+        return self._point(series, None, horizon, k, classes, freq)
+
+    def _point(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,
+               freq: Any) -> np.ndarray:
+        """Point forecasts ``[n, H]``: from the last ``input_length`` points with
+        ``history="last"`` or when no history is longer (no room for a back-test: the same
+        forecast, without the whole-history bookkeeping), else from the whole histories."""
+        if self.history == "last" or max(len(v) for v in series) <= self.input_length:
+            same = len(series) > 1 and len({len(v) for v in series}) == 1
+            names = parsed.names if parsed is not None else None
+            ctx = self.contexts(np.stack(series) if same else series, names)  # equal lengths: [n, T] at once
+            return self.predict_windows(ctx, horizon, k, freq=classes)
+        return self._forecast_histories(series, parsed, horizon, k, classes, freq)[0].point
 
     def _quantiles(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,
                    freq: Any, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Point forecasts ``[n, H]`` and quantiles ``[n, H, Q]`` of whole histories (see
         :mod:`seqfusion.quantiles`)."""
-        fc = self._forecast_histories(series, parsed, horizon, k, classes, freq)
+        fc, hists = self._forecast_histories(series, parsed, horizon, k, classes, freq)
         names = parsed.names if parsed is not None else list(range(len(series)))
-        hists = history.clean_histories(series, self.min_length, names)
         out = qmod.from_spread(fc.point, qmod.spread(fc.residuals, hists), q)
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
@@ -457,44 +456,38 @@ class SeqFusion:
             kind, series = preprocess.array_series(y)
             out = self._quantiles(series, None, horizon, k, self._input_frequency(None, freq), freq, q)[1]
             return out[0] if kind == "array1d" else out.transpose(1, 0, 2).copy()
-        from seqfusion.frames import assemble, parse
+        from seqfusion.frames import parse
 
-        parsed = parse(y, dayfirst, date_format)
-        pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
-        fc, out = self._quantiles(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq,
-                                  np.concatenate([q, pairs]))
-        frame = assemble(parsed, fc, horizon, freq)
-        labels = [qmod.quantile_label(v) for v in q]
-        frame = _add_columns(frame, parsed, out[..., : len(q)], labels, lambda name, lb: f"{name}_{lb}",
-                             long_name=None)
-        if levels:
-            names = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
-            frame = _add_columns(frame, parsed, out[..., len(q):], names, lambda name, lb: f"{name}-{lb}",
-                                 long_name="y")
-        return frame
+        return self._quantile_frame(parse(y, dayfirst, date_format), horizon, k, freq, q, levels)
 
     def _predict_levels(self, y: Any, horizon: int, k: int | None, freq: Any, levels: list[float],
                         dayfirst: bool | None, date_format: str | None) -> Any:
         """:meth:`predict` with statsforecast-style interval columns (DataFrame input only)."""
         if isinstance(y, (np.ndarray, list, tuple)):
             raise SeqFusionError("level needs DataFrame input; for arrays use predict_quantiles")
-        from seqfusion.frames import assemble, parse
+        from seqfusion.frames import parse
 
-        parsed = parse(y, dayfirst, date_format)
-        classes = self._input_frequency(parsed, freq)
-        pairs = qmod.level_quantiles(levels)
-        q = np.array([v for pair in pairs for v in pair])
-        fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
-        if self.history == "last":  # the point forecast of the last points, as predict
-            point = self.predict_windows(self.contexts(parsed.series, parsed.names), horizon, k, freq=classes)
-        else:
-            point = fc.point
-        hists = history.clean_histories(parsed.series, self.min_length, parsed.names)
-        out = qmod.from_spread(point, qmod.spread(fc.residuals, hists), q)
+        return self._quantile_frame(parse(y, dayfirst, date_format), horizon, k, freq, np.empty(0), levels)
+
+    def _quantile_frame(self, parsed: Any, horizon: int, k: int | None, freq: Any, q: np.ndarray,
+                        levels: list[float]) -> pd.DataFrame:
+        """The forecast frame of ``parsed`` plus quantile columns (``q``) and interval
+        columns (``levels``), all from one whole-history forecast."""
+        from seqfusion.frames import assemble
+
+        pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
+        point, out = self._quantiles(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq,
+                                     np.concatenate([q, pairs]))
         frame = assemble(parsed, point, horizon, freq)
-        labels = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
-        return _add_columns(frame, parsed, out, labels, lambda name, lb: f"{name}-{lb}", long_name="y")
-
+        if len(q):
+            labels = [qmod.quantile_label(v) for v in q]
+            frame = _add_columns(frame, parsed, out[..., : len(q)], labels, lambda name, lb: f"{name}_{lb}",
+                                 long_name=None)
+        if levels:
+            names = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
+            frame = _add_columns(frame, parsed, out[..., len(q):], names, lambda name, lb: f"{name}-{lb}",
+                                 long_name="y")
+        return frame
 
     def _frequency_classes(self, freq: Any, n: int) -> Any:
         from seqfusion.frequency import frequency_class
@@ -506,8 +499,9 @@ class SeqFusion:
         return [frequency_class(f) for f in freq]
 
     def _forecast_histories(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None,
-                            classes: Any, freq: Any) -> history.HistoryForecast:
-        """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo."""
+                            classes: Any, freq: Any) -> tuple[history.HistoryForecast, list[np.ndarray]]:
+        """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo,
+        and the histories as it read them (see :func:`seqfusion.history.clean_histories`)."""
         names = parsed.names if parsed is not None else list(range(len(series)))
         hists = history.clean_histories(series, self.min_length, names)
         n = len(hists)
@@ -535,7 +529,7 @@ class SeqFusion:
         if bad.any():
             raise SeqFusionError(f"the forecast of series {names[int(np.argmax(bad))]!r} overflows float64 "
                                  "(values near the largest representable number); rescale the series")
-        return fc
+        return fc, hists
 
     @staticmethod
     def _steps(parsed: Any, freq: Any, n: int) -> list[Any]:
@@ -552,15 +546,10 @@ class SeqFusion:
             return [None] * n
         import pandas as pd
 
-        out: list[Any] = []
-        for ix in parsed.index:
-            if isinstance(ix, pd.DatetimeIndex) and len(ix) > 2:
-                d = np.diff(ix.as_unit("ns").asi8)
-                d = d[d > 0]
-                out.append(pd.Timedelta(int(np.median(d)), "ns") if len(d) else None)
-            else:
-                out.append(None)
-        return out
+        from seqfusion.frequency import median_step_ns
+
+        steps = [median_step_ns(ix) for ix in parsed.index]
+        return [None if st is None else pd.Timedelta(st, "ns") for st in steps]
 
     @staticmethod
     def _input_frequency(parsed: Any, freq: Any) -> Any:
@@ -598,7 +587,7 @@ class SeqFusion:
         per_series: list[dict[str, Any]] = [{} for _ in parsed.names]
         if horizon is not None:
             _check_horizon(horizon)
-            fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+            fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)[0]
             for i, info in enumerate(per_series):
                 info.update({f"weight_{c}": float(fc.weights[i, j]) for j, c in enumerate(history.CANDIDATES)})
                 info["season_removed"] = int(fc.season[i]) if fc.seasonal[i] else 0

@@ -147,15 +147,20 @@ def infer_frequency(index: pd.Index | None) -> str:
     """Frequency class of a time index from its median step (months of 28-31 days are
     monthly, business days daily); ``unknown`` for integer positions, fewer than 3 stamps
     or no index."""
+    step = median_step_ns(index)
+    return UNKNOWN if step is None else step_class(step)
+
+
+def median_step_ns(index: pd.Index | None) -> int | None:
+    """Median positive step of a time index in nanoseconds; None for integer positions,
+    fewer than 3 stamps or no index."""
     import pandas as pd
 
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
-        return UNKNOWN
+        return None
     steps = np.diff(index.as_unit("ns").asi8)
     steps = steps[steps > 0]
-    if len(steps) == 0:
-        return UNKNOWN
-    return step_class(int(np.median(steps)))
+    return int(np.median(steps)) if len(steps) else None
 
 
 def one_hot(indices: np.ndarray) -> np.ndarray:

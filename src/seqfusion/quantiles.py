@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from seqfusion import history
 from seqfusion.errors import SeqFusionError
 
 #: the quantile levels returned by default (as Chronos and GIFT-Eval)
@@ -119,16 +120,23 @@ def spread(residuals: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray
             count = np.isfinite(block).sum(axis=1)
             total = np.nansum(block, axis=1)
             out[:, h] = np.where(count > 0, np.sqrt(total / np.maximum(count, 1)), np.nan)
-    for i in range(n):
-        ok = np.isfinite(out[i]) & np.isfinite(residuals[i]).any(axis=0)
-        if ok.any():
-            last = int(np.flatnonzero(ok)[-1])
-            out[i, last + 1:] = out[i, last] * np.sqrt(steps[last + 1:] / steps[last])
-            out[i] *= BACKTEST_FACTOR
-        else:
-            x = np.asarray(histories[i], dtype=np.float64)[-DIFF_HISTORY:]
-            d = np.sqrt(np.mean(np.diff(x) ** 2)) if len(x) > 1 else 0.0
-            out[i] = FALLBACK_FACTOR * np.minimum(d * np.sqrt(steps), SPREAD_CAP * np.std(x))
+    # back-tests: beyond the last step they cover, grow as sqrt(h)
+    ok = np.isfinite(out) & np.isfinite(residuals).any(axis=1)
+    covered = ok.any(axis=1)
+    last = H - 1 - np.argmax(ok[:, ::-1], axis=1)
+    with np.errstate(invalid="ignore"):
+        grown = out[np.arange(n), last][:, None] * np.sqrt(steps[None, :] / steps[last][:, None])
+    out = np.where(np.arange(H)[None, :] > last[:, None], grown, out) * BACKTEST_FACTOR
+    # no back-test: a random walk of the one-step differences, capped at the standard deviation
+    rows = np.flatnonzero(~covered)
+    if len(rows):
+        x, lengths = history.right_aligned([histories[int(i)] for i in rows], DIFF_HISTORY)
+        real = np.arange(x.shape[1])[None, :] >= (x.shape[1] - lengths)[:, None]
+        # the padding repeats the first value, so its differences are 0: sum them all
+        d = np.sqrt(np.sum(np.diff(x, axis=1) ** 2, axis=1) / np.maximum(lengths - 1, 1))
+        mean = np.sum(np.where(real, x, 0.0), axis=1) / lengths
+        std = np.sqrt(np.sum(np.where(real, x - mean[:, None], 0.0) ** 2, axis=1) / lengths)
+        out[rows] = FALLBACK_FACTOR * np.minimum(d[:, None] * np.sqrt(steps)[None, :], SPREAD_CAP * std[:, None])
     out = np.where(np.isfinite(out), out, 0.0)
     return np.maximum.accumulate(out, axis=1)
 

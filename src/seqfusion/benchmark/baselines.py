@@ -99,6 +99,16 @@ def season_length_for(season: int, lookback: int) -> int:
 STATS_MODELS = ("AutoETS", "AutoTheta", "AutoARIMA")
 
 
+def statsforecast_model(name: str, error: type[Exception] = RuntimeError) -> Any:
+    """statsforecast's model class ``name`` (``AutoETS`` ...); ``error`` with an install
+    hint when statsforecast is missing."""
+    try:
+        import statsforecast.models as sfm
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise error(f"{name} needs statsforecast (pip install 'seqfusion[baselines]')") from exc
+    return getattr(sfm, name)
+
+
 class StatsForecastMethod(Method):
     """A statsforecast model fitted on each window; falls back to ``Last`` on failure.
 
@@ -125,13 +135,7 @@ class StatsForecastMethod(Method):
 
     def _model_class(self) -> Any:
         if self._cls is None:
-            try:
-                import statsforecast.models as sfm
-            except ImportError as exc:  # pragma: no cover - depends on the environment
-                raise RuntimeError(
-                    f"{self.model} needs statsforecast (pip install 'seqfusion[baselines]')"
-                ) from exc
-            self._cls = getattr(sfm, self.model)
+            self._cls = statsforecast_model(self.model)
         return self._cls
 
     def fit_one(self, y: np.ndarray, horizon: int, season_length: int) -> np.ndarray | None:
@@ -323,11 +327,7 @@ class SeqFusionHistoryMethod(SeqFusionMethod):
     whole histories of any lengths (a list of 1-D arrays) -> ``[n, H]``."""
 
     def options(self) -> dict[str, Any]:
-        from seqfusion import history
-
-        settings = {name: getattr(history, name) for name in ("BACKTESTS", "TEMPERATURE", "MIN_BACKTEST_CONTEXT",
-                                                              "SEASON_CYCLES", "THETA_HISTORY")}
-        return {**super().options(), "whole_history": settings, "code": source_digest()}
+        return {**super().options(), "whole_history": True, "code": source_digest()}
 
     def __call__(self, contexts: Any, horizon: int) -> np.ndarray:
         return np.asarray(self.model.predict_histories(list(contexts), horizon, k=self.k, **self.extra),

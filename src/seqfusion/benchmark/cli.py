@@ -188,6 +188,22 @@ def _cache_paths(kind: str, dataset: str, key: str, payload: dict[str, Any]) -> 
     return base / f"{key}-{digest}.json", cache_dir("benchmark", "chunks") / digest
 
 
+def _cache_lookup(kind: str, dataset: str, key: str, payload: dict[str, Any], no_cache: bool,
+                  with_npz: bool = True) -> tuple[Path, Path, dict[str, Any] | None]:
+    """Cache paths of a result (see :func:`_cache_paths`) and its cached row, if any (marked
+    ``cached``; with ``with_npz`` only when its ``.npz`` exists too). ``no_cache`` drops
+    the chunk cache and ignores the cached row."""
+    cfile, chunk_dir = _cache_paths(kind, dataset, key, payload)
+    if no_cache:
+        shutil.rmtree(chunk_dir, ignore_errors=True)
+        return cfile, chunk_dir, None
+    if cfile.is_file() and (not with_npz or cfile.with_suffix(".npz").is_file()):
+        row: dict[str, Any] = json.loads(cfile.read_text())
+        row["cached"] = True
+        return cfile, chunk_dir, row
+    return cfile, chunk_dir, None
+
+
 def _bar(total: int, desc: str, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -316,13 +332,8 @@ def run_multivariate(args: argparse.Namespace, argv: list[str], started: float) 
                        "max_rows": max_rows}
             if key == "seqfusion":
                 payload["zoo"] = bl.zoo_fingerprint(args.zoo)
-            cfile, chunk_dir = _cache_paths("multivariate", spec.name, key, payload)
-            if args.no_cache:
-                shutil.rmtree(chunk_dir, ignore_errors=True)
-            row: dict[str, Any] | None = None
-            if cfile.is_file() and not args.no_cache:
-                row = json.loads(cfile.read_text())
-                row["cached"] = True
+            cfile, chunk_dir, row = _cache_lookup("multivariate", spec.name, key, payload, args.no_cache,
+                                                  with_npz=False)
             if row is None:
                 total = pr.rows_to_evaluate(method, data, horizons, max_rows)
                 bar = _bar(total, f"{label} {spec.name}", args.no_progress)
@@ -550,17 +561,12 @@ def run_realuse(args: argparse.Namespace, argv: list[str], started: float) -> in
                        "n_windows": int(len(idx)), "protocol": 1}
             if key.startswith("seqfusion"):
                 payload["zoo"] = zoo_fingerprint(zoo)
-            cfile, chunk_dir = _cache_paths("realuse", f"{spec.name}-{split}", key, payload)
+            cfile, chunk_dir, row = _cache_lookup("realuse", f"{spec.name}-{split}", key, payload, args.no_cache)
             npz = cfile.with_suffix(".npz")
-            if args.no_cache:
-                shutil.rmtree(chunk_dir, ignore_errors=True)
-            row: dict[str, Any] | None = None
-            if cfile.is_file() and npz.is_file() and not args.no_cache:
-                row = json.loads(cfile.read_text())
+            if row is not None:
                 with np.load(npz) as z:
                     pred = z["pred"]
-                row["cached"] = True
-            if row is None:
+            else:
                 slow = key in ru.SLOW
                 bar = _bar(len(idx), f"{method.name} {spec.name}", args.no_progress)
                 try:

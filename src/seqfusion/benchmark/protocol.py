@@ -336,14 +336,19 @@ def forecast_rows(
             out[start:stop] = pred
             if cached is not None:
                 after = _counters(method)
-                deltas = {f"stat_{k}": np.int64(v - before.get(k, 0)) for k, v in after.items()}
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_name(cached.stem + ".tmp.npz")
-                np.savez(tmp, pred=pred, **deltas)
-                tmp.replace(cached)
+                save_chunk(cached, pred, {k: v - before.get(k, 0) for k, v in after.items()})
         if progress is not None:
             progress(stop - start)
     return out
+
+
+def save_chunk(path: Path, pred: np.ndarray, deltas: dict[str, int]) -> None:
+    """Store one finished chunk of forecasts (and the change of the method's counters) as
+    ``.npz``, written to a temporary name and renamed, so a half-written chunk never counts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, pred=pred, **{f"stat_{k}": np.int64(v) for k, v in deltas.items()})
+    tmp.replace(path)
 
 
 def score(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:

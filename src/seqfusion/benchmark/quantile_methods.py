@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion.benchmark.baselines import season_length_for, source_digest
+from seqfusion.benchmark.baselines import season_length_for, source_digest, statsforecast_model
 from seqfusion.benchmark.quantiles import LEVELS, QUANTILES, level_bounds
 
 
@@ -184,13 +184,7 @@ class StatsForecastQuantiles(QuantileMethod):
 
     def _model_class(self) -> Any:
         if self._cls is None:
-            try:
-                import statsforecast.models as sfm
-            except ImportError as exc:  # pragma: no cover - depends on the environment
-                raise MethodUnavailable(
-                    f"{self.model} intervals need statsforecast (pip install 'seqfusion[baselines]')"
-                ) from exc
-            self._cls = getattr(sfm, self.model)
+            self._cls = statsforecast_model(self.model, MethodUnavailable)
         return self._cls
 
     def _windows(self, length: int, horizon: int, m: int) -> int:
@@ -264,15 +258,8 @@ class SeqFusionQuantiles(QuantileMethod):
         self._model: Any = None
 
     def options(self) -> dict[str, Any]:
-        from seqfusion import history, quantiles
-
-        settings = {name: getattr(history, name) for name in ("BACKTESTS", "TEMPERATURE", "MIN_BACKTEST_CONTEXT",
-                                                              "SEASON_CYCLES", "THETA_HISTORY")}
-        settings.update({name: getattr(quantiles, name) for name in ("DEGREES_OF_FREEDOM", "SPREAD_CAP",
-                                                                     "DIFF_HISTORY", "BACKTEST_FACTOR",
-                                                                     "FALLBACK_FACTOR")})
         return {"zoo": self.zoo, "freq": self.freq, "min_points": self.min_points,
-                "quantiles": list(QUANTILES), "settings": settings, "code": source_digest()}
+                "quantiles": list(QUANTILES), "code": source_digest()}
 
     @staticmethod
     def available() -> bool:

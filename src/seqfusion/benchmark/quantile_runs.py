@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from seqfusion.benchmark import quantiles as qs
+from seqfusion.benchmark.protocol import save_chunk
 from seqfusion.benchmark.quantile_methods import (
     MethodUnavailable,
     QuantileMethod,
@@ -138,12 +139,8 @@ def forecast_quantiles(method: Callable[[Any, int], np.ndarray], contexts: Seque
                 raise ValueError(f"quantile method returned {pred.shape}, expected {(stop - start, horizon, nq)}")
             out[start:stop] = pred
             if cached is not None:
-                deltas = {f"stat_{k}": np.int64(int(stats.get(k) or 0) - v)  # type: ignore[union-attr]
-                          for k, v in before.items()}
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_name(cached.stem + ".tmp.npz")
-                np.savez(tmp, pred=pred, **deltas)
-                tmp.replace(cached)
+                save_chunk(cached, pred, {k: int(stats.get(k) or 0) - v  # type: ignore[union-attr]
+                                          for k, v in before.items()})
         if progress is not None:
             progress(stop - start)
     return out
@@ -248,17 +245,13 @@ def run_realuse_quantiles(args: argparse.Namespace, argv: list[str], started: fl
                        "quantiles": list(qs.QUANTILES), "protocol": CACHE_PROTOCOL}
             if key == "seqfusion":
                 payload["zoo"] = zoo_fingerprint(zoo)
-            cfile, chunk_dir = cli._cache_paths("realuse_quantiles", f"{spec.name}-{split}", key, payload)
+            cfile, chunk_dir, row = cli._cache_lookup("realuse_quantiles", f"{spec.name}-{split}", key, payload,
+                                                      args.no_cache)
             npz = cfile.with_suffix(".npz")
-            if args.no_cache:
-                shutil.rmtree(chunk_dir, ignore_errors=True)
-            row: dict[str, Any] | None = None
-            if cfile.is_file() and npz.is_file() and not args.no_cache:
-                row = json.loads(cfile.read_text())
+            if row is not None:
                 with np.load(npz) as z:
                     pred = z["pred"]
-                row["cached"] = True
-            if row is None:
+            else:
                 slow = key in SLOW
                 ctx = data.contexts(idx)
                 bar = cli._bar(len(idx), f"{method.name} {spec.name}", args.no_progress)
@@ -283,7 +276,7 @@ def run_realuse_quantiles(args: argparse.Namespace, argv: list[str], started: fl
             sums[method.name] = (idx, qs.window_sums(y[idx], pred, scale[idx]))
             cap = getattr(method, "cap", None)
             row.update({"method": method.name, "key": key, "cap": cap,
-                        "context": ("last 36 (SeqFusion's input length) or as predict_histories caps it"
+                        "context": ("whole history (zoo: last 36)"
                                     if key == "seqfusion" else "whole history" if cap is None
                                     else f"last {cap} points"),
                         "subsample_limit": limits.get(key)})
@@ -483,16 +476,12 @@ def run_multivariate_quantiles(args: argparse.Namespace, argv: list[str], starte
                        "quantiles": list(qs.QUANTILES), "protocol": MV_CACHE_PROTOCOL}
             if key == "seqfusion":
                 payload["zoo"] = zoo_fingerprint(args.zoo)
-            cfile, chunk_dir = cli._cache_paths("multivariate_quantiles", spec.name, key, payload)
+            cfile, chunk_dir, row = cli._cache_lookup("multivariate_quantiles", spec.name, key, payload,
+                                                      args.no_cache)
             npz = cfile.with_suffix(".npz")
-            if args.no_cache:
-                shutil.rmtree(chunk_dir, ignore_errors=True)
-            row: dict[str, Any] | None = None
-            if cfile.is_file() and npz.is_file() and not args.no_cache:
-                row = json.loads(cfile.read_text())
+            if row is not None:
                 per_h = _load_sums(npz, horizons)
-                row["cached"] = True
-            if row is None:
+            else:
                 slow = key in SLOW
                 bar = cli._bar(0, f"{method.name} {spec.name}", args.no_progress)
                 try:

@@ -444,18 +444,24 @@ def univariate_markdown(rows: list[dict[str, Any]], meta: dict[str, Any],
     return "\n".join(lines) + "\n"
 
 
-def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets: list[str],
-                     info: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]],
-                     split: str) -> str:
-    """Markdown of the whole-history ("realuse") benchmark for one split."""
-    from seqfusion.benchmark.realuse import ARIMA_CAP, ARIMA_MAX_SEASON, GROUPS, LABELS, N_ORIGINS, STATS_CAP
-
+def _by_method(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
+    """Result rows as ``{method: {dataset: row}}`` and the methods in order of appearance."""
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     order: list[str] = []
     for r in rows:
         if r["method"] not in cells:
             order.append(r["method"])
         cells.setdefault(r["method"], {})[r["dataset"]] = r
+    return cells, order
+
+
+def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets: list[str],
+                     info: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]],
+                     split: str) -> str:
+    """Markdown of the whole-history ("realuse") benchmark for one split."""
+    from seqfusion.benchmark.realuse import ARIMA_CAP, ARIMA_MAX_SEASON, GROUPS, LABELS, N_ORIGINS, STATS_CAP
+
+    cells, order = _by_method(rows)
     rank = {v: i for i, v in enumerate(LABELS.values())}
     labels = sorted(order, key=lambda lb: rank.get(lb, 99))
 
@@ -660,12 +666,7 @@ def quantiles_markdown(kind: str, rows: list[dict[str, Any]], meta: dict[str, An
     ``multivariate_quantiles``): WQL, coverage and width per method and dataset."""
     from seqfusion.benchmark.quantile_methods import SeasonalNaiveQuantiles
 
-    cells: dict[str, dict[str, dict[str, Any]]] = {}
-    order: list[str] = []
-    for r in rows:
-        if r["method"] not in cells:
-            order.append(r["method"])
-        cells.setdefault(r["method"], {})[r["dataset"]] = r
+    cells, order = _by_method(rows)
     ref = SeasonalNaiveQuantiles(1).name
     labels = sorted(order, key=lambda lb: (lb != ref, order.index(lb)))
 
