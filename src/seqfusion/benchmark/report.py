@@ -80,9 +80,12 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 
 def git_dirty(cwd: Path | None = None) -> bool | None:
-    """Whether tracked files differ from HEAD (None when git is unavailable)."""
+    """Whether tracked files other than ``benchmarks/results/`` (the scripts' own outputs,
+    written one after another by one script) differ from HEAD (None when git is
+    unavailable)."""
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                              ":(exclude,top)benchmarks/results"],
                              capture_output=True, text=True, timeout=10,
                              cwd=cwd or Path(__file__).resolve().parent)
         return bool(out.stdout.strip()) if out.returncode == 0 else None
