@@ -190,3 +190,12 @@ def test_arrays_with_any_nan_pattern_parse_or_fail_cleanly(values) -> None:
     parsed = parse(np.array(values))
     assert parsed.kind == "array1d"
     np.testing.assert_array_equal(np.isnan(parsed.series[0]), np.isnan(np.array(values)))
+
+
+@pytest.mark.parametrize("freq", ["2D", "D", "3h"])
+def test_multi_day_steps_continue_in_wall_time_across_dst(freq) -> None:
+    # found by the property test above on pandas 2: '2D' stamps ending the day before DST began
+    # were continued at 01:00 (48 absolute hours) instead of midnight
+    ds = pd.date_range("2001-01-20", "2001-03-31", freq=freq, tz="America/New_York").as_unit("s")
+    out = assemble(parse(pd.DataFrame({"unique_id": "a", "ds": ds, "y": 0.0})), np.zeros((1, 5)), 5)
+    assert list(out["ds"]) == list(_expected_future(ds, freq, 5))

@@ -263,9 +263,8 @@ def future_index(index: pd.Index | None, horizon: int, freq: Any = None) -> pd.I
                 offset = to_offset(freq)
             except SeqFusionError:
                 offset = None  # a class name such as "daily": use the stamps' own step
-        if offset is not None:
-            first = index[-1] + offset
-            return pd.date_range(first, periods=horizon, freq=offset, unit=index.unit)
+        if offset is not None:  # from the last stamp, so that pandas steps in local (wall) time
+            return pd.date_range(index[-1], periods=horizon + 1, freq=offset, unit=index.unit)[1:]
         if len(index) < 2:
             raise SeqFusionError("cannot infer a time step from a single timestamp: pass freq")
         steps = pd.Series(np.diff(index.as_unit("ns").asi8))
