@@ -42,6 +42,21 @@ def test_forecast_long_csv_to_stdout(tiny_zoo, tmp_path):
     assert lines[0] == "unique_id,ds,y" and len(lines) == 11
 
 
+def test_no_exact_uses_plain_products(tiny_zoo, tmp_path):
+    from seqfusion import SeqFusion
+
+    out_exact, out_plain = tmp_path / "exact.csv", tmp_path / "plain.csv"
+    for out, extra in [(out_exact, []), (out_plain, ["--no-exact"])]:
+        r = run("forecast", str(EXAMPLE), "-H", "8", "--zoo", str(tiny_zoo), "--output", str(out), *extra)
+        assert r.returncode == 0, r.stderr
+    exact, plain = pd.read_csv(out_exact), pd.read_csv(out_plain)
+    df = pd.read_csv(EXAMPLE, parse_dates=["date"])
+    want = SeqFusion.from_pretrained(tiny_zoo, exact=False).predict(df, 8)
+    cols = [c for c in df.columns if c != "date"]
+    np.testing.assert_allclose(plain[cols].to_numpy(), want[cols].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(plain[cols].to_numpy(), exact[cols].to_numpy(), rtol=1e-5)
+
+
 @pytest.mark.parametrize("content,message", [
     ("date,a\n2020-01-01,x\n2020-01-02,y\n", "non-numeric column"),
     ("", "cannot read as CSV"),

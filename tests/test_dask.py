@@ -1,5 +1,5 @@
 """The Dask backend (seqfusion.dask, `seqfusion forecast --engine dask`) on a LocalCluster of
-two worker processes: results equal single-process forecasts."""
+two worker processes: results equal single-process forecasts, bit for bit."""
 from __future__ import annotations
 
 import subprocess
@@ -49,9 +49,9 @@ def test_grouped_partitions_equal_single_process_exactly(client, tiny_zoo, frame
     model = SeqFusion.from_pretrained(tiny_zoo, k=2)
     expected = pd.concat([model.predict(p, H) for p in parts], ignore_index=True)
     assert len(got) == N_SERIES * H
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False)  # the same calls: bit for bit
-    whole = model.predict(frame, H)  # one call over everything: equal up to float32 round-off
-    np.testing.assert_allclose(got["y"], whole["y"], rtol=1e-5, atol=1e-6)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    whole = model.predict(frame, H)  # one call over everything: the same numbers, bit for bit
+    np.testing.assert_array_equal(got["y"].to_numpy(), whole["y"].to_numpy())
 
 
 def test_shuffled_input_with_text_dates(client, tiny_zoo, frame):
@@ -66,7 +66,7 @@ def test_shuffled_input_with_text_dates(client, tiny_zoo, frame):
     got = got.sort_values(["unique_id", "ds"]).reset_index(drop=True)
     assert list(got["unique_id"]) == list(expected["unique_id"])
     assert (got["ds"].to_numpy() == expected["ds"].to_numpy()).all()
-    np.testing.assert_allclose(got["y"], expected["y"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got["y"].to_numpy(), expected["y"].to_numpy())
 
 
 def test_errors_reach_the_client_as_one_line(client, tiny_zoo, frame):
@@ -97,7 +97,7 @@ def test_cli_parquet_folder_in_and_out(client, tiny_zoo, frame, tmp_path):
     got = pd.read_parquet(out).sort_values(["unique_id", "ds"]).reset_index(drop=True)
     expected = SeqFusion.from_pretrained(tiny_zoo, k=2).predict(frame, H)
     assert list(got["unique_id"]) == list(expected["unique_id"])
-    np.testing.assert_allclose(got["y"], expected["y"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got["y"].to_numpy(), expected["y"].to_numpy())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fc", "in"]  # no temporary folders left
 
 

@@ -27,6 +27,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqfusion import engine, preprocess
 from seqfusion.build.extractor import Extractor as TorchExtractor
@@ -497,3 +499,73 @@ def test_wrong_tensor_shapes_are_rejected() -> None:
         engine.build_model("dlinear", {"input_length": 36, "horizon": 12}, {}, where="f.safetensors")
     with pytest.raises(ValueError, match="unknown architecture"):
         engine.build_model("lstm", {})
+
+
+# ---------------------------------------------------------------------- batch-invariant products
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 300), k=st.integers(1, 300), n=st.integers(1, 700), lo=st.integers(0, 700),
+       size=st.integers(1, 700), stacked=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_matmul_cols_columns_do_not_depend_on_the_batch(m: int, k: int, n: int, lo: int, size: int,
+                                                        stacked: bool, dtype: type) -> None:
+    """Column j of ``a @ b`` is the same bits whatever else ``b`` holds and wherever j sits
+    (the property chunked files and Dask partitions rely on), and close to numpy's product."""
+    rng = np.random.default_rng(m * 7 + k * 11 + n)
+    lead = (3,) if stacked else ()
+    a = rng.standard_normal(lead + (m, k)).astype(dtype)
+    b = rng.standard_normal(lead + (k, n)).astype(dtype)
+    full = engine.matmul_cols(a, b)
+    lo = min(lo, n - 1)
+    part = engine.matmul_cols(a, np.ascontiguousarray(b[..., lo : lo + size]))
+    np.testing.assert_array_equal(part, full[..., lo : lo + size])
+    one = engine.matmul_cols(a, np.ascontiguousarray(b[..., lo : lo + 1]))
+    np.testing.assert_array_equal(one, full[..., lo : lo + 1])
+    np.testing.assert_allclose(full, a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 * math.sqrt(k) if dtype == np.float32 else 1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 600), k=st.integers(1, 200), m=st.integers(1, 60), lo=st.integers(0, 600),
+       size=st.integers(1, 600))
+def test_matmul_rows_rows_do_not_depend_on_the_batch(n: int, k: int, m: int, lo: int, size: int) -> None:
+    rng = np.random.default_rng(n + 3 * k + 5 * m)
+    x = rng.standard_normal((n, k)).astype(np.float32)
+    w = rng.standard_normal((k, m)).astype(np.float32)
+    full = engine.matmul_rows(x, w)
+    lo = min(lo, n - 1)
+    np.testing.assert_array_equal(engine.matmul_rows(x[lo : lo + size], w), full[lo : lo + size])
+    np.testing.assert_array_equal(engine.matmul_rows(x[[lo]], w), full[[lo]])
+
+
+def test_products_from_worker_threads_are_the_same_bits(contexts: np.ndarray) -> None:
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((5, 64, 65)).astype(np.float32)
+    b = rng.standard_normal((5, 65, 1024)).astype(np.float32)
+    whole = engine.matmul_cols(a, b)
+    parts = list(engine._parallel_map(lambda lo: engine.matmul_cols(a, b[..., lo : lo + 100]),
+                                      range(0, 1024, 100), threads=2))
+    np.testing.assert_array_equal(np.concatenate(parts, axis=-1), whole)
+
+
+def test_plain_products_outside_exact_mode() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((20, 30)).astype(np.float32)
+    b = rng.standard_normal((30, 50)).astype(np.float32)
+    with engine.settings(exact=False):
+        np.testing.assert_array_equal(engine.matmul_cols(a, b), np.matmul(a, b))
+        np.testing.assert_array_equal(engine.matmul_rows(b.T, a.T), np.matmul(b.T, a.T))
+    assert engine._exact()  # the setting ends with its block
+
+
+def test_blas_thread_count_is_restored() -> None:
+    fn = engine._find_blas_local_threads()
+    if fn is None:
+        pytest.fail("numpy's OpenBLAS thread setter was not found: forecasts may depend on the batch")
+    previous = fn(3)
+    try:
+        with engine.settings():
+            with engine.settings(exact=False):
+                assert fn(1) == 1
+            assert fn(1) == 1
+        assert fn(3) == 3
+    finally:
+        fn(previous)

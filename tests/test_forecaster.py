@@ -390,3 +390,48 @@ def test_daily_frame_gets_the_same_forecast_as_with_freq_d():
     df = pd.DataFrame({"date": ds, "a": np.sin(np.arange(60) / 3) + np.arange(60) * 0.1})
     np.testing.assert_array_equal(m.predict(df, 5)["a"], m.predict(df, 5, freq="D")["a"])
     assert not np.array_equal(m.predict(df, 5, freq="h")["a"], m.predict(df, 5, freq="D")["a"])
+
+
+# ---------------------------------------------------------------------- batch invariance
+@pytest.fixture(scope="module")
+def shipped():
+    return SeqFusion.from_pretrained()
+
+
+def test_a_series_gets_the_same_bits_in_any_batch(shipped):
+    """The shipped zoo (its real shapes): a series' forecast does not depend on the other
+    series of the call, their order or count, nor on the engine's threads."""
+    rng = np.random.default_rng(11)
+    y = np.cumsum(rng.standard_normal((36, 700)), axis=0) + 50
+    full = shipped.predict(y, 48, freq="D")
+    perm = rng.permutation(700)
+    np.testing.assert_array_equal(shipped.predict(y[:, perm], 48, freq="D"), full[:, perm])
+    for lo, size in [(0, 1), (5, 2), (100, 37), (300, 257), (699, 1)]:
+        np.testing.assert_array_equal(shipped.predict(y[:, lo:lo + size], 48, freq="D"), full[:, lo:lo + size])
+    np.testing.assert_array_equal(shipped.predict(y[:, 3], 48, freq="D"), full[:, 3])
+
+
+def test_whole_histories_get_the_same_bits_in_any_batch(shipped):
+    rng = np.random.default_rng(12)
+    hists = [np.cumsum(rng.standard_normal(n)) + 100 + 10 * np.sin(np.arange(n) * 2 * np.pi / 12)
+             for n in rng.integers(20, 240, size=120)]
+    hists += [h[-100:] * 1.5 for h in hists[:40]]  # many histories of one length
+    full = shipped.predict_histories(hists, 18, freq="MS")
+    perm = rng.permutation(len(hists))
+    np.testing.assert_array_equal(shipped.predict_histories([hists[i] for i in perm], 18, freq="MS"), full[perm])
+    for i in (0, 7, 130):
+        np.testing.assert_array_equal(shipped.predict_histories([hists[i]], 18, freq="MS")[0], full[i])
+    panel = np.stack([h[-60:] for h in hists if len(h) >= 60][:30], axis=1)  # [T, N]: quantiles too
+    qs = shipped.predict_quantiles(panel, 18, freq="MS")
+    np.testing.assert_array_equal(shipped.predict_quantiles(panel[:, 4:6], 18, freq="MS"), qs[:, 4:6])
+
+
+def test_exact_false_rounds_alike(shipped):
+    rng = np.random.default_rng(13)
+    y = np.cumsum(rng.standard_normal((36, 300)), axis=0) + 50
+    fast = SeqFusion.from_pretrained(exact=False)
+    np.testing.assert_allclose(fast.predict(y, 24, freq="D"), shipped.predict(y, 24, freq="D"), rtol=1e-5)
+    np.testing.assert_allclose(shipped.predict(y, 24, freq="D", exact=False), shipped.predict(y, 24, freq="D"),
+                               rtol=1e-5)
+    with pytest.raises(SeqFusionError, match="exact must be True or False"):
+        SeqFusion.from_pretrained(exact="yes")

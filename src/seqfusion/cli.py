@@ -106,7 +106,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         check_output(errors_path(args.output), [args.input], "errors file")
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
                                       selection=args.selection, normalization=args.normalization,
-                                      router_temperature=args.router_temperature, history=args.history)
+                                      router_temperature=args.router_temperature, history=args.history,
+                                      exact=args.exact)
     if stream:
         return _forecast_stream(args, model)
     df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
@@ -280,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--history", choices=["whole", "last"], default=None,
                     help="whole: use every point of each history (default); last: only the zoo's input "
                          "length (36 points), as the paper")
+    fc.add_argument("--no-exact", dest="exact", action="store_false", default=None,
+                    help="plain matrix products: faster, but a series' forecast may differ in the last float32 "
+                         "bits with the other series of its chunk (default: the same bits in any chunk)")
     fc.add_argument("--plot", help="draw history, forecast and its 80%% / 95%% intervals (or --level) "
                                    "per variate into this PNG")
     fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")

@@ -172,7 +172,8 @@ def forecast_cli(args: argparse.Namespace) -> int:
         ddf = read(args.input)
         out = forecast(ddf, args.horizon, args.zoo, freq=args.freq, grouped=False, dayfirst=args.dayfirst,
                        date_format=args.date_format, k=args.k, fusion=args.fusion, selection=args.selection,
-                       normalization=args.normalization, router_temperature=args.router_temperature)
+                       normalization=args.normalization, router_temperature=args.router_temperature,
+                       history=args.history, exact=args.exact)
         write_parquet(out, args.output)
     finally:
         client.close()

@@ -175,6 +175,7 @@ class _Workspace:
 
     def __init__(self) -> None:
         self._arrays: dict[tuple[str, int], np.ndarray] = {}
+        self._zeroed: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...], ones: bool = False,
             init: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
@@ -191,6 +192,25 @@ class _Workspace:
                 init(a)
             self._arrays[key] = a
         return a
+
+    def get_zeroed(self, name: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        """A zero-filled array of ``shape`` kept under ``(name, shape)``: parts callers never
+        write stay zero from call to call."""
+        key = (name, shape, np.dtype(dtype).str)
+        a = self._zeroed.get(key)
+        if a is None:
+            a = self._zeroed[key] = np.zeros(shape, dtype=dtype)
+        return a
+
+    def buffer(self, name: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        """A C-contiguous array of ``shape`` carved from a flat scratch array under ``name``
+        (grown when needed); contents undefined."""
+        size = math.prod(shape)
+        key = (name, -np.dtype(dtype).itemsize)
+        flat = self._arrays.get(key)
+        if flat is None or flat.size < size:
+            flat = self._arrays[key] = np.empty(max(size, 1), dtype=dtype)
+        return flat[:size].reshape(shape)
 
 
 _local = threading.local()
@@ -215,9 +235,8 @@ _blas_local_threads: Any = None  # OpenBLAS's per-thread thread count setter, wh
 
 
 def _find_blas_local_threads() -> Any:
-    """numpy's OpenBLAS ``openblas_set_num_threads_local`` (None when not found): worker
-    threads that each run their own matrix products set it to 1 rather than all of them
-    asking the BLAS for every core."""
+    """numpy's OpenBLAS ``openblas_set_num_threads_local`` (None when not found), which
+    returns the previous thread count; see :class:`_OneBlasThread`."""
     global _blas_local_threads
     if _blas_local_threads is None:
         _blas_local_threads = False
@@ -237,15 +256,58 @@ def _find_blas_local_threads() -> Any:
     return _blas_local_threads or None
 
 
-def _single_blas_thread() -> None:
-    """Make this (worker) thread's matrix products single-threaded (best effort)."""
-    if not getattr(_local, "blas_single", False):
-        fn = _find_blas_local_threads()
-        if fn is not None:
-            fn(1)
-        _local.blas_single = True
+class _OneBlasThread:
+    """numpy's OpenBLAS on one thread inside (best effort: a no-op without OpenBLAS), the
+    previous count restored when the outermost such block of this thread exits. The engine
+    spreads work over its own threads, and a product the BLAS split over threads would
+    round differently (see :func:`matmul_cols`). numpy's OpenBLAS applies the count
+    process-wide, changing it while another thread multiplies is racy, and raising it
+    wakes the BLAS's own threads, which then spin; so it is set before work reaches the
+    engine's threads and restored once, at the end of a public call
+    (:class:`settings`)."""
+
+    def __enter__(self) -> None:
+        depth = getattr(_local, "blas_depth", 0)
+        if depth == 0:
+            fn = _find_blas_local_threads()
+            _local.blas_previous = fn(1) if fn is not None else 1
+        _local.blas_depth = depth + 1
+
+    def __exit__(self, *exc: object) -> None:
+        _local.blas_depth -= 1
+        if _local.blas_depth == 0 and _local.blas_previous != 1:
+            _find_blas_local_threads()(_local.blas_previous)
 
 
+class settings:
+    """Context for engine work started from this thread (reentrant): numpy's OpenBLAS on one
+    thread (:class:`_OneBlasThread`) and whether products are batch-invariant.
+
+    ``exact=True`` (default): a series' forecast does not depend on the other series of the
+    call, bit for bit (:func:`matmul_cols`), at some cost in speed; ``False``: plain
+    products, which may round differently (about 1e-7 relative) in another batch.
+    """
+
+    def __init__(self, exact: bool = True) -> None:
+        self.exact = bool(exact)
+        self._blas = _OneBlasThread()
+
+    def __enter__(self) -> None:
+        self._blas.__enter__()
+        self.previous = getattr(_local, "exact", True)
+        _local.exact = self.exact
+
+    def __exit__(self, *exc: object) -> None:
+        _local.exact = self.previous
+        self._blas.__exit__(*exc)
+
+
+def _exact() -> bool:
+    """Whether products in this thread must be batch-invariant (see :class:`settings`)."""
+    return bool(getattr(_local, "exact", True))
+
+
+_WORKER = "seqfusion-engine"  # name prefix of the engine's worker threads
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 
@@ -256,7 +318,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     with _pools_lock:
         pool = _pools.get(threads)
         if pool is None:
-            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="seqfusion-engine")
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_WORKER)
         return pool
 
 
@@ -264,16 +326,132 @@ def _parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], threads: int |
     """``fn(item)`` for every item, in order, on ``threads`` worker threads (None: usable CPUs;
     1, a single item, or a call from a worker thread: in the calling thread)."""
     threads = usable_cpus() if threads is None else max(1, int(threads))
-    if threads == 1 or len(items) <= 1 or threading.current_thread().name.startswith("seqfusion-engine"):
+    if threading.current_thread().name.startswith(_WORKER):
         for it in items:
             yield fn(it)
         return
+    exact = _exact()
 
     def work(item: Any) -> Any:
-        _single_blas_thread()
+        _local.exact = exact  # the caller's setting, in the worker thread
         return fn(item)
 
-    yield from _pool(threads).map(work, items)
+    with _OneBlasThread():
+        if threads == 1 or len(items) <= 1:
+            for it in items:
+                yield fn(it)
+        else:
+            yield from _pool(threads).map(work, items)
+
+
+# ---------------------------------------------------------------------------- batch-invariant products
+# A series' forecast must not depend on the other series computed with it: a chunked file,
+# a Dask partition and one call over everything give the same numbers, bit for bit.
+# Single-threaded OpenBLAS sgemm rounds column j of ``A @ B`` (columns are series here) the
+# same way wherever it sits in a call of 24 to 256 columns (a multiple of 8), except in the
+# first and last 8 columns. So a product runs as calls over windows of such widths, and
+# the first and last 8 columns of every window run again in the middle of one more call
+# that gathers them all. A width that is not a multiple of 8 (or below 24) is padded
+# instead. tests/test_engine.py checks the property on the installed BLAS.
+_EDGE = 8
+_MAX_WIDTH = 256
+
+
+def _windows(n: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` windows of 24..256 columns, multiples of 8, covering ``n`` (a multiple of 8)."""
+    nb = -(-n // _MAX_WIDTH)
+    base = n // nb // _EDGE * _EDGE
+    extra = (n - base * nb) // _EDGE
+    bounds, lo = [], 0
+    for i in range(nb):
+        hi = lo + base + (_EDGE if i < extra else 0)
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+def matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a [..., M, K] @ b [..., K, N]`` where column ``j`` of the result depends on ``a``
+    and ``b[..., :, j]`` alone, never on ``N`` or ``j``; written to ``out [..., M, N]``
+    (may be a view; must not overlap ``b``) or a new array, in ``b``'s dtype."""
+    b = np.asarray(b)
+    a = np.asarray(a, dtype=b.dtype)
+    M, N = a.shape[-2], b.shape[-1]
+    lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if out is None:
+        out = np.empty(lead + (M, N), dtype=b.dtype)
+    if N == 0:
+        return out
+    product = _matmul_cols if _exact() else _matmul_plain
+    if not threading.current_thread().name.startswith(_WORKER):  # workers: set by _parallel_map
+        with _OneBlasThread():
+            return product(a, b, out)
+    return product(a, b, out)
+
+
+def _matmul_plain(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.matmul(a, b, out=out)
+    return out
+
+
+def _matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    M, (K, N) = a.shape[-2], b.shape[-2:]
+    lead = out.shape[:-2]
+    ws = _workspace()
+    if N % _EDGE or N < 3 * _EDGE:  # pad: [8 zeros | b | zeros up to a multiple of 8 | 8 zeros]
+        width = -(-N // _EDGE) * _EDGE + 2 * _EDGE
+        pad = ws.buffer("matmul_pad", b.shape[:-2] + (K, width), b.dtype)
+        pad[..., :_EDGE] = 0
+        pad[..., _EDGE + N :] = 0
+        pad[..., _EDGE : _EDGE + N] = b
+        res = ws.buffer("matmul_pad_out", lead + (M, width), b.dtype)
+        if width <= _MAX_WIDTH:  # one call, every column of b in its middle
+            np.matmul(a, pad, out=res)
+        else:
+            _matmul_cols(a, pad, res)
+        out[...] = res[..., _EDGE : _EDGE + N]
+        return out
+    windows = _windows(N)
+    for lo, hi in windows:
+        np.matmul(a, b[..., lo:hi], out=out[..., lo:hi])
+    for g in range(0, len(windows), 15):  # the windows' edges, 15 windows (<= 256 columns) per call
+        group = windows[g : g + 15]
+        nb, lo0, hi0 = len(group), group[0][0], group[-1][1]
+        w = group[0][1] - lo0
+        width = 2 * _EDGE * (nb + 1)
+        edge = ws.get_zeroed("matmul_edge", b.shape[:-2] + (K, width), b.dtype)  # margins stay zero
+        res = ws.buffer("matmul_edge_out", lead + (M, width), b.dtype)
+        pairs = edge[..., _EDGE : width - _EDGE].reshape(edge.shape[:-1] + (nb, 2 * _EDGE))
+        if hi0 - lo0 == nb * w and b.flags.c_contiguous:  # equal windows: one copy per side
+            src = b[..., lo0:hi0].reshape(b.shape[:-1] + (nb, w))
+            pairs[..., :_EDGE] = src[..., :_EDGE]
+            pairs[..., _EDGE:] = src[..., w - _EDGE :]
+        else:
+            for i, (lo, hi) in enumerate(group):
+                pairs[..., i, :_EDGE] = b[..., lo : lo + _EDGE]
+                pairs[..., i, _EDGE:] = b[..., hi - _EDGE : hi]
+        np.matmul(a, edge, out=res)
+        got = res[..., _EDGE : width - _EDGE].reshape(res.shape[:-1] + (nb, 2 * _EDGE))
+        if hi0 - lo0 == nb * w and out.flags.c_contiguous:
+            dst = out[..., lo0:hi0].reshape(out.shape[:-1] + (nb, w))
+            dst[..., :_EDGE] = got[..., :_EDGE]
+            dst[..., w - _EDGE :] = got[..., _EDGE:]
+        else:
+            for i, (lo, hi) in enumerate(group):
+                out[..., lo : lo + _EDGE] = got[..., i, :_EDGE]
+                out[..., hi - _EDGE : hi] = got[..., i, _EDGE:]
+    return out
+
+
+def matmul_rows(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x [n, K] @ w [K, M]`` -> ``[n, M]`` where row ``i`` depends on ``x[i]`` and ``w``
+    alone: :func:`matmul_cols` on the transposes (series as columns)."""
+    x = np.asarray(x)
+    if not _exact():
+        with _OneBlasThread():
+            return np.matmul(x, np.asarray(w, dtype=x.dtype))
+    xt = np.ascontiguousarray(x.T)
+    return np.ascontiguousarray(matmul_cols(np.ascontiguousarray(np.asarray(w, dtype=x.dtype).T), xt).T)
 
 
 # ---------------------------------------------------------------------------- Transformer kernels
@@ -443,15 +621,15 @@ def _encode(p: Any, tokens: np.ndarray, n_heads: int, n_tokens: int, ws: _Worksp
     r = ws.get("resid", lead + (d + 1, cols), ones=True)
     for i, layer in enumerate(p.layers):
         if i:
-            np.matmul(layer.in_w, h1, out=qkv)
+            matmul_cols(layer.in_w, h1, out=qkv)
         _attention(qkv, n_heads, n_tokens, a[..., :d, :], ws)
-        np.matmul(layer.out_w, a, out=r[..., :d, :])
+        matmul_cols(layer.out_w, a, out=r[..., :d, :])
         r[..., :d, :] += h
         _layer_norm(r[..., :d, :], layer.n1_w, layer.n1_b, ws)
         f = ws.get("ffn", lead + (layer.l1_w.shape[-2] + 1, cols), ones=True)
-        np.matmul(layer.l1_w, r, out=f[..., :-1, :])
+        matmul_cols(layer.l1_w, r, out=f[..., :-1, :])
         np.maximum(f, 0.0, out=f)
-        np.matmul(layer.l2_w, f, out=h)
+        matmul_cols(layer.l2_w, f, out=h)
         h += r[..., :d, :]
         _layer_norm(h, layer.n2_w, layer.n2_b, ws)
     return h
@@ -611,9 +789,9 @@ class PatchTST(Model):
             if n_in < L:
                 np.positive(z[..., T - 1 : T, :], out=patches[..., n_in:L, i, :])
         tokens = ws.get("tokens", lead + (4 * d + 1, P * c))
-        np.matmul(p.tok_w, _view(patches, lead + (L + P, P * c)), out=tokens)
+        matmul_cols(p.tok_w, _view(patches, lead + (L + P, P * c)), out=tokens)
         _encode(p, tokens, self.n_heads, P, ws)
-        np.matmul(p.head_w, _view(tokens[..., 3 * d :, :], lead + ((d + 1) * P, c)), out=out)
+        matmul_cols(p.head_w, _view(tokens[..., 3 * d :, :], lead + ((d + 1) * P, c)), out=out)
         out *= std
         out += mean
 
@@ -623,6 +801,8 @@ class PatchTST(Model):
         ``[..., horizon, c]`` (``params`` as in :meth:`forward_fm`; a shared ``[T, c]``
         context is broadcast over stacked members)."""
         p = self.params if params is None else params
+        if x.shape[-1] == 1 and _exact():  # a lone series: computed as two (numpy's loops change for a length-1 axis)
+            return self.rollout_fm(np.concatenate([x, x], axis=-1), horizon, clip, params)[..., :1]
         T, h = self.input_length, self.horizon
         lead = p.head_w.shape[:-2]
         steps = -(-horizon // h)
@@ -637,8 +817,9 @@ class PatchTST(Model):
                     _guard(out, ctx[..., -1:, :], clip)
         return seq[..., T : T + horizon, :]
 
-    def forward(self, x: np.ndarray, chunk: int = 256) -> np.ndarray:
-        """``[n, T] -> [n, h]`` float32 (rows in chunks of ``chunk``)."""
+    def forward(self, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
+        """``[n, T] -> [n, h]`` float32 (rows in chunks of ``chunk``, default 256)."""
+        chunk = chunk or 256
         xt = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
         out = np.empty((self.horizon, xt.shape[1]), dtype=np.float32)
         with np.errstate(all="ignore"):
@@ -718,9 +899,9 @@ class DLinear(_AffineModel):
         avg_t, wt_t, ws_t, bias = self._weights[np.float64 if x.dtype == np.float64 else np.float32]
         level = x.mean(axis=1, keepdims=True)
         x = x - level
-        trend = x @ avg_t
-        out = trend @ wt_t
-        out += (x - trend) @ ws_t
+        trend = matmul_rows(x, avg_t)
+        out = matmul_rows(trend, wt_t)
+        out += matmul_rows(x - trend, ws_t)
         out += bias
         out += level
         return out
@@ -848,10 +1029,8 @@ class _ExtractorParams:
 def znorm_rows(x: np.ndarray, std_floor: float = EXTRACTOR_STD_FLOOR) -> np.ndarray:
     """Z-normalize each row of ``x [n, T]`` as :func:`seqfusion.build.extractor.znorm_rows` (std
     floored at ``std_floor * max(|mean|, 1)``); float32 unless x is float64."""
-    x = np.asarray(x)
-    if x.dtype != np.float64:
-        x = x.astype(np.float32)
-    mean = x.mean(axis=1, keepdims=True)
+    x = np.ascontiguousarray(x, dtype=np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
+    mean = x.mean(axis=1, keepdims=True)  # row layout: numpy's sums depend on the memory order
     std = x.std(axis=1, keepdims=True)
     std = np.maximum(std, std_floor * np.maximum(np.abs(mean), 1.0).astype(x.dtype))
     return (x - mean) / std
@@ -905,25 +1084,29 @@ class Extractor:
 
     def represent_fm(self, zt: np.ndarray) -> np.ndarray:
         """Normalized series, feature-major ``[T, c]`` -> representations ``[dim, c]``."""
+        if zt.shape[-1] == 1 and _exact():  # a lone series: computed as two (see PatchTST.rollout_fm)
+            return self.represent_fm(np.concatenate([zt, zt], axis=-1))[:, :1]
         p, P, d = self.params, self.n_patches, self.d_model
         ws = _workspace()
         L, c = self.patch_len, zt.shape[-1]
         patches = ws.get("patches", (L + P, P, c), init=_one_hot_tokens)
         np.positive(zt.reshape(P, L, c).transpose(1, 0, 2), out=patches[:L])
         tokens = ws.get("tokens", (4 * d + 1, P * c))
-        np.matmul(p.tok_w, _view(patches, (L + P, P * c)), out=tokens)
+        matmul_cols(p.tok_w, _view(patches, (L + P, P * c)), out=tokens)
         h = _encode(p, tokens, self.n_heads, P, ws)
         pooled = h.reshape(d, P, c).mean(axis=1)
-        u = p.proj1_w @ pooled
+        u = matmul_cols(p.proj1_w, pooled)
         u += p.proj1_b
-        r = p.proj2_w @ gelu(u)
+        r = matmul_cols(p.proj2_w, gelu(u))
         r += p.proj2_b
         return r
 
-    def embed(self, x: np.ndarray, batch_size: int = 256, threads: int | None = None) -> np.ndarray:
+    def embed(self, x: np.ndarray, batch_size: int | None = None, threads: int | None = None) -> np.ndarray:
         """Representations ``[n, dim]`` float32 of raw series ``x [n, T]`` (z-normalized per
         row inside, as the torch extractor's ``embed``); rows in chunks of ``batch_size``
+        (default 256)
         over ``threads`` threads (None: all usable CPUs)."""
+        batch_size = batch_size or 256
         z = znorm_rows(np.asarray(x, dtype=np.float32))
         n = len(z)
         out = np.empty((n, self.dim), dtype=np.float32)
@@ -1002,7 +1185,7 @@ class Router:
         def run(lo: int) -> None:
             h = feats[lo : lo + chunk]
             for i in range(3):
-                h = h @ self.w[i]
+                h = matmul_rows(h, self.w[i])
                 h += self.b[i]
                 if i < 2:
                     h = gelu(h)
@@ -1035,7 +1218,7 @@ class MemberBank:
     (cache-sized); ``threads``: worker threads (None: usable CPUs).
     """
 
-    def __init__(self, models: Sequence[Model], threads: int | None = None, chunk: int = 256,
+    def __init__(self, models: Sequence[Model], threads: int | None = None, chunk: int | None = None,
                  stack: bool = True) -> None:
         if not models:
             raise ValueError("the bank needs at least one member")
@@ -1044,7 +1227,7 @@ class MemberBank:
         if any(m.input_length != self.input_length for m in self.models):
             raise ValueError("all members must take the same input length")
         self.threads = threads
-        self.chunk = int(chunk)
+        self.chunk = int(chunk or 256)
         self.affine = [i for i, m in enumerate(self.models) if m.affine]
         groups: dict[str, list[int]] = {}
         for i, m in enumerate(self.models):
@@ -1127,7 +1310,7 @@ class MemberBank:
         rows = np.flatnonzero(used[:, aff].any(axis=1) & finite_rows)
         if len(rows):
             xs = x if len(rows) == len(x) else x[rows]
-            y = (xs @ a).reshape(len(rows), len(aff), horizon)
+            y = matmul_rows(xs, a).reshape(len(rows), len(aff), horizon)
             y += b.reshape(len(aff), horizon)
             over = None if clip is None else ~(np.abs(y) <= clip).all(axis=2)  # [rows, n_affine]
             for j, m in enumerate(aff):

@@ -1,8 +1,10 @@
 """The SeqFusion forecaster: match each variate to zoo members, roll them out, fuse."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -19,7 +21,21 @@ SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
 HISTORIES = ("whole", "last")
 OPTIONS = ("k", "fusion", "normalization", "selection", "candidates", "backtest", "temperature",
-           "router_temperature", "clip", "min_length", "history")
+           "router_temperature", "clip", "min_length", "history", "exact")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _engine_call(method: F) -> F:
+    """Run a public method inside :class:`seqfusion.engine.settings` with the forecaster's
+    ``exact`` option."""
+
+    @functools.wraps(method)
+    def wrapper(self: SeqFusion, *args: Any, **kwargs: Any) -> Any:
+        with engine.settings(exact=self.exact):
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SeqFusion:
@@ -51,6 +67,10 @@ class SeqFusion:
         against the zoo, see :mod:`seqfusion.history`; a history too short for one
         back-test gets the zoo's forecast alone) or ``"last"`` (the zoo's forecast of the
         last ``input_length`` points only, as the paper).
+    exact: ``True`` (default): a series gets the same forecast, bit for bit, whatever other
+        series share the call (a chunked file, a Dask partition, one series alone), at some
+        cost in speed; ``False``: plain matrix products, which round differently (about 1e-7
+        relative) in another batch.
     """
 
     def __init__(
@@ -67,6 +87,7 @@ class SeqFusion:
         clip: float | None = 10.0,
         min_length: int = 8,
         history: str = "whole",
+        exact: bool = True,
     ) -> None:
         self.zoo = zoo
         self.k = k
@@ -80,6 +101,7 @@ class SeqFusion:
         self.clip = clip
         self.min_length = min_length
         self.history = history
+        self.exact = exact
         self._validate_options(k, fusion, normalization)
 
     @classmethod
@@ -124,6 +146,8 @@ class SeqFusion:
                 raise SeqFusionError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
         if self.clip is not None and not _is_positive(self.clip):
             raise SeqFusionError(f"clip must be None or a finite number > 0, got {self.clip!r}")
+        if not isinstance(self.exact, bool):
+            raise SeqFusionError(f"exact must be True or False, got {self.exact!r}")
         if self.history not in HISTORIES:
             raise SeqFusionError(f"history must be one of {HISTORIES}, got {self.history!r}")
         if self.selection not in SELECTIONS:
@@ -157,6 +181,7 @@ class SeqFusion:
         ref = x if self.normalization == "window" else x[:, -min(horizon, x.shape[1]):]
         return preprocess.znorm(x, ref)
 
+    @_engine_call
     def similarities(self, x: np.ndarray) -> np.ndarray:
         """Cosine similarity of each context ``[n, T]`` to every member: ``[n, M]``.
 
@@ -173,8 +198,9 @@ class SeqFusion:
         reps = self.zoo.representations()
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         reps = reps / np.maximum(np.linalg.norm(reps, axis=1, keepdims=True), 1e-12)
-        return emb @ reps.T
+        return engine.matmul_rows(emb, reps.T)  # a row's value does not depend on the other rows
 
+    @_engine_call
     def select(self, x: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Chosen members per context: (indices ``[n, k]``, similarities ``[n, k]``).
 
@@ -183,6 +209,7 @@ class SeqFusion:
         chosen = self.choose(np.asarray(x, dtype=np.float64), k)
         return chosen["members"], chosen["similarity"]
 
+    @_engine_call
     def backtest_errors(self, ctx: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Back-test error of candidate members on each context's own last points.
 
@@ -203,6 +230,7 @@ class SeqFusion:
             errors[rows, slot] = np.mean((pred - target[rows]) ** 2, axis=1)
         return errors
 
+    @_engine_call
     def choose(self, ctx: np.ndarray, k: int | None = None, freq: Any = None) -> dict[str, np.ndarray]:
         """Pick members and fusion weights per context ``[n, T]`` (``freq``: the sampling
         frequency, used by a router with frequency inputs; see :func:`router_weights`).
@@ -236,6 +264,7 @@ class SeqFusion:
             out["error"] = err
         return out
 
+    @_engine_call
     def router_weights(self, ctx: np.ndarray, emb: np.ndarray | None = None, freq: Any = None
                        ) -> np.ndarray:
         """The zoo router's weights over all members for contexts ``[n, T]``: ``[n, M]``.
@@ -287,6 +316,7 @@ class SeqFusion:
         w = np.exp(z.astype(np.float64))
         return w / w.sum(axis=1, keepdims=True)
 
+    @_engine_call
     def predict_windows(
         self,
         x: np.ndarray,
@@ -356,6 +386,7 @@ class SeqFusion:
         return SeqFusion(self.zoo, **params)
 
     # ------------------------------------------------------------------ user API
+    @_engine_call
     def predict(self, y: Any, horizon: int, k: int | None = None, freq: Any = None, *,
                 level: Any = None, dayfirst: bool | None = None, date_format: str | None = None,
                 **options: Any) -> Any:
@@ -389,6 +420,7 @@ class SeqFusion:
         fc = self._point(parsed.series, parsed, horizon, k, self._input_frequency(parsed, freq), freq)
         return assemble(parsed, fc, horizon, freq)
 
+    @_engine_call
     def predict_histories(self, histories: Any, horizon: int, freq: Any = None, k: int | None = None,
                           quantiles: Any = None, **options: Any) -> np.ndarray:
         """Forecast whole histories of any lengths: a list of 1-D arrays (or ``[n, L]``) ->
@@ -432,6 +464,7 @@ class SeqFusion:
                                  "rescale the series")
         return fc.point, out
 
+    @_engine_call
     def predict_quantiles(self, y: Any, horizon: int, quantiles: Any = qmod.DEFAULT_QUANTILES,
                           k: int | None = None, freq: Any = None, *, level: Any = None,
                           dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
@@ -564,6 +597,7 @@ class SeqFusion:
 
         return [infer_frequency(ix) for ix in parsed.index]
 
+    @_engine_call
     def explain(self, y: Any, k: int | None = None, freq: Any = None, *, horizon: int | None = None,
                 dayfirst: bool | None = None, date_format: str | None = None) -> pd.DataFrame:
         """Per variate, the chosen members with rank, similarity, fusion weight and source.

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion import preprocess
+from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive")
@@ -172,7 +172,7 @@ def seasonal_rows(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     phase = (np.arange(half, half + trend.shape[1]) + (L - width)) % m
     onehot = np.zeros((trend.shape[1], m))
     onehot[np.arange(trend.shape[1]), phase] = 1.0
-    s = (ratio @ onehot) / np.maximum(onehot.sum(axis=0), 1.0)
+    s = engine.matmul_rows(ratio, onehot) / np.maximum(onehot.sum(axis=0), 1.0)  # rows independent of n
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(is_mult[:, None], s / s.mean(axis=1, keepdims=True), s - s.mean(axis=1, keepdims=True))
     ok = np.isfinite(s).all(axis=1) & ~(is_mult & (s.min(axis=1) <= 0))

@@ -67,8 +67,8 @@ def znorm(x: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.
     :func:`is_constant`) get ``std = 1`` and ``xn = x - mean`` (zeros). Raises
     SeqFusionError when a row's spread is not representable (``x - mean`` overflows).
     """
-    x = np.asarray(x, dtype=np.float64)
-    ref = x if ref is None else np.asarray(ref, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)  # rows contiguous: numpy's sums depend on the memory order
+    ref = x if ref is None else np.ascontiguousarray(ref, dtype=np.float64)
     s1 = pow2_scale(ref)
     mean = np.mean(ref / s1, axis=-1, keepdims=True) * s1
     with np.errstate(over="ignore", invalid="ignore"):

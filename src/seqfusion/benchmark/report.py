@@ -645,6 +645,13 @@ def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
          _fmt(s.get("single_latency_ms_median"), 2)],
         ["peak RSS of the process (MiB, ru_maxrss)", _fmt(result.get("peak_rss_mb"), 0)],
     ]
+    fast = result.get("exact_false")
+    if fast:  # the other rows use the default exact=True (batch-invariant products)
+        lines[-2] += " Default settings (`exact=True`) unless a row says `exact=False`."
+        rows[1:1] = [["forecasts / s, array, `exact=False` (plain products)",
+                      _fmt(fast.get("array_forecasts_per_s"), 1)]]
+        rows.insert(-1, ["single-series latency, `exact=False` (ms)",
+                         _fmt(fast.get("single_latency_ms_median"), 2)])
     il = result.get("import_and_load")
     if il:
         rows += [["import `seqfusion` in a fresh interpreter (s)", _fmt(il.get("import_s"), 3)],
