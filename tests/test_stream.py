@@ -169,7 +169,7 @@ def test_on_error_skip_writes_a_side_file(model, tmp_path, chunk_size):
     assert "at least 8 are needed" in errs["reason"].iloc[0]
     fc = pd.read_csv(out)
     assert list(fc["unique_id"].unique()) == [f"id{i:03d}" for i in range(12) if i not in (3, 7)]
-    good = bad_frame()
+    good = pd.read_csv(src)  # the values as the file reader parses them (pandas 2's parser rounds)
     good = good[~good["unique_id"].isin(["id003", "id007"])]
     good["ds"] = pd.to_datetime(good["ds"])
     np.testing.assert_array_equal(read(out)["y"].to_numpy(), model.predict(good, H)["y"].to_numpy())
