@@ -74,6 +74,43 @@ def test_short_histories_get_the_zoo_alone() -> None:
     assert (fc.n_backtests == 0).all()
 
 
+def test_short_low_frequency_histories_lean_on_theta() -> None:
+    """No room for a back-test and a low frequency: SHORT_WEIGHTS over the candidates
+    (Theta on the seasonally adjusted history and the zoo's forecast of it)."""
+    rng = np.random.default_rng(4)
+    t = np.arange(32.0)
+    quarterly = 50 + 0.5 * t + 4 * np.tile([1.0, -1.0, 2.0, -2.0], 8) + rng.normal(0, 0.2, 32)
+    trend = 10 + 2 * np.arange(20.0) + rng.normal(0, 0.5, 20)
+
+    def zoo(contexts, h, rows):
+        return np.stack([np.full(h, c[-1]) for c in contexts])
+
+    fc = history.forecast([quarterly, trend], 8, np.array([4, 1]), zoo, min_context=36,
+                          short=np.array([True, True]))
+    np.testing.assert_array_equal(fc.weights, np.tile(history.SHORT_WEIGHTS, (2, 1)))
+    assert fc.seasonal[0] and not fc.seasonal[1] and (fc.n_backtests == 0).all()
+    adjusted, season = history.adjust(trend, 1)
+    assert season is None
+    expected = 0.25 * trend[-1] + 0.75 * history.theta([trend], 8)[0]
+    np.testing.assert_allclose(fc.point[1], expected, rtol=1e-12)
+    assert fc.point[1, -1] > trend[-1]  # the trend goes on
+    plain = history.forecast([quarterly, trend], 8, np.array([4, 1]), zoo, min_context=36)
+    np.testing.assert_array_equal(plain.weights[:, 0], 1.0)  # without ``short``: the zoo alone
+
+
+def test_forecaster_applies_the_short_rule_to_low_frequencies_only() -> None:
+    model = SeqFusion.from_pretrained()
+    y = 10 + 2 * np.arange(20.0) + np.random.default_rng(5).normal(0, 0.5, 20)
+    yearly = model.explain(y, freq="YS", horizon=6)
+    np.testing.assert_allclose(yearly[[f"weight_{c}" for c in history.CANDIDATES]].iloc[0], history.SHORT_WEIGHTS)
+    daily = model.explain(y, freq="D", horizon=6)
+    assert daily["weight_zoo"].iloc[0] == 1.0
+    zoo_alone = model.predict(y, 6, freq="YS", history="last")
+    assert not np.allclose(model.predict(y, 6, freq="YS"), zoo_alone)
+    np.testing.assert_array_equal(model.predict(y, 6, freq="D"), model.predict(y, 6, freq="D", history="last"))
+    np.testing.assert_array_equal(model.predict(y, 6), model.predict(y, 6, history="last"))  # frequency unknown
+
+
 def test_forecaster_is_deterministic_and_equivariant_on_whole_histories() -> None:
     model = SeqFusion.from_pretrained()
     rng = np.random.default_rng(3)

@@ -442,9 +442,11 @@ class SeqFusion:
     def _point(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,
                freq: Any) -> np.ndarray:
         """Point forecasts ``[n, H]``: from the last ``input_length`` points with
-        ``history="last"`` or when no history is longer (no room for a back-test: the same
-        forecast, without the whole-history bookkeeping), else from the whole histories."""
-        if self.history == "last" or max(len(v) for v in series) <= self.input_length:
+        ``history="last"`` or when no history is longer and none is of a low frequency (no
+        room for a back-test: the same forecast, without the whole-history bookkeeping), else
+        from the whole histories."""
+        low = np.isin(np.asarray(classes, dtype=object), history.LOW_FREQUENCIES).any()
+        if self.history == "last" or (max(len(v) for v in series) <= self.input_length and not low):
             same = len(series) > 1 and len({len(v) for v in series}) == 1
             names = parsed.names if parsed is not None else None
             ctx = self.contexts(np.stack(series) if same else series, names)  # equal lengths: [n, T] at once
@@ -552,9 +554,11 @@ class SeqFusion:
         # seasonal indices, Theta and the back-test errors work at any scale
         top = np.fromiter((np.max(np.abs(h)) for h in hists), dtype=np.float64, count=n)
         scale = preprocess.pow2_scale(top[:, None])[:, 0]
+        whole = self.history == "whole"
         fc = history.forecast([h / sc for h, sc in zip(hists, scale)], horizon, seasons, zoo,
-                              backtests=history.BACKTESTS if self.history == "whole" else 0,
-                              min_context=max(self.input_length, self.min_length))
+                              backtests=history.BACKTESTS if whole else 0,
+                              min_context=max(self.input_length, self.min_length),
+                              short=np.isin(per_row, history.LOW_FREQUENCIES) & whole)
         with np.errstate(over="ignore", invalid="ignore"):
             fc.point = fc.point * scale[:, None]
             fc.residuals = fc.residuals * scale[:, None, None]

@@ -40,6 +40,12 @@ from seqfusion import engine, preprocess
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive")
 #: back-test windows per series (each H points, ending at the end of the history)
 BACKTESTS = 5
+#: frequency classes whose histories too short for a back-test get :data:`SHORT_WEIGHTS`
+LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
+#: candidate weights (as :data:`CANDIDATES`) for a low-frequency history too short for a
+#: back-test: Theta on the seasonally adjusted history, with a quarter of the zoo's forecast of
+#: it (chosen on the whole-history benchmark's validation origins; elsewhere the zoo alone)
+SHORT_WEIGHTS = np.array([0.0, 0.25, 0.75, 0.0])
 #: softmax temperature on log back-test errors
 TEMPERATURE = 0.1
 #: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
@@ -271,13 +277,15 @@ class HistoryForecast:
 
 def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, zoo: ZooForecast,
              backtests: int | None = None, temperature: float | None = None,
-             min_context: int | None = None) -> HistoryForecast:
+             min_context: int | None = None, short: np.ndarray | None = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
     zoo's forecasts ``[len(contexts), H]`` of contexts (only their last points are used);
     ``rows`` says which series each context belongs to (for per-series settings such as
-    the frequency); ``min_context``: shortest history a back-test forecasts from.
+    the frequency); ``min_context``: shortest history a back-test forecasts from;
+    ``short [n]`` (bool): series that take :data:`SHORT_WEIGHTS` when they have no room for
+    a back-test (the others then get the zoo alone).
     ``None`` settings take the module's values (:data:`BACKTESTS`, :data:`TEMPERATURE`,
     :data:`MIN_BACKTEST_CONTEXT`).
     """
@@ -305,8 +313,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     tj = np.asarray(task_j, dtype=np.int64)
     has_bt = np.zeros(n, dtype=bool)
     has_bt[ts[tj > 0]] = True
-    # series without back-tests get the zoo alone: only their own forecast is computed
-    full = has_bt[ts]
+    prior = np.zeros(n, dtype=bool) if short is None else np.asarray(short, dtype=bool) & ~has_bt
+    # series without back-tests get the zoo alone (or SHORT_WEIGHTS): only what they use is computed
+    full = (has_bt | prior)[ts]
     raw = zoo(contexts, H, ts)
     preds = np.zeros((len(contexts), len(CANDIDATES), H))
     preds[:, 0] = raw
@@ -347,6 +356,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     # weights from back-test errors
     weights = np.zeros((n, len(CANDIDATES)))
     weights[:, 0] = 1.0
+    weights[prior] = SHORT_WEIGHTS
     targets = np.full((len(contexts), H), np.nan)
     bt = np.flatnonzero(tj > 0)
     for r in bt:

@@ -335,14 +335,14 @@ class SeqFusionHistoryMethod(SeqFusionMethod):
 
 
 def source_digest() -> str:
-    """A short hash of the forecaster's whole-history and quantile code (cache keys of
-    SeqFusion's forecasts change when that code does)."""
+    """A short hash of the forecaster's code: whole history, quantiles, engine and
+    preprocessing (cache keys of SeqFusion's forecasts change when that code does)."""
     import hashlib
 
-    from seqfusion import forecaster, history, quantiles
+    from seqfusion import engine, forecaster, history, preprocess, quantiles
 
     digest = hashlib.sha256()
-    for module in (forecaster, history, quantiles):
+    for module in (forecaster, history, quantiles, engine, preprocess):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 
