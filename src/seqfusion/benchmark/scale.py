@@ -154,7 +154,9 @@ def run(kind: str, n: int, horizon: int, chunk_size: int, tmp: Path, length: int
                       str(tmp / "dask_out")), tmp)
     a = pd.read_parquet(tmp / "one.parquet").sort_values(["unique_id", "ds"]).reset_index(drop=True)
     b = pd.read_parquet(tmp / "dask_out").sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    c = pd.read_parquet(tmp / "pinned.parquet").sort_values(["unique_id", "ds"]).reset_index(drop=True)
     row["dask_max_abs_diff_vs_one_process"] = float(np.abs(a["y"].to_numpy() - b["y"].to_numpy()).max())
+    row["one_cpu_max_abs_diff_vs_one_process"] = float(np.abs(a["y"].to_numpy() - c["y"].to_numpy()).max())
     row["dask_same_rows"] = bool(len(a) == len(b) == n * horizon and (a["unique_id"] == b["unique_id"]).all())
     row["one_process"] = {**one, "series_per_s": round(n / one["wall_s"], 1)}
     row["one_process_one_cpu"] = {**pinned, "series_per_s": round(n / pinned["wall_s"], 1)}
@@ -196,10 +198,13 @@ def report(results: dict[str, Any]) -> str:
             v = r[key]
             lines.append(f"| {label} | {v['wall_s']} | {v['series_per_s']:,} | {v['peak_rss_mib']:,}"
                          f"{' (client)' if key.startswith('dask') else ''} |")
+        diffs = [f"Dask vs one process {r['dask_max_abs_diff_vs_one_process']:.2e}"]
+        if "one_cpu_max_abs_diff_vs_one_process" in r:
+            diffs.append(f"one CPU vs two {r['one_cpu_max_abs_diff_vs_one_process']:.2e}")
         lines += ["", f"Speed-up of two workers: {r['speedup_two_workers_vs_one_process']}x over one process, "
                   f"{r['speedup_two_workers_vs_one_cpu']}x over one process on one CPU. Same rows: "
-                  f"{r['dask_same_rows']}; largest |difference| of the forecasts: "
-                  f"{r['dask_max_abs_diff_vs_one_process']:.2e} (float32 round-off of other batches)."]
+                  f"{r['dask_same_rows']}; largest |difference| of the forecasts: {', '.join(diffs)} "
+                  "(0: bit-identical)."]
     return "\n".join(lines) + "\n"
 
 
