@@ -536,6 +536,17 @@ def test_matmul_rows_rows_do_not_depend_on_the_batch(n: int, k: int, m: int, lo:
     np.testing.assert_array_equal(engine.matmul_rows(x[[lo]], w), full[[lo]])
 
 
+def test_matmul_cols_wide_batches() -> None:
+    """More than 15 windows: the edge calls come in groups."""
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((2, 12, 33)).astype(np.float32)
+    b = rng.standard_normal((2, 33, 4504)).astype(np.float32)
+    full = engine.matmul_cols(a, b)
+    for lo, size in [(0, 4104), (37, 4000), (3000, 1504), (4100, 8)]:
+        np.testing.assert_array_equal(engine.matmul_cols(a, b[..., lo : lo + size]), full[..., lo : lo + size])
+    np.testing.assert_allclose(full, a @ b, rtol=1e-4, atol=1e-4)
+
+
 def test_products_from_worker_threads_are_the_same_bits(contexts: np.ndarray) -> None:
     rng = np.random.default_rng(2)
     a = rng.standard_normal((5, 64, 65)).astype(np.float32)

@@ -421,7 +421,7 @@ def _matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         width = 2 * _EDGE * (nb + 1)
         edge = ws.get_zeroed("matmul_edge", b.shape[:-2] + (K, width), b.dtype)  # margins stay zero
         res = ws.buffer("matmul_edge_out", lead + (M, width), b.dtype)
-        pairs = edge[..., _EDGE : width - _EDGE].reshape(edge.shape[:-1] + (nb, 2 * _EDGE))
+        pairs = _view(edge[..., _EDGE : width - _EDGE], edge.shape[:-1] + (nb, 2 * _EDGE))  # written through
         if hi0 - lo0 == nb * w and b.flags.c_contiguous:  # equal windows: one copy per side
             src = b[..., lo0:hi0].reshape(b.shape[:-1] + (nb, w))
             pairs[..., :_EDGE] = src[..., :_EDGE]
@@ -433,7 +433,7 @@ def _matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.matmul(a, edge, out=res)
         got = res[..., _EDGE : width - _EDGE].reshape(res.shape[:-1] + (nb, 2 * _EDGE))
         if hi0 - lo0 == nb * w and out.flags.c_contiguous:
-            dst = out[..., lo0:hi0].reshape(out.shape[:-1] + (nb, w))
+            dst = _view(out[..., lo0:hi0], out.shape[:-1] + (nb, w))
             dst[..., :_EDGE] = got[..., :_EDGE]
             dst[..., w - _EDGE :] = got[..., _EDGE:]
         else:
