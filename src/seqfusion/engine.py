@@ -231,7 +231,7 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_blas_local_threads: Any = None  # OpenBLAS's per-thread thread count setter, when found
+_blas_local_threads: Any = None  # OpenBLAS's thread count setter (it acts process-wide), when found
 
 
 def _find_blas_local_threads() -> Any:

@@ -445,7 +445,7 @@ class SeqFusion:
         ``history="last"`` or when no history is longer and none is of a low frequency (no
         room for a back-test: the same forecast, without the whole-history bookkeeping), else
         from the whole histories."""
-        low = np.isin(np.asarray(classes, dtype=object), history.LOW_FREQUENCIES).any()
+        low = bool(history.low_frequency(classes).any())
         if self.history == "last" or (max(len(v) for v in series) <= self.input_length and not low):
             same = len(series) > 1 and len({len(v) for v in series}) == 1
             names = parsed.names if parsed is not None else None
@@ -558,7 +558,7 @@ class SeqFusion:
         fc = history.forecast([h / sc for h, sc in zip(hists, scale)], horizon, seasons, zoo,
                               backtests=history.BACKTESTS if whole else 0,
                               min_context=max(self.input_length, self.min_length),
-                              short=np.isin(per_row, history.LOW_FREQUENCIES) & whole)
+                              short=history.low_frequency(per_row) & whole)
         with np.errstate(over="ignore", invalid="ignore"):
             fc.point = fc.point * scale[:, None]
             fc.residuals = fc.residuals * scale[:, None, None]

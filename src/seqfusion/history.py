@@ -46,6 +46,11 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: back-test: Theta on the seasonally adjusted history, with a quarter of the zoo's forecast of
 #: it (chosen on the whole-history benchmark's validation origins; elsewhere the zoo alone)
 SHORT_WEIGHTS = np.array([0.0, 0.25, 0.75, 0.0])
+
+
+def low_frequency(classes: Any) -> np.ndarray:
+    """Which frequency classes (one name, or one per series) are in :data:`LOW_FREQUENCIES`."""
+    return np.isin(np.asarray(classes, dtype=object), LOW_FREQUENCIES)
 #: softmax temperature on log back-test errors
 TEMPERATURE = 0.1
 #: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
