@@ -574,12 +574,27 @@ def _view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return v
 
 
+def _sum_features(x: np.ndarray, out: np.ndarray, square: bool = False) -> None:
+    """Sum (of squares, with ``square``) over axis ``-2`` of ``x [..., K, cols]`` into
+    ``out [..., cols]``, added in index order. numpy adds rows in that order whenever
+    ``cols > 1``; with one column it sums pairwise, so that case takes the running sum."""
+    if x.shape[-1] > 1:
+        if square:
+            np.einsum("...kc,...kc->...c", x, x, out=out)
+        else:
+            np.sum(x, axis=-2, out=out)
+        return
+    run = np.cumsum(x * x if square else x, axis=-2)
+    np.positive(run[..., -1, :], out=out)
+
+
 def _layer_norm(x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, ws: _Workspace) -> None:
     """LayerNorm over the feature axis ``-2`` of ``x [..., d, cols]``, in place."""
     stat = ws.get("ln", x.shape[:-2] + (1, x.shape[-1]))
-    np.mean(x, axis=-2, keepdims=True, out=stat)
+    _sum_features(x, stat[..., 0, :])
+    stat /= x.shape[-2]
     x -= stat
-    np.einsum("...dc,...dc->...c", x, x, out=stat[..., 0, :])
+    _sum_features(x, stat[..., 0, :], square=True)
     stat *= 1.0 / x.shape[-2]
     stat += LAYER_NORM_EPS
     np.sqrt(stat, out=stat)
@@ -605,9 +620,15 @@ def _attention(qkv: np.ndarray, n_heads: int, n_tokens: int, out: np.ndarray, ws
     np.max(s, axis=-2, keepdims=True, out=stat)
     s -= stat
     np.exp(s, out=s)
-    np.sum(s, axis=-2, keepdims=True, out=stat)
+    _sum_features(s, stat[..., 0, :])
     s /= stat
-    np.einsum("...hijn,...hdjn->...hdin", s, v, out=_view(out, split))
+    o = _view(out, split)
+    if c > 1:
+        np.einsum("...hijn,...hdjn->...hdin", s, v, out=o)
+    else:  # keys added in order, as the einsum does for more than one series
+        np.multiply(s[..., None, :, 0, :], v[..., :, None, 0, :], out=o)
+        for j in range(1, n_tokens):
+            o += s[..., None, :, j, :] * v[..., :, None, j, :]
 
 
 def _encode(p: Any, tokens: np.ndarray, n_heads: int, n_tokens: int, ws: _Workspace) -> np.ndarray:
@@ -772,11 +793,12 @@ class PatchTST(Model):
         d, P = self.d_model, self.n_patches
         lead, (T, c) = ctx.shape[:-2], ctx.shape[-2:]
         mean = ws.get("mean", lead + (1, c))
-        np.mean(ctx, axis=-2, keepdims=True, out=mean)
+        _sum_features(ctx, mean[..., 0, :])
+        mean /= T
         z = ws.get("z", lead + (T, c))
         np.subtract(ctx, mean, out=z)
         std = ws.get("std", lead + (1, c))
-        np.einsum("...tc,...tc->...c", z, z, out=std[..., 0, :])
+        _sum_features(z, std[..., 0, :], square=True)
         std *= 1.0 / T
         std += 1e-5
         np.sqrt(std, out=std)
@@ -801,8 +823,6 @@ class PatchTST(Model):
         ``[..., horizon, c]`` (``params`` as in :meth:`forward_fm`; a shared ``[T, c]``
         context is broadcast over stacked members)."""
         p = self.params if params is None else params
-        if x.shape[-1] == 1 and _exact():  # a lone series: computed as two (numpy's loops change for a length-1 axis)
-            return self.rollout_fm(np.concatenate([x, x], axis=-1), horizon, clip, params)[..., :1]
         T, h = self.input_length, self.horizon
         lead = p.head_w.shape[:-2]
         steps = -(-horizon // h)
@@ -1084,8 +1104,6 @@ class Extractor:
 
     def represent_fm(self, zt: np.ndarray) -> np.ndarray:
         """Normalized series, feature-major ``[T, c]`` -> representations ``[dim, c]``."""
-        if zt.shape[-1] == 1 and _exact():  # a lone series: computed as two (see PatchTST.rollout_fm)
-            return self.represent_fm(np.concatenate([zt, zt], axis=-1))[:, :1]
         p, P, d = self.params, self.n_patches, self.d_model
         ws = _workspace()
         L, c = self.patch_len, zt.shape[-1]
@@ -1094,7 +1112,9 @@ class Extractor:
         tokens = ws.get("tokens", (4 * d + 1, P * c))
         matmul_cols(p.tok_w, _view(patches, (L + P, P * c)), out=tokens)
         h = _encode(p, tokens, self.n_heads, P, ws)
-        pooled = h.reshape(d, P, c).mean(axis=1)
+        pooled = np.empty((d, c), dtype=np.float32)
+        _sum_features(h.reshape(d, P, c), pooled)
+        pooled /= P
         u = matmul_cols(p.proj1_w, pooled)
         u += p.proj1_b
         r = matmul_cols(p.proj2_w, gelu(u))
