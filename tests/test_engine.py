@@ -536,6 +536,47 @@ def test_matmul_rows_rows_do_not_depend_on_the_batch(n: int, k: int, m: int, lo:
     np.testing.assert_array_equal(engine.matmul_rows(x[[lo]], w), full[[lo]])
 
 
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 80), cols=st.integers(2, 300), j=st.integers(0, 299), stacked=st.booleans(),
+       square=st.booleans())
+def test_feature_sums_of_one_column_match_any_batch(k: int, cols: int, j: int, stacked: bool,
+                                                    square: bool) -> None:
+    """Sums over the feature axis give a column the same bits alone as among others (numpy
+    sums one column pairwise, several in index order)."""
+    rng = np.random.default_rng(k * 13 + cols)
+    x = rng.standard_normal(((2,) if stacked else ()) + (k, cols)).astype(np.float32)
+    full = np.empty(x.shape[:-2] + (cols,), dtype=np.float32)
+    engine._sum_features(x, full, square=square)
+    j = min(j, cols - 1)
+    one = np.empty(x.shape[:-2] + (1,), dtype=np.float32)
+    engine._sum_features(np.ascontiguousarray(x[..., j : j + 1]), one, square=square)
+    np.testing.assert_array_equal(one, full[..., j : j + 1])
+    np.testing.assert_allclose(full, (x * x if square else x).sum(axis=-2), rtol=1e-5, atol=1e-4)
+
+
+def test_a_lone_series_gets_its_batch_bits_in_members_and_extractor(numpy_zoo: Zoo) -> None:
+    """PatchTST roll-outs (stacked or not) and the extractor: one series computed alone
+    equals its column of a batch, bit for bit."""
+    rng = np.random.default_rng(8)
+    x = np.ascontiguousarray(rng.standard_normal((36, 40)).cumsum(axis=0).astype(np.float32))
+    bank = numpy_zoo.bank
+    patchtst = [m.model for m in numpy_zoo.members if isinstance(m.model, engine.PatchTST)]
+    assert patchtst
+    for model in patchtst[:2]:
+        full = model.rollout_fm(x, 30)
+        np.testing.assert_array_equal(model.rollout_fm(np.ascontiguousarray(x[:, 5:6]), 30), full[:, 5:6])
+    for gi, stacked in bank.stacked.items():
+        model = bank.models[bank.groups[gi][0]]
+        full = model.rollout_fm(x, 30, params=stacked)
+        np.testing.assert_array_equal(model.rollout_fm(np.ascontiguousarray(x[:, 7:8]), 30, params=stacked),
+                                      full[..., 7:8])
+    z = preprocess.znorm(x.T.astype(np.float64))[0].astype(np.float32)
+    zt = np.ascontiguousarray(z.T)
+    reps = numpy_zoo.extractor.represent_fm(zt)
+    np.testing.assert_array_equal(numpy_zoo.extractor.represent_fm(np.ascontiguousarray(zt[:, 11:12])),
+                                  reps[:, 11:12])
+
+
 def test_matmul_cols_wide_batches() -> None:
     """More than 15 windows: the edge calls come in groups."""
     rng = np.random.default_rng(9)
