@@ -47,6 +47,26 @@ def test_theta_is_level_plus_half_the_trend() -> None:
     np.testing.assert_allclose(history.theta([a, b], 2)[1], history.theta([b], 2)[0])
 
 
+def test_drift_extends_the_mean_step() -> None:
+    x = np.r_[1.0, 4.0, 2.0, 7.0]  # mean step 2
+    np.testing.assert_allclose(history.drift([x, np.r_[3.0]], 3), [[9.0, 11.0, 13.0], [3.0, 3.0, 3.0]])
+
+
+def test_damped_trend_follows_a_line_and_damps_it() -> None:
+    """On a clean line the forecast goes on near the line, with shrinking steps; it is
+    equivariant under shifts and scales, and padding does not change a series."""
+    x = 5.0 + 2.0 * np.arange(40)
+    f = history.damped([x], 5)[0]
+    steps = np.diff(np.r_[x[-1], f])
+    assert (steps > 1.5).all() and (steps <= 2.0 + 1e-9).all() and steps[-1] < steps[1]
+    rng = np.random.default_rng(2)
+    y = 100 + np.cumsum(1 + rng.normal(0, 1, 60))
+    np.testing.assert_allclose(history.damped([3 * y + 1e6], 4)[0], 3 * history.damped([y], 4)[0] + 1e6,
+                               rtol=1e-9)
+    np.testing.assert_allclose(history.damped([y, y[:25]], 4)[1], history.damped([y[:25]], 4)[0], rtol=1e-10)
+    assert history.damped([], 3).shape == (0, 3)
+
+
 def test_back_tests_weigh_the_candidate_that_fits() -> None:
     """A clean weekly cycle with a long history: the seasonal candidates win the weight."""
     t = np.arange(400)
@@ -91,7 +111,9 @@ def test_short_low_frequency_histories_lean_on_theta() -> None:
     assert fc.seasonal[0] and not fc.seasonal[1] and (fc.n_backtests == 0).all()
     adjusted, season = history.adjust(trend, 1)
     assert season is None
-    expected = 0.25 * trend[-1] + 0.75 * history.theta([trend], 8)[0]
+    w = dict(zip(history.CANDIDATES, history.SHORT_WEIGHTS))
+    expected = (w["zoo_adjusted"] * trend[-1] + w["theta"] * history.theta([trend], 8)[0]
+                + w["damped"] * history.damped([trend], 8)[0] + w["drift"] * history.drift([trend], 8)[0])
     np.testing.assert_allclose(fc.point[1], expected, rtol=1e-12)
     assert fc.point[1, -1] > trend[-1]  # the trend goes on
     plain = history.forecast([quarterly, trend], 8, np.array([4, 1]), zoo, min_context=36)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqfusion import SeqFusion
+from seqfusion import SeqFusion, history
 from seqfusion import quantiles as qmod
 from seqfusion.errors import SeqFusionError
 
@@ -130,6 +130,6 @@ def test_explain_says_where_the_spread_comes_from(model) -> None:
     assert first.loc["long", "spread"].startswith("errors of 5 back-test(s) of 7 points")
     assert first.loc["short", "spread"].startswith("random walk")
     assert first.loc["long", "season_removed"] == 7
-    w = first[[f"weight_{c}" for c in ("zoo", "zoo_adjusted", "theta", "seasonal_naive")]].to_numpy()
+    w = first[[f"weight_{c}" for c in history.CANDIDATES]].to_numpy()
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     assert "spread" not in model.explain(df).columns

@@ -10,10 +10,11 @@ module uses both, without any per-series iterative fitting:
    by classical seasonal indices (multiplicative; additive when the series is not
    positive), estimated on its last 10 cycles.
 2. **Candidates** per series: the zoo's forecast of the raw series (``zoo``), the zoo's
-   forecast of the adjusted series re-seasonalized (``zoo_adjusted``), the Theta method
-   (simple exponential smoothing plus half the linear trend, on the adjusted series, its
-   smoothing weight picked from a grid by one-step error, vectorized over series) and the
-   seasonal naive forecast.
+   forecast of the adjusted series re-seasonalized (``zoo_adjusted``), and on the adjusted
+   series re-seasonalized: the Theta method (simple exponential smoothing plus half the
+   linear trend, its smoothing weight picked from a grid by one-step error), Holt's damped
+   trend (smoothing weights and damping from a grid, initial state in closed form) and the
+   random walk with drift; and the seasonal naive forecast. All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
    windows of ``H`` points inside the history (each from the points before it). A
    candidate's weight is a softmax of ``-log(mean absolute back-test error) / temperature``
@@ -37,22 +38,23 @@ import numpy as np
 from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
-CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive")
+CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift")
 #: back-test windows per series (each H points, ending at the end of the history)
 BACKTESTS = 5
 #: frequency classes whose histories too short for a back-test get :data:`SHORT_WEIGHTS`
 LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: candidate weights (as :data:`CANDIDATES`) for a low-frequency history too short for a
-#: back-test: Theta on the seasonally adjusted history, with a quarter of the zoo's forecast of
-#: it (chosen on the whole-history benchmark's validation origins; elsewhere the zoo alone)
-SHORT_WEIGHTS = np.array([0.0, 0.25, 0.75, 0.0])
+#: back-test: a fixed combination on the seasonally adjusted history -- Theta, the damped
+#: trend, the drift and the zoo's forecast (chosen on the whole-history benchmark's
+#: validation origins; elsewhere the zoo alone)
+SHORT_WEIGHTS = np.array([0.0, 0.2, 0.4, 0.0, 0.2, 0.2])
 
 
 def low_frequency(classes: Any) -> np.ndarray:
     """Which frequency classes (one name, or one per series) are in :data:`LOW_FREQUENCIES`."""
     return np.isin(np.asarray(classes, dtype=object), LOW_FREQUENCIES)
 #: softmax temperature on log back-test errors
-TEMPERATURE = 0.1
+TEMPERATURE = 0.2
 #: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
 #: so a history of one zoo input is forecast by the zoo alone, exactly as before)
 MIN_BACKTEST_CONTEXT = 36
@@ -62,6 +64,10 @@ SEASON_CYCLES = 10
 THETA_HISTORY = 500
 #: smoothing weights Theta chooses from
 THETA_ALPHAS = np.linspace(0.05, 1.0, 20)
+#: points of the (adjusted) history the damped trend smooths over
+DAMPED_HISTORY = 200
+#: (alpha, beta, phi) grid of the damped trend
+DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
 
 #: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon) -> [n, H]
 ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
@@ -246,6 +252,69 @@ def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     return lv + 0.5 * slope[:, None] * ((steps - 1) + 1.0 / a - (1.0 - a) ** lengths[:, None] / a)
 
 
+def damped(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
+    """Holt's damped-trend exponential smoothing on each history (its last
+    :data:`DAMPED_HISTORY` points): ``[n, H]``.
+
+    The smoothing weights and damping come from a fixed grid (:data:`DAMPED_GRID`), the
+    initial level and trend are fitted in closed form (every state is affine in them), and
+    each series takes the grid point of lowest one-step squared error.
+    """
+    n = len(histories)
+    if n == 0:
+        return np.empty((0, horizon))
+    y, lengths = right_aligned(histories, DAMPED_HISTORY)
+    L = y.shape[1]
+    first = L - lengths
+    origin = y[np.arange(n), first][:, None]
+    y = y - origin
+    grid = np.asarray(DAMPED_GRID, dtype=np.float64)  # [G, 3]: alpha, beta, phi
+    al, be, ph = (grid[None, :, i] for i in range(3))
+    shape = (n, len(grid))
+    cl, cb = np.zeros(shape), np.zeros(shape)
+    gll, glb, gbl, gbb = np.ones(shape), np.zeros(shape), np.zeros(shape), np.ones(shape)
+    sums = {k: np.zeros(shape) for k in ("rr", "ru", "rv", "uu", "uv", "vv")}
+    for step in range(L):
+        valid = (step >= first)[:, None]
+        r = y[:, step: step + 1] - (cl + ph * cb)
+        u = gll + ph * gbl
+        v = glb + ph * gbb
+        for key, val in (("rr", r * r), ("ru", r * u), ("rv", r * v), ("uu", u * u), ("uv", u * v), ("vv", v * v)):
+            sums[key] += np.where(valid, val, 0.0)
+        cl, cb, gll, glb, gbl, gbb = (
+            np.where(valid, cl + ph * cb + al * r, cl), np.where(valid, ph * cb + be * r, cb),
+            np.where(valid, (1 - al) * u, gll), np.where(valid, (1 - al) * v, glb),
+            np.where(valid, ph * gbl - be * u, gbl), np.where(valid, ph * gbb - be * v, gbb))
+    ridge = 1e-9 * (sums["uu"] + sums["vv"]) + 1e-300
+    a11, a12, a22 = sums["uu"] + ridge, sums["uv"], sums["vv"] + ridge
+    det = a11 * a22 - a12 * a12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        l0 = np.where(det > 0, (a22 * sums["ru"] - a12 * sums["rv"]) / det, 0.0)
+        b0 = np.where(det > 0, (a11 * sums["rv"] - a12 * sums["ru"]) / det, 0.0)
+    sse = (sums["rr"] - 2 * l0 * sums["ru"] - 2 * b0 * sums["rv"] + l0 * l0 * sums["uu"]
+           + 2 * l0 * b0 * sums["uv"] + b0 * b0 * sums["vv"])
+    sse = np.where(np.isfinite(sse), sse, np.inf)
+    best = np.argmin(sse, axis=1)
+    rows = np.arange(n)
+    level = (cl + gll * l0 + glb * b0)[rows, best]
+    trend = (cb + gbl * l0 + gbb * b0)[rows, best]
+    phi = grid[best, 2][:, None]
+    damp = np.cumsum(phi ** np.arange(1, horizon + 1)[None, :], axis=1)
+    return origin + level[:, None] + damp * trend[:, None]
+
+
+def drift(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
+    """The random walk with drift on each history (its last :data:`THETA_HISTORY` points):
+    the last value plus the mean step per step ahead, ``[n, H]``."""
+    out = np.empty((len(histories), horizon))
+    steps = np.arange(1, horizon + 1)
+    for i, h in enumerate(histories):
+        t = h[-THETA_HISTORY:]
+        slope = (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else 0.0
+        out[i] = t[-1] + slope * steps
+    return out
+
+
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
     """Repeat each history's last cycle (its last value when shorter than a cycle): ``[n, H]``."""
     out = np.empty((len(histories), horizon))
@@ -352,12 +421,13 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         zoo_adj = raw[rows].copy()  # not seasonal: the adjusted series is the series
         if len(sa):
             zoo_adj[sa] = zoo([adjusted[k] for k in sa], H, ts[rows[sa]])
-        th = theta(adjusted, H)
-        for arr in (zoo_adj, th):
+        on_adjusted = {"zoo_adjusted": zoo_adj, "theta": theta(adjusted, H), "damped": damped(adjusted, H),
+                       "drift": drift(adjusted, H)}
+        for name, arr in on_adjusted.items():
             arr[sa] = np.where(mult[sa, None], arr[sa] * indices[sa], arr[sa] + indices[sa])
-        preds[rows, 1] = zoo_adj
-        preds[rows, 2] = th
-        preds[rows, 3] = seasonal_naive([contexts[r] for r in rows], H, seasons[ts[rows]])
+            preds[rows, CANDIDATES.index(name)] = arr
+        preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
+                                                                         seasons[ts[rows]])
     # weights from back-test errors
     weights = np.zeros((n, len(CANDIDATES)))
     weights[:, 0] = 1.0
@@ -382,7 +452,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         logs -= logs.min(axis=1, keepdims=True)
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
-    fused = np.einsum("tc,tch->th", weights[ts], preds)
+    # the zoo's forecast plus the weighted departures from it: candidates that agree give
+    # exactly their common value (weights that sum to one only up to rounding would not)
+    fused = preds[:, 0] + np.einsum("tc,tch->th", weights[ts], preds - preds[:, :1])
     residuals = np.full((n, backtests, H), np.nan)
     bt = np.flatnonzero(tj > 0)
     residuals[ts[bt], tj[bt] - 1] = targets[bt] - fused[bt]
