@@ -67,6 +67,39 @@ def test_damped_trend_follows_a_line_and_damps_it() -> None:
     assert history.damped([], 3).shape == (0, 3)
 
 
+def test_zoo_forecasts_cycle_means_of_long_seasonal_histories() -> None:
+    """``zoo_aggregated``: the zoo sees the means of whole cycles (at most 36, ending at the
+    origin) and each forecast mean is held over its cycle; histories with fewer than
+    AGG_MIN_CYCLES cycles (or no season) do not have it and take no weight."""
+    seen = []
+
+    def zoo(contexts, h, rows):
+        seen.append([np.asarray(c) for c in contexts])
+        return np.stack([np.arange(1.0, h + 1) * 100 + c[-1] for c in contexts])
+
+    m = 7
+    long = np.arange(40 * m + 3, dtype=float)  # 40 cycles and 3 points
+    short = np.arange(10.0 * m)
+    out, has = history._zoo_aggregated([long, short, long], np.array([m, m, 1]), 10, zoo,
+                                       np.arange(3), np.full((3, 10), -1.0))
+    assert has.tolist() == [True, False, False]
+    means = seen[0][0]
+    assert len(seen[0]) == 1 and len(means) == 36
+    np.testing.assert_allclose(means[-1], long[-m:].mean())
+    np.testing.assert_allclose(means[0], long[-36 * m: -35 * m].mean())
+    np.testing.assert_allclose(out[0], np.r_[np.full(7, 100.0), np.full(3, 200.0)] + long[-m:].mean())
+    np.testing.assert_array_equal(out[1:], -1.0)
+
+    def flat(contexts, h, rows):
+        return np.stack([np.full(h, c[-1]) for c in contexts])
+
+    t = np.arange(10 * m)
+    x = 5 + np.sin(2 * np.pi * t / m) + 0.01 * t
+    fc = history.forecast([x], m, np.array([m]), flat)
+    assert fc.n_backtests[0] > 0
+    assert fc.weights[0, history.CANDIDATES.index("zoo_aggregated")] == 0.0
+
+
 def test_back_tests_weigh_the_candidate_that_fits() -> None:
     """A clean weekly cycle with a long history: the seasonal candidates win the weight."""
     t = np.arange(400)

@@ -13,8 +13,10 @@ module uses both, without any per-series iterative fitting:
    forecast of the adjusted series re-seasonalized (``zoo_adjusted``), and on the adjusted
    series re-seasonalized: the Theta method (simple exponential smoothing plus half the
    linear trend, its smoothing weight picked from a grid by one-step error), Holt's damped
-   trend (smoothing weights and damping from a grid, initial state in closed form) and the
-   random walk with drift; and the seasonal naive forecast. All are vectorized over series.
+   trend (smoothing weights and damping from a grid, initial state in closed form), the
+   random walk with drift and, with at least :data:`AGG_MIN_CYCLES` cycles, the zoo's
+   forecast of the means of the last 36 cycles (``zoo_aggregated``: a view of the history
+   36 cycles long); and the seasonal naive forecast. All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
    windows of ``H`` points inside the history (each from the points before it). A
    candidate's weight is a softmax of ``-log(mean absolute back-test error) / temperature``
@@ -38,7 +40,8 @@ import numpy as np
 from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
-CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift")
+CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
+                                "zoo_aggregated")
 #: back-test windows per series (each H points, ending at the end of the history)
 BACKTESTS = 5
 #: frequency classes whose histories too short for a back-test get :data:`SHORT_WEIGHTS`
@@ -47,7 +50,7 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: back-test: a fixed combination on the seasonally adjusted history -- Theta, the damped
 #: trend, the drift and the zoo's forecast (chosen on the whole-history benchmark's
 #: validation origins; elsewhere the zoo alone)
-SHORT_WEIGHTS = np.array([0.0, 0.2, 0.4, 0.0, 0.2, 0.2])
+SHORT_WEIGHTS = np.array([0.0, 0.2, 0.4, 0.0, 0.2, 0.2, 0.0])
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -64,6 +67,8 @@ SEASON_CYCLES = 10
 THETA_HISTORY = 500
 #: smoothing weights Theta chooses from
 THETA_ALPHAS = np.linspace(0.05, 1.0, 20)
+#: fewest cycles of history for the zoo's forecast of cycle means (``zoo_aggregated``)
+AGG_MIN_CYCLES = 12
 #: points of the (adjusted) history the damped trend smooths over
 DAMPED_HISTORY = 200
 #: (alpha, beta, phi) grid of the damped trend
@@ -315,6 +320,29 @@ def drift(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     return out
 
 
+def _zoo_aggregated(adjusted: list[np.ndarray], seasons: np.ndarray, horizon: int, zoo: ZooForecast,
+                    rows: np.ndarray, fallback: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The zoo's forecast of the means of whole cycles (the last 36 at most) of each
+    seasonally adjusted history, each cycle's forecast held over its ``m`` steps: ``[n, H]``,
+    and which histories have it (a season ``m > 1`` and at least :data:`AGG_MIN_CYCLES`
+    cycles; the others get ``fallback``'s rows and take no weight)."""
+    out = np.array(fallback, dtype=np.float64, copy=True)
+    lengths = np.fromiter((len(a) for a in adjusted), dtype=np.int64, count=len(adjusted))
+    has = (seasons > 1) & (lengths >= AGG_MIN_CYCLES * seasons)
+    ok = np.flatnonzero(has)
+    if len(ok):
+        means = []
+        for k in ok:
+            m = int(seasons[k])
+            cycles = min(int(lengths[k]) // m, 36)
+            means.append(adjusted[k][lengths[k] - cycles * m:].reshape(cycles, m).mean(axis=1))
+        steps = int((-(-horizon // seasons[ok])).max())
+        f = zoo(means, steps, rows[ok])
+        for j, k in enumerate(ok):
+            out[k] = np.repeat(f[j], int(seasons[k]))[:horizon]
+    return out, has
+
+
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
     """Repeat each history's last cycle (its last value when shorter than a cycle): ``[n, H]``."""
     out = np.empty((len(histories), horizon))
@@ -394,6 +422,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     preds = np.zeros((len(contexts), len(CANDIDATES), H))
     preds[:, 0] = raw
     seasonal_task = np.zeros(len(contexts), dtype=bool)
+    unavailable = np.zeros((len(contexts), len(CANDIDATES)), dtype=bool)
     if full.any():
         rows = np.flatnonzero(full)
         adjusted: list[np.ndarray] = [contexts[r] for r in rows]
@@ -423,6 +452,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
             zoo_adj[sa] = zoo([adjusted[k] for k in sa], H, ts[rows[sa]])
         on_adjusted = {"zoo_adjusted": zoo_adj, "theta": theta(adjusted, H), "damped": damped(adjusted, H),
                        "drift": drift(adjusted, H)}
+        on_adjusted["zoo_aggregated"], has_agg = _zoo_aggregated(adjusted, seasons[ts[rows]], H, zoo, ts[rows],
+                                                                  zoo_adj)
+        unavailable[rows, CANDIDATES.index("zoo_aggregated")] = ~has_agg
         for name, arr in on_adjusted.items():
             arr[sa] = np.where(mult[sa, None], arr[sa] * indices[sa], arr[sa] + indices[sa])
             preds[rows, CANDIDATES.index(name)] = arr
@@ -449,6 +481,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         err = err_sum[has_bt] / count[has_bt, None]
         with np.errstate(divide="ignore"):
             logs = np.log(np.maximum(err, 1e-300))
+        bad = np.zeros((n, len(CANDIDATES)), dtype=bool)
+        np.logical_or.at(bad, ts, unavailable)
+        logs[bad[has_bt]] = np.inf
         logs -= logs.min(axis=1, keepdims=True)
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
