@@ -225,6 +225,25 @@ def test_use_transfer_false_and_too_little_data(tmp_path) -> None:
         build_zoo(cfg, None, progress=False, sources=_synthetic_sources(), source_meta=META, cache=False)
 
 
+def test_member_native_horizon_and_fallback() -> None:
+    torch.set_num_threads(1)
+    cfg = _synthetic_config()
+    cfg["members"] = [
+        {"name": "sines_pt48", "source": "sines", "architecture": "patchtst", "seed": 1, "horizon": 48},
+        {"name": "short_pt48", "source": "short", "architecture": "patchtst", "seed": 3, "context": 12,
+         "horizon": 48},  # 30-point series: no window of 12 + 48 points, falls back to 12
+    ]
+    cfg["classical"] = cfg["classical"][:1]
+    zoo = build_zoo(cfg, None, progress=False, sources=_synthetic_sources(), source_meta=META, cache=False)
+    assert zoo["sines_pt48"].horizon == 48 and zoo["sines_pt48"].training["horizon_requested"] == 48
+    assert zoo["short_pt48"].horizon == 12
+    assert np.asarray(zoo.info["transfer"]["mse"]).shape == (3, 2)  # still scored on 12 steps
+    fc = SeqFusion(zoo, k=3).predict(_synthetic_sources()["sines"][0], 50)
+    assert fc.shape == (50,) and np.isfinite(fc).all()
+    with pytest.raises(SeqFusionError, match="horizon must be"):
+        load_config({**cfg, "members": [{**cfg["members"][0], "horizon": 0}]})
+
+
 # ---------------------------------------------------------------------- real data: mini config
 @pytest.mark.data
 def test_mini_config_builds_from_the_data_folder(tmp_path) -> None:

@@ -12,7 +12,9 @@ Pipeline of :func:`build_zoo`:
    part (near-constant / intermittent windows are filtered by
    :func:`seqfusion.build.data.windows.sample_windows`); a member with ``context < input_length``
    (short yearly series) gets its inputs left-padded with their first value, as the
-   forecaster pads short histories;
+   forecaster pads short histories; a member may set its own native ``horizon`` (its
+   windows then hold ``context + horizon`` points; with fewer than ``[training]
+   min_horizon_windows`` of them, default ``min_windows``, it keeps the zoo's horizon);
 3. train the PTMs (cached by configuration hash below ``cache_dir('build')``, so an
    interrupted build resumes);
 4. evaluate every member on held-out windows of every sub-dataset (transferability
@@ -105,7 +107,7 @@ DEFAULTS: dict[str, Any] = {
 #: [router] keys read by the build itself; the others are RouterConfig fields.
 ROUTER_BUILD_KEYS = ("enabled", "extra_sources", "calibrate_folds")
 MEMBER_KEYS = {"name", "source", "architecture", "config", "n_windows", "seed", "context",
-               "aggregate", "frequency", "domain", "epochs", "lr", "batch_size"}
+               "aggregate", "frequency", "domain", "epochs", "lr", "batch_size", "horizon"}
 CLASSICAL_KEYS = {"name", "architecture", "config", "demo", "frequency", "domain"}
 DEMO_KINDS = ("random_walk", "seasonal", "noise", "trend", "source")
 
@@ -191,6 +193,8 @@ def load_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
             raise SeqFusionError(f"member {m['name']!r}: context must be in [1, {cfg['input_length']}]")
         if int(m.get("aggregate", 1)) < 1:
             raise SeqFusionError(f"member {m['name']!r}: aggregate must be >= 1")
+        if int(m.get("horizon", cfg["horizon"])) < 1:
+            raise SeqFusionError(f"member {m['name']!r}: horizon must be >= 1")
         names_check(m["name"], names)
     for c in cfg["classical"]:
         bad = set(c) - CLASSICAL_KEYS
@@ -542,12 +546,21 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
         agg = int(m.get("aggregate", 1))
         sd = subs[_sub_key(m["source"], agg)]
         ctx = int(m.get("context", T))
-        model_cfg = {**cfg["architectures"].get(m["architecture"], {}), **m.get("config", {}),
-                     "input_length": T, "horizon": H}
         tcfg = TrainConfig(epochs=int(m.get("epochs", tr["epochs"])), lr=float(m.get("lr", tr["lr"])),
                            batch_size=int(m.get("batch_size", tr["batch_size"])), seed=int(m.get("seed", seed)))
         n_windows = int(m.get("n_windows", tr["n_windows"]))
-        windows = sample_padded(sd.train, ctx, H, T, n_windows, np.random.default_rng(tcfg.seed))
+        # A member may set its own native horizon (training windows of context + horizon
+        # points from the train part; split, transfer matrix and router keep the zoo's
+        # horizon and roll members out). Too few such windows: the zoo's horizon.
+        hm = int(m.get("horizon", H))
+        windows = sample_padded(sd.train, ctx, hm, T, n_windows, np.random.default_rng(tcfg.seed))
+        if hm != H and len(windows) < int(tr.get("min_horizon_windows", tr["min_windows"])):
+            _log(progress, f"[ptm] {m['name']}: only {len(windows)} windows of {ctx + hm} points in "
+                           f"{sd.key!r}; native horizon {H} instead of {hm}")
+            hm = H
+            windows = sample_padded(sd.train, ctx, H, T, n_windows, np.random.default_rng(tcfg.seed))
+        model_cfg = {**cfg["architectures"].get(m["architecture"], {}), **m.get("config", {}),
+                     "input_length": T, "horizon": hm}
         if len(windows) < int(tr["min_windows"]):
             raise SeqFusionError(f"member {m['name']!r}: only {len(windows)} usable training windows "
                                  f"in {sd.key!r} (need {tr['min_windows']})")
@@ -572,6 +585,8 @@ def _build(cfg: dict[str, Any], provider: SourceProvider, cache: Path | None, pr
             _log(progress, f"[ptm] {m['name']}: {len(windows)} windows, final loss "
                            f"{meta['final_loss']:.4f}, {meta['seconds']:.1f} s")
         meta.update({"context": ctx, "sub_dataset": sd.key, "aggregate": agg})
+        if "horizon" in m:
+            meta["horizon_requested"] = int(m["horizon"])
         trained.append({"spec": m, "sub": sd, "module": module, "meta": meta,
                         "windows": windows, "seed": tcfg.seed})
     stages["ptms"] = round(time.perf_counter() - t0, 1)
