@@ -421,6 +421,14 @@ def test_whole_histories_get_the_same_bits_in_any_batch(shipped):
     np.testing.assert_array_equal(shipped.predict_histories([hists[i] for i in perm], 18, freq="MS"), full[perm])
     for i in (0, 7, 130):
         np.testing.assert_array_equal(shipped.predict_histories([hists[i]], 18, freq="MS")[0], full[i])
+    # mixed frequencies: the cycle means of daily and hourly histories are forecast 2 and 1
+    # cycles ahead; a series' bits do not depend on the others' seasons
+    mixed = [hists[i] for i in range(6)] + [np.cumsum(rng.standard_normal(400)) + np.sin(np.arange(400) / 3.8)
+                                             for _ in range(4)]
+    freqs = ["D", "h", "W", "D", "h", "MS", "D", "h", "D", "h"]
+    both = shipped.predict_histories(mixed, 14, freq=freqs)
+    for i in (0, 1, 7):
+        np.testing.assert_array_equal(shipped.predict_histories([mixed[i]], 14, freq=[freqs[i]])[0], both[i])
     panel = np.stack([h[-60:] for h in hists if len(h) >= 60][:30], axis=1)  # [T, N]: quantiles too
     qs = shipped.predict_quantiles(panel, 18, freq="MS")
     np.testing.assert_array_equal(shipped.predict_quantiles(panel[:, 4:6], 18, freq="MS"), qs[:, 4:6])

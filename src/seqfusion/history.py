@@ -336,10 +336,12 @@ def _zoo_aggregated(adjusted: list[np.ndarray], seasons: np.ndarray, horizon: in
             m = int(seasons[k])
             cycles = min(int(lengths[k]) // m, 36)
             means.append(adjusted[k][lengths[k] - cycles * m:].reshape(cycles, m).mean(axis=1))
-        steps = int((-(-horizon // seasons[ok])).max())
-        f = zoo(means, steps, rows[ok])
-        for j, k in enumerate(ok):
-            out[k] = np.repeat(f[j], int(seasons[k]))[:horizon]
+        steps = -(-horizon // seasons[ok])  # cycles ahead; one call per count, so that a
+        for s in np.unique(steps):  # series' forecast never depends on the others' seasons
+            group = np.flatnonzero(steps == s)
+            f = zoo([means[j] for j in group], int(s), rows[ok[group]])
+            for j, fj in zip(group, f):
+                out[ok[j]] = np.repeat(fj, int(seasons[ok[j]]))[:horizon]
     return out, has
 
 
