@@ -119,7 +119,11 @@ def test_speed_with_tiny_zoo(tmp_path: Path) -> None:
     assert s["n_series"] == 40 and s["array_forecasts_per_s"] > 0
     assert res["zoo_size_bytes"] > 0 and res["zoo_members"] == 3
     assert res["statsforecast"]["AutoETS"]["n_series"] == 3
-    assert "forecasts / s" in speed_markdown(res, {"versions": {}})
+    wh = res["whole_history"]
+    assert wh["n_series"] == 4 and wh["length"] == 500 and wh["forecasts_per_s"] > 0
+    assert wh["statsforecast"]["AutoTheta"]["n_series"] == 3
+    md = speed_markdown(res, {"versions": {}})
+    assert "forecasts / s" in md and "whole histories (4 daily series of 500 points, H = 14" in md
 
 
 def test_speed_cli_quick(tmp_path: Path) -> None:

@@ -664,6 +664,15 @@ def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
         if isinstance(d, dict):
             rows.append([f"statsforecast {name} fits / s ({d['n_series']} series, "
                          f"season {d['season_length']})", _fmt(d["fits_per_s"], 1)])
+    wh = result.get("whole_history")
+    if wh:
+        what = f"{wh['n_series']} daily series of {wh['length']} points, H = {wh['horizon']}"
+        rows.append([f"forecasts / s, whole histories ({what}; `predict`, `freq=\"D\"`)",
+                     _fmt(wh["forecasts_per_s"], 1)])
+        for name, d in (wh.get("statsforecast") or {}).items():
+            if isinstance(d, dict):
+                rows.append([f"statsforecast {name} fits / s on the same histories ({d['n_series']} "
+                             f"series, season {d['season_length']})", _fmt(d["fits_per_s"], 1)])
     lines += _table(["quantity", "value"], rows)
     lines += [""]
     return "\n".join(lines) + "\n"

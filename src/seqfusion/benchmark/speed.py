@@ -5,7 +5,9 @@ patterns of period 7/12/24, random walks and noise), forecast ``H = 48`` steps w
 ``k = 3``, passed as an array ``[T, n]`` (columns = series) and as a long DataFrame
 (``unique_id, ds, y``). statsforecast AutoETS / AutoTheta are timed on the first
 ``sf_series`` of the same series (one fit per series, season length 7, after one
-untimed warm-up fit so numba compilation is not counted).
+untimed warm-up fit so numba compilation is not counted). Whole histories: ``n / 10`` (at
+most 1,000) daily series of 500 points forecast 14 steps with the default whole-history
+path, and AutoTheta on the first ``sf_series`` of them.
 """
 from __future__ import annotations
 
@@ -147,6 +149,31 @@ def forecaster_speed(
     }
 
 
+def history_speed(forecaster: Any, n_series: int = 1_000, length: int = 500, horizon: int = 14,
+                  seed: int = 0, sf_series: int = 0) -> dict[str, Any]:
+    """Whole histories: ``n_series`` synthetic daily series of ``length`` points (a weekly
+    season on a random walk, seed ``seed``) forecast ``horizon`` steps with ``freq="D"`` (the
+    default ``history="whole"``: back-tests, seasonal adjustment, classical candidates);
+    statsforecast AutoTheta on the first ``sf_series`` of them (season 7) for comparison."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length, dtype=np.float64)
+    season = rng.uniform(0.0, 3.0, (n_series, 1)) * np.sin(2 * np.pi * t / 7 + rng.uniform(0, 7, (n_series, 1)))
+    y = 50.0 + season + np.cumsum(rng.normal(0.0, 0.5, (n_series, length)), axis=1)
+    arr = np.ascontiguousarray(y.T)
+    forecaster.predict(arr[:, :2], horizon, freq="D")  # warm-up
+    sec, out = _timed(lambda: forecaster.predict(arr, horizon, freq="D"))
+    if np.shape(out) != (horizon, n_series):
+        raise ValueError(f"predict returned shape {np.shape(out)}, expected {(horizon, n_series)}")
+    result: dict[str, Any] = {"n_series": n_series, "length": length, "horizon": horizon, "seconds": sec,
+                              "forecasts_per_s": n_series / sec}
+    if sf_series > 0:
+        try:
+            result["statsforecast"] = statsforecast_speed(y[:sf_series], horizon, models=("AutoTheta",))
+        except ImportError:
+            result["statsforecast"] = {"error": "statsforecast not installed"}
+    return result
+
+
 def statsforecast_speed(
     series: np.ndarray, horizon: int = 48, season_length: int = 7,
     models: tuple[str, ...] = ("AutoETS", "AutoTheta"),
@@ -226,6 +253,8 @@ def run_speed(
         result["exact_false"] = {"array_forecasts_per_s": n_series / t_fast,
                                  "single_latency_ms_median": 1000 * statistics.median(lat)}
     result["peak_rss_mb_before_forecasting"] = rss_before
+    n_hist = max(1, min(1_000, n_series // 10))
+    result["whole_history"] = history_speed(forecaster, n_series=n_hist, sf_series=min(sf_series, n_hist))
     if sf_series > 0:
         try:
             result["statsforecast"] = statsforecast_speed(series[:sf_series], horizon)
