@@ -58,6 +58,23 @@ def test_shipped_configs_parse_and_respect_exclusions() -> None:
         assert all("benchmark" not in m["source"] for m in cfg["members"])
 
 
+def test_default_h48_config_is_the_default_with_longer_patchtst_horizons() -> None:
+    """``default_h48``: the default zoo's members less three PatchTSTs, every PatchTST at a
+    native horizon of 48, everything else as in the default."""
+    default, h48 = load_config("default"), load_config("default_h48")
+    dropped = {"hospital_patchtst", "hospital_patchtst_s2", "nn5_weekly_patchtst"}
+    by_name = {m["name"]: m for m in h48["members"]}
+    assert set(by_name) == {m["name"] for m in default["members"]} - dropped
+    for m in default["members"]:
+        if m["name"] in dropped:
+            continue
+        got = dict(by_name[m["name"]])
+        assert got.pop("horizon", 12) == (48 if m["architecture"] == "patchtst" else 12), m["name"]
+        assert got == m
+    assert h48["training"]["min_horizon_windows"] == 5000 and h48["horizon"] == 12
+    assert h48["classical"] == default["classical"] and h48["router"] == default["router"]
+
+
 def test_default_config_covers_every_band_with_both_architectures() -> None:
     from seqfusion.build.data import sources
     bands = {}
