@@ -323,9 +323,9 @@ def test_forecaster_passes_the_frequency_to_the_router(tiny_zoo: Path, tmp_path:
     np.testing.assert_allclose(model.predict(values, 6, freq="D"), f_daily.to_numpy())
     # Per-row frequencies for windows, and clear errors.
     ctx = model.contexts(list(values.T))
-    both = model.predict_windows(ctx, 6, freq=["D", "W"])
-    np.testing.assert_allclose(both[0], f_daily.to_numpy()[:, 0])
-    np.testing.assert_allclose(both[1], f_weekly.to_numpy()[:, 1])
+    both = model.predict_windows(ctx, 6, freq=["D", "W"])  # the last 36 points, as history="last"
+    np.testing.assert_allclose(both[0], model.predict(daily, 6, history="last").to_numpy()[:, 0])
+    np.testing.assert_allclose(both[1], model.predict(weekly, 6, history="last").to_numpy()[:, 1])
     with pytest.raises(SeqFusionError, match="2 series"):
         model.predict_windows(ctx, 6, freq=["D", "W", "W"])
     with pytest.raises(SeqFusionError, match="unknown frequency"):
