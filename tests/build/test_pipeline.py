@@ -58,21 +58,16 @@ def test_shipped_configs_parse_and_respect_exclusions() -> None:
         assert all("benchmark" not in m["source"] for m in cfg["members"])
 
 
-def test_default_h48_config_is_the_default_with_longer_patchtst_horizons() -> None:
-    """``default_h48``: the default zoo's members less three PatchTSTs, every PatchTST at a
-    native horizon of 48, everything else as in the default."""
-    default, h48 = load_config("default"), load_config("default_h48")
-    dropped = {"hospital_patchtst", "hospital_patchtst_s2", "nn5_weekly_patchtst"}
-    by_name = {m["name"]: m for m in h48["members"]}
-    assert set(by_name) == {m["name"] for m in default["members"]} - dropped
-    for m in default["members"]:
-        if m["name"] in dropped:
-            continue
-        got = dict(by_name[m["name"]])
-        assert got.pop("horizon", 12) == (48 if m["architecture"] == "patchtst" else 12), m["name"]
-        assert got == m
-    assert h48["training"]["min_horizon_windows"] == 5000 and h48["horizon"] == 12
-    assert h48["classical"] == default["classical"] and h48["router"] == default["router"]
+def test_shipped_configs_give_patchtst_a_native_horizon_of_48() -> None:
+    """Every PatchTST member of the default and no-competitions zoos asks for horizon 48
+    (one forward pass up to H = 48), every other member keeps the zoo's 12, and the sources
+    with too few 84-point windows for it carry no PatchTST member."""
+    for cfg in (load_config("default"), load_config("no_competitions")):
+        assert cfg["horizon"] == 12 and cfg["training"]["min_horizon_windows"] == 5000
+        for m in cfg["members"]:
+            assert m.get("horizon", 12) == (48 if m["architecture"] == "patchtst" else 12), m["name"]
+        patchtst_sources = {m["source"] for m in cfg["members"] if m["architecture"] == "patchtst"}
+        assert not patchtst_sources & {"hospital", "nn5_weekly"}, cfg["name"]
 
 
 def test_default_config_covers_every_band_with_both_architectures() -> None:
