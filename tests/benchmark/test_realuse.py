@@ -242,6 +242,9 @@ def test_method_caps_and_names() -> None:
     paper = ru.make_method("seqfusion_paper", spec)
     assert paper.inner.k == 16 and paper.inner.extra == {"fusion": "mean", "freq": "W", "history": "last"}
     assert paper.min_points == ru.SEQFUSION_MIN_POINTS and paper.cap is None
+    alone = ru.make_method("zoo_alone", spec)
+    assert alone.key == "seqfusion_last" and alone.inner.extra == {"freq": "W", "history": "last"}
+    assert alone.inner.k == ru.default_k(None) and alone.min_points == ru.SEQFUSION_MIN_POINTS
 
 
 def test_seqfusion_gets_the_whole_history(tiny_zoo: Path) -> None:

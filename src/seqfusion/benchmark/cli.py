@@ -135,7 +135,7 @@ def _add_realuse_parser(sub: Any) -> None:
     s.add_argument("--datasets", nargs="+", default=None,
                    help="dataset names (default: all, see seqfusion.benchmark.realuse.DATASETS)")
     s.add_argument("--methods", nargs="+", default=None,
-                   help="snaive naive autoets autotheta autoarima seqfusion seqfusion_paper "
+                   help="snaive naive autoets autotheta autoarima seqfusion seqfusion_last seqfusion_paper "
                         "(default: all; SeasonalNaive is always added)")
     s.add_argument("--split", choices=("test", "validation"), default="test",
                    help="test origins, or the validation origins before them")

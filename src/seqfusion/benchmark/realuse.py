@@ -9,7 +9,8 @@ Protocol
 --------
 * Context: every point of the series before the origin. Caps, per method:
   SeqFusion's default uses the whole history (:mod:`seqfusion.history`; its zoo sees the
-  last 36 points), its paper design keeps the last 36 points (its input length); a history
+  last 36 points), its zoo alone (``seqfusion_last``) and its paper design keep the last 36
+  points (their input length); a history
   shorter than its ``min_length`` of 8 points is left-padded here with its first value;
   AutoETS and AutoTheta see the last ``STATS_CAP`` (500)
   points and AutoARIMA the last ``ARIMA_CAP`` (150) points, because statsforecast's fits
@@ -389,8 +390,10 @@ def by_length(fn: Callable[[np.ndarray, int], np.ndarray], contexts: Sequence[np
     return out
 
 
-METHODS = ("snaive", "naive", "autoets", "autotheta", "autoarima", "seqfusion", "seqfusion_paper")
-METHOD_ALIASES = {"last": "naive", "seasonalnaive": "snaive", "paper": "seqfusion_paper"}
+METHODS = ("snaive", "naive", "autoets", "autotheta", "autoarima", "seqfusion", "seqfusion_last",
+           "seqfusion_paper")
+METHOD_ALIASES = {"last": "naive", "seasonalnaive": "snaive", "paper": "seqfusion_paper",
+                  "zoo_alone": "seqfusion_last"}
 LABELS = {
     "snaive": "SeasonalNaive",
     "naive": "Naive",
@@ -398,12 +401,13 @@ LABELS = {
     "autotheta": "AutoTheta",
     "autoarima": "AutoARIMA",
     "seqfusion": "SeqFusion (default: whole history, frequency given)",
+    "seqfusion_last": "SeqFusion zoo alone (history=\"last\": the last 36 points)",
     "seqfusion_paper": "SeqFusion paper design (similarity top-16, mean)",
 }
 #: context caps per method (None: whole history; the paper design caps itself at its input length)
 CAPS: dict[str, int | None] = {"snaive": None, "naive": None, "autoets": STATS_CAP,
                                "autotheta": STATS_CAP, "autoarima": ARIMA_CAP,
-                               "seqfusion": None, "seqfusion_paper": None}
+                               "seqfusion": None, "seqfusion_last": None, "seqfusion_paper": None}
 SLOW = ("autoets", "autotheta", "autoarima")
 
 
@@ -428,7 +432,7 @@ def make_method(key: str, spec: RealuseSpec, zoo: str | Path | None = None,
     elif key == "autoarima":
         season = spec.season if spec.season <= ARIMA_MAX_SEASON else 1
         inner = bl.StatsForecastMethod("AutoARIMA", season)
-    elif key in ("seqfusion", "seqfusion_paper"):
+    elif key in ("seqfusion", "seqfusion_last", "seqfusion_paper"):
         opts: dict[str, Any] = {}
         if spec.freq is not None and not no_freq:
             opts["freq"] = spec.freq
@@ -439,6 +443,9 @@ def make_method(key: str, spec: RealuseSpec, zoo: str | Path | None = None,
             inner = bl.SeqFusionMethod(zoo, kk, opts, horizon_invariant=False)
             return RaggedMethod(key, inner, LABELS[key], None, SEQFUSION_MIN_POINTS)
         kk = k if k is not None else default_k(zoo)
+        if key == "seqfusion_last":
+            inner = bl.SeqFusionMethod(zoo, kk, {**opts, "history": "last"}, horizon_invariant=False)
+            return RaggedMethod(key, inner, LABELS[key], None, SEQFUSION_MIN_POINTS)
         inner = bl.SeqFusionHistoryMethod(zoo, kk, opts)
         return RaggedMethod(key, inner, LABELS[key], None, SEQFUSION_MIN_POINTS, ragged=True)
     else:

@@ -525,7 +525,7 @@ def realuse_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], datasets:
         cap = next((r.get("cap") for r in per.values()), None)
         key = next((r.get("key") for r in per.values()), "")
         row.append("all" if not limit else f"at most {limit}")
-        row.append("last 36 (its input length)" if key == "seqfusion_paper"
+        row.append("last 36 (its input length)" if key in ("seqfusion_paper", "seqfusion_last")
                    else "whole history (zoo: last 36)" if key == "seqfusion"
                    else "whole history" if not cap else f"last {cap} points")
         row.append(_fmt(sum(float(r.get("seconds", 0.0)) for r in per.values()), 0))
