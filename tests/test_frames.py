@@ -199,3 +199,37 @@ def test_multi_day_steps_continue_in_wall_time_across_dst(freq) -> None:
     ds = pd.date_range("2001-01-20", "2001-03-31", freq=freq, tz="America/New_York").as_unit("s")
     out = assemble(parse(pd.DataFrame({"unique_id": "a", "ds": ds, "y": 0.0})), np.zeros((1, 5)), 5)
     assert list(out["ds"]) == list(_expected_future(ds, freq, 5))
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_long_input_indexes_are_slices_made_on_demand(tz) -> None:
+    """A long input keeps one sorted index; each series' index, their stacked stamps and
+    their median steps equal what separate indexes give."""
+    from seqfusion.frames import SeriesIndexes
+    from seqfusion.frequency import median_step_ns, median_steps_ns
+
+    rng = np.random.default_rng(3)
+    parts = []
+    for i, (n, f) in enumerate([(5, "D"), (7, "h"), (5, "W"), (3, "MS"), (5, "D")]):
+        ds = pd.date_range("2021-03-20", periods=n, freq=f, tz=tz).as_unit("us")
+        parts.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": rng.normal(size=n)}))
+    df = pd.concat(parts).sample(frac=1.0, random_state=0)  # rows in any order
+    parsed = parse(df)
+    assert isinstance(parsed.index, SeriesIndexes) and len(parsed.index) == 5
+    for i, name in enumerate(parsed.names):  # ids in order of appearance
+        part = parts[int(name[1:])]
+        pd.testing.assert_index_equal(parsed.index[i], pd.DatetimeIndex(part["ds"]), check_names=False)
+    assert [len(ix) for ix in parsed.index[1:3]] == [len(parts[int(n[1:])]) for n in parsed.names[1:3]]
+    same = np.flatnonzero(parsed.index.lengths == 5)
+    np.testing.assert_array_equal(parsed.index.stack_ns(same),
+                                  np.stack([parsed.index[int(i)].as_unit("ns").asi8 for i in same]))
+    assert median_steps_ns(parsed.index) == [median_step_ns(ix) for ix in parsed.index]
+
+
+def test_long_input_with_integer_stamps_has_no_nanoseconds() -> None:
+    from seqfusion.frequency import median_steps_ns
+
+    parsed = parse(pd.DataFrame({"unique_id": ["a"] * 4, "ds": [1, 2, 3, 4], "y": [1.0, 2, 3, 4]}))
+    assert parsed.index.stamps_ns is None and median_steps_ns(parsed.index) == [None]
+    with pytest.raises(ValueError, match="nanoseconds"):
+        parsed.index.stack_ns(np.array([0]))

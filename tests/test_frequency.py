@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqfusion.errors import SeqFusionError
 from seqfusion.frequency import (
@@ -12,7 +14,10 @@ from seqfusion.frequency import (
     aggregated_class,
     frequency_class,
     frequency_index,
+    infer_frequencies,
     infer_frequency,
+    median_step_ns,
+    median_steps_ns,
     one_hot,
     to_offset,
 )
@@ -95,3 +100,24 @@ def test_inference_does_not_depend_on_the_stamps_unit(unit, alias, expected) -> 
     assert infer_frequency(index) == expected
     assert infer_frequency(index.tz_localize("Europe/Berlin", nonexistent="shift_forward",
                                              ambiguous="NaT").dropna()) == expected
+
+
+_units = st.sampled_from(["s", "ms", "us", "ns"])
+_index = st.one_of(
+    st.none(),
+    st.builds(lambda steps, unit, tz: (pd.DatetimeIndex(np.cumsum([0, *steps]).astype("datetime64[s]"))
+                                       .as_unit(unit).tz_localize(tz)),
+              st.lists(st.sampled_from([60, 3600, 86_400, 7 * 86_400, 31 * 86_400, -86_400, 0]),
+                       min_size=0, max_size=8),
+              _units, st.sampled_from([None, "UTC", "America/New_York"])),
+    st.builds(lambda n: pd.Index(np.arange(n)), st.integers(0, 6)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_index, min_size=0, max_size=12))
+def test_many_indexes_at_once_equal_one_by_one(indexes) -> None:
+    """``median_steps_ns`` stacks indexes of one length; each entry must equal the
+    one-index function, whatever the lengths, units, zones or non-positive steps."""
+    assert median_steps_ns(indexes) == [median_step_ns(ix) for ix in indexes]
+    assert infer_frequencies(indexes) == [infer_frequency(ix) for ix in indexes]

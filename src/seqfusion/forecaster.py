@@ -583,9 +583,9 @@ class SeqFusion:
             return [None] * n
         import pandas as pd
 
-        from seqfusion.frequency import median_step_ns
+        from seqfusion.frequency import median_steps_ns
 
-        steps = [median_step_ns(ix) for ix in parsed.index]
+        steps = median_steps_ns(parsed.index)
         return [None if st is None else pd.Timedelta(st, "ns") for st in steps]
 
     @staticmethod
@@ -597,9 +597,9 @@ class SeqFusion:
             return frequency_class(freq)
         if parsed is None:
             return None
-        from seqfusion.frequency import infer_frequency
+        from seqfusion.frequency import infer_frequencies
 
-        return [infer_frequency(ix) for ix in parsed.index]
+        return infer_frequencies(parsed.index)
 
     @_engine_call
     def explain(self, y: Any, k: int | None = None, freq: Any = None, *, horizon: int | None = None,

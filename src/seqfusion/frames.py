@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,43 @@ TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 LONG_COLUMNS = ("unique_id", "ds", "y")
 
 
+class SeriesIndexes(Sequence[pd.Index]):
+    """The time index of every series of a long input, as slices of one sorted index,
+    made on demand (a million series need not hold a million index objects).
+
+    ``rows``: all rows' stamps sorted by series then time; series ``i`` is
+    ``rows[starts[i]:ends[i]]``. ``stamps_ns``: the same stamps as int64 nanoseconds (UTC
+    for zone-aware ones), or None for integer / float stamps.
+    """
+
+    def __init__(self, rows: pd.Index, starts: np.ndarray, ends: np.ndarray,
+                 stamps_ns: np.ndarray | None) -> None:
+        self.rows, self.starts, self.ends, self.stamps_ns = rows, starts, ends, stamps_ns
+        self.lengths = ends - starts
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, i: int) -> pd.Index: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[pd.Index]: ...
+
+    def __getitem__(self, i: int | slice) -> pd.Index | list[pd.Index]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.rows[int(self.starts[i]): int(self.ends[i])]
+
+    def stack_ns(self, rows: np.ndarray) -> np.ndarray:
+        """Stamps in nanoseconds of series ``rows``, all of one length: ``[len(rows), L]``."""
+        if self.stamps_ns is None:
+            raise ValueError("integer or float stamps have no nanoseconds")
+        rows = np.asarray(rows, dtype=np.int64)
+        width = int(self.lengths[rows[0]]) if len(rows) else 0
+        return self.stamps_ns[self.starts[rows][:, None] + np.arange(width)[None, :]]
+
+
 @dataclass
 class Parsed:
     """Series extracted from an input and what is needed to shape the output alike."""
@@ -34,7 +72,7 @@ class Parsed:
     kind: str  # "array1d", "array2d", "wide", "long"
     series: list[np.ndarray]  # one float64 array per variate / id (may hold NaN)
     names: list[Any]
-    index: list[pd.Index | None] = field(default_factory=list)  # time index per series
+    index: Sequence[pd.Index | None] = field(default_factory=list)  # time index per series
     time_column: str | None = None
 
 
@@ -127,7 +165,7 @@ def _parse_long(df: pd.DataFrame, dayfirst: bool | None, date_format: str | None
     starts = np.concatenate([[0], ends[:-1]])
     y, ds = y[order], ds[order]
     series = [y[a:b] for a, b in zip(starts, ends)]
-    index = [ds[a:b] for a, b in zip(starts, ends)]
+    index = SeriesIndexes(ds, starts, ends, stamps if is_time else None)
     return Parsed("long", series, list(ids), index, "ds")
 
 
@@ -304,8 +342,9 @@ def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any
     n = len(parsed.names)
     steps = np.arange(1, horizon + 1)
     first = parsed.index[0]
-    indexes: list[Any] = list(parsed.index)  # every entry is set for DataFrame input
-    lengths = np.array([len(ix) for ix in indexes])
+    indexes: Sequence[Any] = parsed.index  # every entry is set for DataFrame input
+    lengths = (indexes.lengths if isinstance(indexes, SeriesIndexes)
+               else np.array([len(ix) for ix in indexes]))
     ds: Any
     if not isinstance(first, pd.DatetimeIndex):  # integer / float stamps: continue the last step
         last = np.array([ix[-1] for ix in indexes])
@@ -316,12 +355,13 @@ def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any
         regular = np.zeros(n, dtype=bool)
         if first.tz is None and (lengths >= 4).all() and len(set(lengths.tolist())) == 1 \
                 and _fixed_freq(first):
-            stamps = np.stack([ix.as_unit("ns").asi8 for ix in indexes])  # [n, L]
+            stamps = (indexes.stack_ns(np.arange(n)) if isinstance(indexes, SeriesIndexes)
+                      else np.stack([ix.as_unit("ns").asi8 for ix in indexes]))  # [n, L] ns
             d = np.diff(stamps, axis=1)
             regular = (d == d[:, -1:]).all(axis=1)  # constant step: extend by that step
             grid[regular] = stamps[regular, -1:] + d[regular, -1:] * steps
         for i in np.nonzero(~regular)[0]:
-            grid[i] = future_index(parsed.index[i], horizon, freq).as_unit("ns").asi8
+            grid[i] = future_index(parsed.index[int(i)], horizon, freq).as_unit("ns").asi8
         flat = pd.DatetimeIndex(grid.ravel().view("datetime64[ns]"))
         if first.tz is not None:
             flat = flat.tz_localize("UTC").tz_convert(first.tz)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -161,6 +162,59 @@ def median_step_ns(index: pd.Index | None) -> int | None:
     steps = np.diff(index.as_unit("ns").asi8)
     steps = steps[steps > 0]
     return int(np.median(steps)) if len(steps) else None
+
+
+#: nanoseconds per unit of a DatetimeIndex (``index.unit``)
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+@runtime_checkable
+class StackedStamps(Protocol):
+    """Time indexes that hand out their stamps stacked by rows (``frames.SeriesIndexes``):
+    ``lengths [n]``, ``stamps_ns`` (None for integer or float stamps) and
+    ``stack_ns(rows) -> [len(rows), L]`` nanoseconds for rows of one length ``L``."""
+
+    lengths: np.ndarray
+    stamps_ns: np.ndarray | None
+
+    def stack_ns(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+def median_steps_ns(indexes: Sequence[Any]) -> list[int | None]:
+    """:func:`median_step_ns` of many time indexes at once: one entry per index.
+
+    Indexes of one length (and unit) are stacked and take one median over rows; a row with
+    a step that is not positive goes alone.
+    """
+    import pandas as pd
+
+    out: list[int | None] = [None] * len(indexes)
+    groups: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, stamps in ns [rows, L])
+    if isinstance(indexes, StackedStamps):
+        if indexes.stamps_ns is not None:
+            for length in np.unique(indexes.lengths[indexes.lengths >= 3]):
+                rows = np.flatnonzero(indexes.lengths == length)
+                groups.append((rows, indexes.stack_ns(rows)))
+    else:
+        by_key: dict[tuple[int, str], list[int]] = {}
+        for i, ix in enumerate(indexes):
+            if isinstance(ix, pd.DatetimeIndex) and len(ix) >= 3:
+                by_key.setdefault((len(ix), str(ix.unit)), []).append(i)
+        for (_, unit), rows_list in by_key.items():
+            groups.append((np.asarray(rows_list), np.stack([indexes[i].asi8 for i in rows_list]) * UNIT_NS[unit]))
+    for rows, stamps in groups:
+        steps = np.diff(stamps, axis=1)
+        positive = (steps > 0).all(axis=1)
+        for i, med in zip(rows[positive], np.median(steps[positive], axis=1)):
+            out[i] = int(med)
+        for i in rows[~positive]:
+            out[i] = median_step_ns(indexes[i])
+    return out
+
+
+def infer_frequencies(indexes: Sequence[Any]) -> list[str]:
+    """:func:`infer_frequency` of many time indexes at once."""
+    return [UNKNOWN if st is None else step_class(st) for st in median_steps_ns(indexes)]
 
 
 def one_hot(indices: np.ndarray) -> np.ndarray:
