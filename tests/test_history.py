@@ -129,7 +129,7 @@ def test_short_histories_get_the_zoo_alone() -> None:
 
 def test_short_low_frequency_histories_lean_on_theta() -> None:
     """No room for a back-test and a low frequency: SHORT_WEIGHTS over the candidates
-    (Theta on the seasonally adjusted history and the zoo's forecast of it)."""
+    (Theta, the damped trend and the drift on the seasonally adjusted history)."""
     rng = np.random.default_rng(4)
     t = np.arange(32.0)
     quarterly = 50 + 0.5 * t + 4 * np.tile([1.0, -1.0, 2.0, -2.0], 8) + rng.normal(0, 0.2, 32)
@@ -141,6 +141,7 @@ def test_short_low_frequency_histories_lean_on_theta() -> None:
     fc = history.forecast([quarterly, trend], 8, np.array([4, 1]), zoo, min_context=36,
                           short=np.array([True, True]))
     np.testing.assert_array_equal(fc.weights, np.tile(history.SHORT_WEIGHTS, (2, 1)))
+    assert history.SHORT_WEIGHTS.sum() == 1.0 and (history.SHORT_WEIGHTS >= 0).all()
     assert fc.seasonal[0] and not fc.seasonal[1] and (fc.n_backtests == 0).all()
     adjusted, season = history.adjust(trend, 1)
     assert season is None
