@@ -275,3 +275,16 @@ def test_mini_config_builds_from_the_data_folder(tmp_path) -> None:
     assert zoo_size_bytes(tmp_path / "zoo") < 1_000_000
     fc = SeqFusion(loaded, k=1).predict(np.sin(np.arange(80) / 3.0) + 10, 12)
     assert np.isfinite(fc).all()
+
+
+def test_report_names_the_command_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m seqfusion.cli zoo build ...`` is reported as ``seqfusion zoo build ...``;
+    any other program keeps its own name."""
+    from seqfusion.build import pipeline
+
+    monkeypatch.setattr("sys.argv", ["/x/src/seqfusion/cli.py", "zoo", "build", "--config", "mini"])
+    assert pipeline._command_line() == "seqfusion zoo build --config mini"
+    monkeypatch.setattr("sys.argv", ["/usr/bin/seqfusion", "zoo", "build"])
+    assert pipeline._command_line() == "seqfusion zoo build"
+    monkeypatch.setattr("sys.argv", ["/x/tools/cli.py", "run"])
+    assert pipeline._command_line() == "cli.py run"

@@ -432,8 +432,12 @@ def _save_cached(cache: Path | None, name: str, key: str, module: torch.nn.Modul
 
 # ====================================================================== build
 def _command_line() -> str:
+    """The command that runs this build, as a user would type it (``python -m
+    seqfusion.cli zoo build ...`` reads as ``seqfusion zoo build ...``)."""
     argv = list(sys.argv) or ["python"]
     prog = Path(argv[0]).name
+    if Path(argv[0]).parent.name == "seqfusion" and prog in ("cli.py", "__main__.py"):
+        prog = "seqfusion"
     return " ".join([prog, *argv[1:]])
 
 
