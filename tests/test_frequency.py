@@ -102,22 +102,21 @@ def test_inference_does_not_depend_on_the_stamps_unit(unit, alias, expected) -> 
                                              ambiguous="NaT").dropna()) == expected
 
 
-_units = st.sampled_from(["s", "ms", "us", "ns"])
-_index = st.one_of(
-    st.none(),
-    st.builds(lambda steps, unit, tz: (pd.DatetimeIndex(np.cumsum([0, *steps]).astype("datetime64[s]"))
-                                       .as_unit(unit).tz_localize(tz)),
-              st.lists(st.sampled_from([60, 3600, 86_400, 7 * 86_400, 31 * 86_400, -86_400, 0]),
-                       min_size=0, max_size=8),
-              _units, st.sampled_from([None, "UTC", "America/New_York"])),
-    st.builds(lambda n: pd.Index(np.arange(n)), st.integers(0, 6)),
-)
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([60, 3600, 86_400, 7 * 86_400, 31 * 86_400, 92 * 86_400]),
+                         min_size=0, max_size=8), min_size=1, max_size=10),
+       st.sampled_from(["s", "ms", "us", "ns"]), st.sampled_from([None, "UTC", "America/New_York"]))
+def test_many_indexes_at_once_equal_one_by_one(steps, unit, tz) -> None:
+    """``median_steps_ns`` of a long input's indexes stacks the series of one length; each
+    entry must equal the one-index function, whatever the lengths, steps, unit or zone."""
+    from seqfusion.frames import parse
 
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_index, min_size=0, max_size=12))
-def test_many_indexes_at_once_equal_one_by_one(indexes) -> None:
-    """``median_steps_ns`` stacks indexes of one length; each entry must equal the
-    one-index function, whatever the lengths, units, zones or non-positive steps."""
-    assert median_steps_ns(indexes) == [median_step_ns(ix) for ix in indexes]
-    assert infer_frequencies(indexes) == [infer_frequency(ix) for ix in indexes]
+    parts = []
+    for i, st_ in enumerate(steps):
+        ds = pd.DatetimeIndex(np.cumsum([0, *st_]).astype("datetime64[s]")).as_unit(unit).tz_localize(tz)
+        parts.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": 1.0}))
+    parsed = parse(pd.concat(parts, ignore_index=True))
+    one_by_one = [median_step_ns(ix) for ix in parsed.index]
+    assert median_steps_ns(parsed.index) == one_by_one
+    assert median_steps_ns(list(parsed.index)) == one_by_one
+    assert infer_frequencies(parsed.index) == [infer_frequency(ix) for ix in parsed.index]

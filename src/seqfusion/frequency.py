@@ -164,10 +164,6 @@ def median_step_ns(index: pd.Index | None) -> int | None:
     return int(np.median(steps)) if len(steps) else None
 
 
-#: nanoseconds per unit of a DatetimeIndex (``index.unit``)
-UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
 @runtime_checkable
 class StackedStamps(Protocol):
     """Time indexes that hand out their stamps stacked by rows (``frames.SeriesIndexes``):
@@ -183,27 +179,17 @@ class StackedStamps(Protocol):
 def median_steps_ns(indexes: Sequence[Any]) -> list[int | None]:
     """:func:`median_step_ns` of many time indexes at once: one entry per index.
 
-    Indexes of one length (and unit) are stacked and take one median over rows; a row with
-    a step that is not positive goes alone.
+    Indexes that hand out stacked stamps (:class:`StackedStamps`, a long input's) take one
+    median over the rows of each length; any other sequence goes index by index.
     """
-    import pandas as pd
-
+    if not isinstance(indexes, StackedStamps):
+        return [median_step_ns(ix) for ix in indexes]
     out: list[int | None] = [None] * len(indexes)
-    groups: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, stamps in ns [rows, L])
-    if isinstance(indexes, StackedStamps):
-        if indexes.stamps_ns is not None:
-            for length in np.unique(indexes.lengths[indexes.lengths >= 3]):
-                rows = np.flatnonzero(indexes.lengths == length)
-                groups.append((rows, indexes.stack_ns(rows)))
-    else:
-        by_key: dict[tuple[int, str], list[int]] = {}
-        for i, ix in enumerate(indexes):
-            if isinstance(ix, pd.DatetimeIndex) and len(ix) >= 3:
-                by_key.setdefault((len(ix), str(ix.unit)), []).append(i)
-        for (_, unit), rows_list in by_key.items():
-            groups.append((np.asarray(rows_list), np.stack([indexes[i].asi8 for i in rows_list]) * UNIT_NS[unit]))
-    for rows, stamps in groups:
-        steps = np.diff(stamps, axis=1)
+    if indexes.stamps_ns is None:
+        return out
+    for length in np.unique(indexes.lengths[indexes.lengths >= 3]):
+        rows = np.flatnonzero(indexes.lengths == length)
+        steps = np.diff(indexes.stack_ns(rows), axis=1)
         positive = (steps > 0).all(axis=1)
         for i, med in zip(rows[positive], np.median(steps[positive], axis=1)):
             out[i] = int(med)
