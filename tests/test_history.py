@@ -117,6 +117,27 @@ def test_back_tests_weigh_the_candidate_that_fits() -> None:
     assert np.nanmax(np.abs(fc.residuals)) < 0.1
 
 
+def test_candidates_are_each_candidates_own_forecast() -> None:
+    """``candidates [n, C, H]``: the fused forecast is their weighted sum; the drift and
+    the seasonal naive columns are those functions on the history; a history with no
+    back-test (the zoo alone) has NaN in every other column."""
+    rng = np.random.default_rng(3)
+    long = 50 + np.cumsum(rng.normal(size=300)) + 5 * np.sin(2 * np.pi * np.arange(300) / 7)
+    short = np.arange(30.0)
+
+    def zoo(contexts, h, rows):
+        return np.stack([np.full(h, c[-1] + 0.5) for c in contexts])
+
+    fc = history.forecast([long, short], 14, np.array([7, 7]), zoo, min_context=36)
+    assert fc.candidates.shape == (2, len(history.CANDIDATES), 14)
+    np.testing.assert_allclose(fc.point[0], np.einsum("c,ch->h", fc.weights[0], fc.candidates[0]), rtol=1e-12)
+    np.testing.assert_array_equal(fc.candidates[0, history.CANDIDATES.index("seasonal_naive")],
+                                  history.seasonal_naive([long], 14, np.array([7]))[0])
+    assert np.isfinite(fc.candidates[0]).all()
+    np.testing.assert_array_equal(fc.candidates[1, 0], fc.point[1])
+    assert np.isnan(fc.candidates[1, 1:]).all()
+
+
 def test_short_histories_get_the_zoo_alone() -> None:
     def zoo(contexts, h, rows):
         return np.stack([np.full(h, 1.0) for _ in contexts])

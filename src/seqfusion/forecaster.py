@@ -562,6 +562,7 @@ class SeqFusion:
         with np.errstate(over="ignore", invalid="ignore"):
             fc.point = fc.point * scale[:, None]
             fc.residuals = fc.residuals * scale[:, None, None]
+            fc.candidates = fc.candidates * scale[:, None, None]
         bad = ~np.isfinite(fc.point).all(axis=1)
         if bad.any():
             raise SeqFusionError(f"the forecast of series {names[int(np.argmax(bad))]!r} overflows float64 "

@@ -364,7 +364,10 @@ class HistoryForecast:
     ``point [n, H]``: the forecasts; ``weights [n, C]``: candidate weights (columns as
     :data:`CANDIDATES`); ``residuals [n, J, H]``: back-test errors of the fused forecast
     (target minus forecast; NaN where a series had fewer back-tests); ``seasonal [n]``:
-    whether a season was removed; ``season [n]``: the season length used.
+    whether a season was removed; ``season [n]``: the season length used;
+    ``candidates [n, C, H]``: each candidate's own forecast (a candidate a series cannot
+    have, such as ``zoo_aggregated`` on a short history, repeats ``zoo_adjusted``; NaN but in
+    the first column for series that take the zoo alone, where no other is computed).
     """
 
     point: np.ndarray
@@ -372,6 +375,7 @@ class HistoryForecast:
     residuals: np.ndarray
     seasonal: np.ndarray
     season: np.ndarray
+    candidates: np.ndarray
 
     @property
     def n_backtests(self) -> np.ndarray:
@@ -498,7 +502,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     point = fused[tj == 0]
     seasonal = np.zeros(n, dtype=bool)
     seasonal[ts[tj == 0]] = seasonal_task[tj == 0]
-    return HistoryForecast(point, weights, residuals, seasonal, seasons)
+    own = preds[tj == 0]
+    own[~full[tj == 0], 1:] = np.nan
+    return HistoryForecast(point, weights, residuals, seasonal, seasons, own)
 
 
 def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:

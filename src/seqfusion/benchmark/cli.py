@@ -87,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqfusion benchmark",
                 description="Run the benchmarks; results in --out as markdown + JSON.")
     sub = p.add_subparsers(dest="kind", required=True, parser_class=_Parser,
-                           metavar="{multivariate,univariate,realuse,speed}")
+                           metavar="{multivariate,univariate,realuse,candidates,speed}")
     _add_realuse_parser(sub)
+    _add_candidates_parser(sub)
     for kind, help_ in (("multivariate", "ForecastPFN/SeqFusion multivariate protocol (MSE)"),
                         ("univariate", "M3 / Tourism / M4 Hourly+Weekly (SMAPE / MAPE)"),
                         ("speed", "throughput, latency, memory, zoo size")):
@@ -159,6 +160,25 @@ def _add_realuse_parser(sub: Any) -> None:
     s.add_argument("--replace", action="store_true",
                    help="write only this run's rows instead of merging with the existing file")
     _add_quantile_flags(s, "realuse_quantiles[_validation]", 10)
+
+
+def _add_candidates_parser(sub: Any) -> None:
+    s = sub.add_parser("candidates", help="whole-history candidates scored alone, next to the fused forecast")
+    s.add_argument("--datasets", nargs="+", default=None, help="realuse dataset names (default: all)")
+    s.add_argument("--split", choices=("test", "validation"), default="validation")
+    s.add_argument("--zoo", default=None, help="zoo for the non-competition datasets (default: shipped zoo)")
+    s.add_argument("--competition-zoo", default=None,
+                   help="zoo without M3/M4/Tourism data (default: <SEQFUSION_CACHE>/zoos/no_competitions)")
+    s.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+
+
+def run_candidates(args: argparse.Namespace, argv: list[str], started: float) -> int:
+    from seqfusion.benchmark import candidates
+
+    zoo, comp = _realuse_zoos(args, ["seqfusion"])
+    if comp == zoo:
+        raise UsageError("no zoo without M3/M4/Tourism data found; give --competition-zoo")
+    return candidates.run(_split(args.datasets), args.split, zoo, comp, Path(args.out), argv, started)
 
 
 def _add_quantile_flags(s: Any, stem: str, windows: int) -> None:
@@ -672,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     runners = {"multivariate": run_multivariate, "univariate": run_univariate,
-               "realuse": run_realuse, "speed": run_speed_cmd}
+               "realuse": run_realuse, "candidates": run_candidates, "speed": run_speed_cmd}
     full_argv = ["benchmark", *argv]
     try:
         if getattr(args, "k", 0) is None:
