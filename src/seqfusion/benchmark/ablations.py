@@ -159,7 +159,8 @@ FULL_ROWS = {"5. selection"}  # need all rows in protocol order
 def run(model: SeqFusion, zoos: dict[str, Zoo], datasets: list[str], splits: list[str],
         max_rows: int | None, groups: list[str] | None = None) -> dict[str, Any]:
     """Score every ablation row on every dataset and split; returns a JSON-able dict."""
-    rows = [v for v in variants(model, zoos) if groups is None or any(v[0].startswith(g) for g in groups)]
+    keep = None if groups is None else [*groups, "baselines"]  # the reference of every ratio
+    rows = [v for v in variants(model, zoos) if keep is None or any(v[0].startswith(g) for g in keep)]
     results: dict[str, Any] = {}
     bar = tqdm(total=len(rows) * len(datasets) * len(splits), desc="ablations")
     for split in splits:
@@ -302,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="extra zoo to compare (e.g. 'extractor without L_trans=DIR')")
     p.add_argument("--datasets", nargs="+", default=DATASETS)
     p.add_argument("--splits", nargs="+", default=SPLITS, choices=SPLITS)
-    p.add_argument("--groups", nargs="+", default=None, help="only groups starting with these")
+    p.add_argument("--groups", nargs="+", default=None,
+                   help="only groups starting with these (the baselines always run)")
     p.add_argument("--max-rows", type=int, default=3000)
     p.add_argument("--with-builds", metavar="DIR", default=None,
                    help="also build (into DIR) and compare the no-transfer-loss extractor zoo and "
