@@ -27,3 +27,8 @@ nice -n 10 "$PY" -m seqfusion.benchmark.cli realuse --split test \
 nice -n 10 "$PY" -m seqfusion.benchmark.cli realuse --split validation \
   --methods snaive naive autoets autotheta seqfusion seqfusion_paper \
   --competition-zoo "$ZOO" --out benchmarks/results --no-progress "$@"
+# Each whole-history candidate scored alone, next to the fused forecast (both splits).
+for split in validation test; do
+  nice -n 10 "$PY" -m seqfusion.benchmark.cli candidates --split "$split" \
+    --competition-zoo "$ZOO" --out benchmarks/results
+done
