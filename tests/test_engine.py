@@ -37,6 +37,8 @@ from seqfusion.build.models import build_model as build_torch_model
 from seqfusion.build.models import list_architectures as torch_architectures
 from seqfusion.build.rollout import rollout as torch_rollout
 from seqfusion.build.router import Router as TorchRouter
+from seqfusion.build.router import RouterEnsemble as TorchRouterEnsemble
+from seqfusion.build.router import router_module
 from seqfusion.errors import ZooError
 from seqfusion.forecaster import SeqFusion
 from seqfusion.frequency import CLASSES
@@ -93,7 +95,7 @@ def torch_zoo(numpy_zoo: Zoo) -> SimpleNamespace:
     """The shipped zoo as the torch modules it was trained as (the reference)."""
     ext = TorchExtractor(**numpy_zoo.extractor_config)
     ext.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in numpy_zoo.extractor_state.items()})
-    router = TorchRouter(**numpy_zoo.router_config)
+    router = router_module(numpy_zoo.router_config)
     router.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in numpy_zoo.router_state.items()})
     members = [SimpleNamespace(name=m.name, module=torch_module(m)) for m in numpy_zoo.members]
     return SimpleNamespace(members=members, extractor=ext.eval(), router=router.eval())
@@ -332,13 +334,15 @@ def test_router_matches_torch(torch_zoo: SimpleNamespace, numpy_zoo: Zoo, contex
     tr, nr = torch_zoo.router, numpy_zoo.router
     assert nr is not None and nr.frequencies == len(CLASSES)
     freq = np.random.default_rng(0).integers(0, len(CLASSES), len(contexts))
+    pairs = (list(zip(tr.routers, nr.routers)) if isinstance(nr, engine.RouterEnsemble) else [(tr, nr)])
     for f in (None, freq):
         ft = None if f is None else torch.as_tensor(f)
-        with torch.inference_mode():
-            feats = tr.features(torch.as_tensor(contexts), torch.as_tensor(emb), ft).numpy()
-            logits = tr(torch.as_tensor(contexts), torch.as_tensor(emb), ft).numpy()
-        assert deviation(nr.features(contexts, emb, f), feats) <= TOL
-        assert deviation(nr.logits(contexts, emb, f), logits) <= TOL
+        for t1, n1 in pairs:
+            with torch.inference_mode():
+                feats = t1.features(torch.as_tensor(contexts), torch.as_tensor(emb), ft).numpy()
+                logits = t1(torch.as_tensor(contexts), torch.as_tensor(emb), ft).numpy()
+            assert deviation(n1.features(contexts, emb, f), feats) <= TOL
+            assert deviation(n1.logits(contexts, emb, f), logits) <= TOL
         for temperature in (1.0, 3.0):
             w = nr.weights(contexts, emb, temperature, f)
             assert w.dtype == np.float64 and np.allclose(w.sum(axis=1), 1.0)
@@ -359,6 +363,30 @@ def test_router_with_acf_lags() -> None:
         feats = module.features(torch.as_tensor(x), torch.as_tensor(emb), ft).numpy()
     assert deviation(model.features(x, emb, f), feats) <= TOL
     assert deviation(model.weights(x, emb, 2.0, f), module.weights(x, emb, 2.0, f)) <= TOL
+
+
+def test_router_ensemble_matches_torch() -> None:
+    """Three routers: the weights are the mean of theirs, as the torch ensemble computes
+    them; the tensor names are the torch ensemble's; a row's weights do not depend on the
+    batch."""
+    torch.manual_seed(4)
+    config = {"n_members": 6, "input_length": 30, "embed_dim": 12, "hidden": 16, "acf_lags": 2, "frequencies": 3}
+    module = TorchRouterEnsemble([TorchRouter(**config) for _ in range(3)])
+    state = _random_state(module, 4)
+    full = {**config, "ensemble": 3}
+    assert engine.router_state_shapes(full) == {k: tuple(v.shape) for k, v in state.items()}
+    model = engine.make_router(full, state)
+    assert isinstance(model, engine.RouterEnsemble) and len(model.routers) == 3
+    assert isinstance(engine.make_router(config, _random_state(TorchRouter(**config), 5)), engine.Router)
+    x = normalized(raw_series(40, length=30, seed=4))
+    emb = np.random.default_rng(4).normal(size=(len(x), 12)).astype(np.float32)
+    f = np.arange(len(x)) % 3
+    w = model.weights(x, emb, 2.0, f)
+    assert deviation(w, module.weights(x, emb, 2.0, f)) <= TOL
+    np.testing.assert_allclose(w, np.mean([r.weights(x, emb, 2.0, f) for r in model.routers], axis=0),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(model.weights(x[5:6], emb[5:6], 2.0, f[5:6])[0], w[5])
+    assert isinstance(router_module(full), TorchRouterEnsemble) and isinstance(router_module(config), TorchRouter)
 
 
 def test_gelu_and_erf() -> None:
@@ -463,7 +491,7 @@ def test_load_weights_checks_the_file(tmp_path: Path) -> None:
     sha = engine.sha256_file(src)
     state = engine.load_weights(src, sha)
     assert all(v.dtype == np.float32 for v in state.values())
-    assert set(state) == set(engine.Router.state_shapes(
+    assert set(state) == set(engine.router_state_shapes(
         json.loads((DEFAULT_ZOO / "zoo.json").read_text())["router"]["config"]))
     with pytest.raises(ZooError, match="checksum mismatch"):
         engine.load_weights(src, "0" * 64)

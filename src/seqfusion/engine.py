@@ -1227,6 +1227,52 @@ class Router:
         return z
 
 
+class RouterEnsemble:
+    """Routers fitted with different seeds (and training windows) to the same members
+    (:class:`seqfusion.build.router.RouterEnsemble`): their softmax weights averaged.
+    ``config["ensemble"]`` routers; router ``j``'s tensors are named ``routers.{j}.net.*``."""
+
+    def __init__(self, config: Mapping[str, Any], state: State) -> None:
+        self.config = dict(config)
+        self.routers = [Router(config, {k[len(p):]: v for k, v in state.items() if k.startswith(p)})
+                        for p in self.prefixes(config)]
+        self.n_members = self.routers[0].n_members
+        self.frequencies = self.routers[0].frequencies
+
+    @staticmethod
+    def prefixes(config: Mapping[str, Any]) -> list[str]:
+        return [f"routers.{j}." for j in range(int(config["ensemble"]))]
+
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Names and shapes of the torch ensemble's tensors."""
+        one = Router.state_shapes(config)
+        return {p + k: v for p in cls.prefixes(config) for k, v in one.items()}
+
+    def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0,
+                freq: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+        """Mean over the routers of :meth:`Router.weights`: ``[n, n_members]`` float64
+        (added in router order, so a row's weights never depend on the other rows)."""
+        out = self.routers[0].weights(x, emb, temperature, freq, threads)
+        for r in self.routers[1:]:
+            out += r.weights(x, emb, temperature, freq, threads)
+        out /= len(self.routers)
+        return out
+
+
+def make_router(config: Mapping[str, Any], state: State) -> Router | RouterEnsemble:
+    """The router a zoo manifest describes: one network, or an ensemble when
+    ``config["ensemble"]`` is above 1."""
+    return RouterEnsemble(config, state) if int(config.get("ensemble", 1)) > 1 else Router(config, state)
+
+
+def router_state_shapes(config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes of the router ``config`` describes."""
+    if int(config.get("ensemble", 1)) > 1:
+        return RouterEnsemble.state_shapes(config)
+    return Router.state_shapes(config)
+
+
 # ---------------------------------------------------------------------------- member bank
 class MemberBank:
     """The zoo's members prepared for batched roll-outs of many (series, member) pairs.

@@ -30,7 +30,7 @@ FORMAT = "seqfusion-zoo"
 FORMAT_VERSION = 1
 MANIFEST = "zoo.json"
 DEFAULT_ZOO = Path(__file__).resolve().parent / "default_zoo"
-ROUTER_KEYS = ("n_members", "input_length", "embed_dim", "hidden", "acf_lags", "frequencies")
+ROUTER_KEYS = ("n_members", "input_length", "embed_dim", "hidden", "acf_lags", "frequencies", "ensemble")
 
 State = dict[str, np.ndarray]
 
@@ -113,7 +113,7 @@ class Zoo:
         self.extractor_config = dict(extractor_config)
         self.extractor_state = state_arrays(extractor_state)
         self.extractor = engine.Extractor(self.extractor_config, self.extractor_state)
-        self.router: engine.Router | None = None  # fitted to exactly these members
+        self.router: engine.Router | engine.RouterEnsemble | None = None  # fitted to exactly these members
         self.router_config: dict[str, Any] = {}
         self.router_state: State = {}
         self.router_info: dict[str, Any] = {}
@@ -190,8 +190,10 @@ class Zoo:
         if int(config.get("n_members", -1)) != len(self.members):
             raise ZooError(f"the router weighs {config.get('n_members')} members, the zoo has {len(self.members)}")
         state = state_arrays(state)
-        engine.check_state(state, engine.Router.state_shapes(config), "router")
-        self.router = engine.Router(config, state)
+        if int(config.get("ensemble", 1)) < 1:
+            raise ZooError(f"the router's ensemble size must be at least 1, got {config['ensemble']}")
+        engine.check_state(state, engine.router_state_shapes(config), "router")
+        self.router = engine.make_router(config, state)
         self.router_config, self.router_state = config, state
         self.router_info = {**(info or {}), "members": self.names}
 

@@ -213,10 +213,46 @@ def test_build_fits_a_router_on_held_out_windows(tmp_path) -> None:
     assert "router" in report_markdown(Zoo.load(tmp_path / "zoo"))
 
 
+def test_build_fits_a_router_ensemble(tmp_path) -> None:
+    """``ensemble = 2``: a second router with the next seed (and its own windows); the
+    first is the one-router build's router, and the weights are the two routers' mean."""
+    from seqfusion import engine
+
+    torch.set_num_threads(1)
+    cfg = _synthetic_config()
+    cfg["members"] = cfg["members"][:2]
+    base = {"enabled": True, "extra_sources": ["short"], "epochs": 2, "n_windows": 200, "min_windows": 20,
+            "random_walks": 100, "hidden": 16}
+    cfg["router"] = {**base, "ensemble": 2}
+    zoo = build_zoo(cfg, tmp_path / "zoo", progress=False, sources=_synthetic_sources(),
+                    source_meta=META, cache=tmp_path / "cache")
+    assert isinstance(zoo.router, engine.RouterEnsemble) and len(zoo.router.routers) == 2
+    assert zoo.router_config["ensemble"] == 2 and len(zoo.info["router"]["ensemble"]) == 2
+    cfg["router"] = base
+    one = build_zoo(cfg, None, progress=False, sources=_synthetic_sources(), source_meta=META,
+                    cache=tmp_path / "cache")
+    assert isinstance(one.router, engine.Router) and "ensemble" not in one.router_config
+    for k, v in one.router_state.items():
+        np.testing.assert_array_equal(zoo.router_state["routers.0." + k], v, err_msg=k)
+    assert not np.array_equal(zoo.router_state["routers.1.net.0.weight"], one.router_state["net.0.weight"])
+    x = np.random.default_rng(1).normal(size=(7, zoo.input_length))
+    e = np.random.default_rng(2).normal(size=(7, zoo.dim)).astype(np.float32)
+    w = zoo.router.weights(x, e, 2.0)
+    np.testing.assert_allclose(w, (zoo.router.routers[0].weights(x, e, 2.0) + zoo.router.routers[1].weights(x, e, 2.0))
+                               / 2, rtol=1e-12)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    loaded = Zoo.load(tmp_path / "zoo")
+    assert isinstance(loaded.router, engine.RouterEnsemble)
+    np.testing.assert_allclose(loaded.router.weights(x, e, 2.0), w, atol=2e-3)  # stored in float16
+    assert "router" in report_markdown(loaded)
+
+
 @pytest.mark.parametrize("router, message", [
     ({"enabled": True, "layers": 2}, "unknown router key"),
     ({"enabled": True, "extra_sources": "everything"}, "extra_sources"),
     ({"enabled": True, "calibrate_folds": 1}, "calibrate_folds"),
+    ({"enabled": True, "ensemble": 0}, "ensemble"),
+    ({"enabled": True, "ensemble": "2"}, "ensemble"),
 ])
 def test_router_config_errors(router, message) -> None:
     cfg = _synthetic_config()

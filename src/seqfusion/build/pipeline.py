@@ -42,7 +42,7 @@ import time
 import tomllib
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from seqfusion.build.members import classical_member, representation, torch_modu
 from seqfusion.build.models import build_model, list_architectures
 from seqfusion.build.router import (
     RouterConfig,
+    RouterEnsemble,
     attach_router,
     calibrate_temperature,
     new_router,
@@ -826,9 +827,20 @@ def _fit_router(cfg: Mapping[str, Any], provider: SourceProvider, subs: Mapping[
                 return router.eval(), meta
             except Exception:
                 pass
-    data = router_data([torch_module(m) for m in members], extractor.embed, groups, rcfg, T, progress, freqs)
+    modules = [torch_module(m) for m in members]
+    data = router_data(modules, extractor.embed, groups, rcfg, T, progress, freqs)
     _log(progress, f"[router] {len(data)} windows from {len(data.groups)} groups; training")
     router, meta = train_router(data, rcfg, progress)
+    if rcfg.ensemble > 1:  # more routers, each with its own seed and windows; weights averaged
+        routers, metas = [router], [meta]
+        for j in range(1, rcfg.ensemble):
+            cj = replace(rcfg, seed=rcfg.seed + j)
+            r, m = train_router(router_data(modules, extractor.embed, groups, cj, T, progress, freqs), cj, progress)
+            routers.append(r)
+            metas.append(m)
+        router = RouterEnsemble(routers)
+        meta = {**metas[0], "ensemble": [{k: v for k, v in m.items() if k != "loss_history"} for m in metas]}
+        _log(progress, f"[router] ensemble of {rcfg.ensemble} (seeds {rcfg.seed}..{rcfg.seed + rcfg.ensemble - 1})")
     meta["config"] = rcfg.to_dict()
     if folds:
         t0 = time.perf_counter()
@@ -941,6 +953,13 @@ def report_markdown(zoo: Zoo, path: str | Path | None = None) -> str:
             f"(sub-datasets, other registered sources, synthetic random walks), {rt.get('seconds')} s of "
             f"training; weighted-forecast loss {rt.get('loss_router')} vs {rt.get('loss_uniform_weights')} "
             f"with uniform weights (training windows)")
+        ens = rt.get("ensemble")
+        if ens:
+            s0 = int(rt.get("config", {}).get("seed", 0))
+            lines.append(f"- router ensemble: {len(ens)} routers (seeds {s0}..{s0 + len(ens) - 1}, each on its own "
+                         f"windows), weights averaged; weighted-forecast loss per router "
+                         + ", ".join(str(e.get("loss_router")) for e in ens)
+                         + f"; {sum(float(e.get('seconds', 0)) for e in ens):.1f} s of training in all")
         cal = rt.get("calibration")
         if cal:
             lines.append(f"- router temperature by leave-groups-out calibration ({cal['folds']} folds of the "

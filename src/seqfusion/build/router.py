@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,7 @@ class RouterConfig:
     frequency_dropout: float = 0.3  # share of training windows shown as frequency "unknown"
     scale_weight: bool = True  # weight windows by (context std / group median)^2
     clip: float = 10.0
+    ensemble: int = 1  # routers fitted with seeds seed .. seed + ensemble - 1, weights averaged
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RouterConfig:
@@ -69,10 +70,16 @@ class RouterConfig:
         d = dict(d)
         if "seasonal_periods" in d:
             d["seasonal_periods"] = tuple(int(p) for p in d["seasonal_periods"])
+        if "ensemble" in d and (not isinstance(d["ensemble"], int) or isinstance(d["ensemble"], bool)
+                                or d["ensemble"] < 1):
+            raise ValueError(f"router ensemble must be an integer >= 1, got {d['ensemble']!r}")
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if out["ensemble"] == 1:  # (one router: the cache keys of such configs stay as they were)
+            del out["ensemble"]
+        return out
 
 
 def step_weights(horizon: int, horizons: Sequence[int] = PROTOCOL_HORIZONS) -> np.ndarray:
@@ -147,6 +154,26 @@ class Router(nn.Module):
         f = None if freq is None else torch.as_tensor(np.asarray(freq, dtype=np.int64))
         logits = self(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(emb, dtype=torch.float32), f)
         return torch.softmax(logits.double() / temperature, dim=1).numpy()
+
+
+class RouterEnsemble(nn.Module):
+    """Several :class:`Router` networks fitted to the same members with different seeds;
+    the fused weights are the mean of their softmax weights."""
+
+    def __init__(self, routers: Sequence[Router]) -> None:
+        super().__init__()
+        if not routers:
+            raise ValueError("an ensemble needs at least one router")
+        self.routers = nn.ModuleList(routers)
+        first = routers[0]
+        self.n_members, self.input_length = first.n_members, first.input_length
+        self.embed_dim, self.acf_lags, self.frequencies = first.embed_dim, first.acf_lags, first.frequencies
+
+    @torch.inference_mode()
+    def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0,
+                freq: np.ndarray | None = None) -> np.ndarray:
+        """Mean of the routers' :meth:`Router.weights`: ``[n, n_members]``."""
+        return np.mean([r.weights(x, emb, temperature, freq) for r in self.routers], axis=0)
 
 
 def pad_left(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -359,23 +386,37 @@ def calibrate_temperature(data: RouterData, config: RouterConfig, folds: int = 5
     return float(best), mean
 
 
-def router_config(router: Router) -> dict[str, Any]:
+def router_config(router: Router | RouterEnsemble) -> dict[str, Any]:
     """The architecture of ``router`` as the zoo manifest stores it."""
+    if isinstance(router, RouterEnsemble):
+        return {**router_config(router.routers[0]), "ensemble": len(router.routers)}
     return {"n_members": router.n_members, "input_length": router.input_length, "embed_dim": router.embed_dim,
             "hidden": router.net[0].out_features, "acf_lags": router.acf_lags, "frequencies": router.frequencies}
 
 
-def attach_router(zoo: Any, router: Router, info: dict[str, Any] | None = None) -> None:
+def router_module(config: Mapping[str, Any]) -> Router | RouterEnsemble:
+    """An untrained torch router (or ensemble) with the architecture a zoo manifest states
+    (:func:`router_config`), e.g. to load a zoo's router weights into."""
+    c = dict(config)
+    count = int(c.pop("ensemble", 1))
+    routers = [Router(**c) for _ in range(count)]
+    return routers[0] if count == 1 else RouterEnsemble(routers)
+
+
+def attach_router(zoo: Any, router: Router | RouterEnsemble, info: dict[str, Any] | None = None) -> None:
     """Put a trained router (its config and weights) into ``zoo``."""
     zoo.set_router(router_config(router), router, info)
 
 
-def new_router(config: RouterConfig, n_members: int, input_length: int, embed_dim: int) -> Router:
-    """An untrained :class:`Router` with the architecture ``config`` describes."""
+def new_router(config: RouterConfig, n_members: int, input_length: int, embed_dim: int
+               ) -> Router | RouterEnsemble:
+    """An untrained :class:`Router` (a :class:`RouterEnsemble` of ``config.ensemble`` when
+    above 1) with the architecture ``config`` describes."""
     from seqfusion.frequency import CLASSES
 
-    return Router(n_members, input_length, embed_dim, config.hidden, config.dropout, config.acf_lags,
-                  len(CLASSES) if config.frequency else 0)
+    routers = [Router(n_members, input_length, embed_dim, config.hidden, config.dropout, config.acf_lags,
+                      len(CLASSES) if config.frequency else 0) for _ in range(config.ensemble)]
+    return routers[0] if config.ensemble == 1 else RouterEnsemble(routers)
 
 
 def _freq(data: RouterData, config: RouterConfig) -> torch.Tensor | None:
@@ -392,7 +433,8 @@ def train_router(data: RouterData, config: RouterConfig, progress: bool = False
     """Fit a :class:`Router` on ``data``; groups count equally (times the scale weight)."""
     torch.manual_seed(config.seed)
     M = data.preds.shape[1]
-    router = new_router(config, M, data.x.shape[1], data.emb.shape[1])
+    router = new_router(replace(config, ensemble=1), M, data.x.shape[1], data.emb.shape[1])
+    assert isinstance(router, Router)
     x, emb = torch.as_tensor(data.x), torch.as_tensor(data.emb)
     freq = _freq(data, config)
     if freq is not None and config.frequency_dropout > 0:  # also learn to route without it
