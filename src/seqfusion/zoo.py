@@ -190,8 +190,9 @@ class Zoo:
         if int(config.get("n_members", -1)) != len(self.members):
             raise ZooError(f"the router weighs {config.get('n_members')} members, the zoo has {len(self.members)}")
         state = state_arrays(state)
-        if int(config.get("ensemble", 1)) < 1:
-            raise ZooError(f"the router's ensemble size must be at least 1, got {config['ensemble']}")
+        count = config.get("ensemble", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ZooError(f"the router's ensemble size must be an integer >= 1, got {count!r}")
         engine.check_state(state, engine.router_state_shapes(config), "router")
         self.router = engine.make_router(config, state)
         self.router_config, self.router_state = config, state

@@ -185,6 +185,16 @@ def test_zoo_saves_and_verifies_the_router(tiny_zoo: Path, tmp_path: Path) -> No
         Zoo.load(other)
 
 
+@pytest.mark.parametrize("size", [0, "2", True, 1.5])
+def test_zoo_refuses_a_bad_ensemble_size(tiny_zoo: Path, tmp_path: Path, size) -> None:
+    _with_router(tiny_zoo, tmp_path / "z")
+    manifest = json.loads((tmp_path / "z" / "zoo.json").read_text())
+    manifest["router"]["config"]["ensemble"] = size
+    (tmp_path / "z" / "zoo.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZooError, match="ensemble size"):
+        Zoo.load(tmp_path / "z")
+
+
 def test_editing_members_drops_the_router(tiny_zoo: Path, tmp_path: Path) -> None:
     zoo = _with_router(tiny_zoo, tmp_path / "z")
     assert zoo.subset(zoo.names).router is not None
