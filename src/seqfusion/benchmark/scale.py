@@ -106,10 +106,11 @@ def measure(cmd: list[str], tmp: Path) -> dict[str, Any]:
 
 
 def _git() -> dict[str, Any]:
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
+    """The commit and whether code differs from it (the other benchmarks' fresh results in
+    ``benchmarks/results/`` do not count, as in every other report)."""
+    from seqfusion.benchmark.report import git_commit, git_dirty
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    return {"commit": git_commit(), "dirty": git_dirty()}
 
 
 def _versions() -> dict[str, str]:
