@@ -1199,7 +1199,10 @@ class Router:
                threads: int | None = None, chunk: int = 1024) -> np.ndarray:
         """Logits ``[n, n_members]`` float32: the MLP (exact GELU) on :meth:`features`, rows in
         chunks of ``chunk`` over ``threads`` threads (None: usable CPUs)."""
-        feats = self.features(x, emb, freq)
+        return self.mlp(self.features(x, emb, freq), threads, chunk)
+
+    def mlp(self, feats: np.ndarray, threads: int | None = None, chunk: int = 1024) -> np.ndarray:
+        """The MLP's logits ``[n, n_members]`` float32 on a feature matrix from :meth:`features`."""
         out = np.empty((len(feats), self.n_members), dtype=np.float32)
 
         def run(lo: int) -> None:
@@ -1220,7 +1223,12 @@ class Router:
         """Softmax of ``logits / temperature`` in float64: ``[n, n_members]`` for normalized
         contexts ``x [n, T]``, embeddings ``emb [n, d]`` and frequency class indices
         ``freq [n]`` (None: unknown)."""
-        z = self.logits(x, emb, freq, threads).astype(np.float64) / temperature
+        return self.softmax(self.logits(x, emb, freq, threads), temperature)
+
+    @staticmethod
+    def softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+        """Softmax of ``logits / temperature`` over members, in float64."""
+        z = logits.astype(np.float64) / temperature
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
@@ -1252,10 +1260,12 @@ class RouterEnsemble:
     def weights(self, x: np.ndarray, emb: np.ndarray, temperature: float = 1.0,
                 freq: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
         """Mean over the routers of :meth:`Router.weights`: ``[n, n_members]`` float64
-        (added in router order, so a row's weights never depend on the other rows)."""
-        out = self.routers[0].weights(x, emb, temperature, freq, threads)
+        (added in router order, so a row's weights never depend on the other rows). The
+        routers share their inputs, so the features are computed once."""
+        feats = self.routers[0].features(x, emb, freq)
+        out = Router.softmax(self.routers[0].mlp(feats, threads), temperature)
         for r in self.routers[1:]:
-            out += r.weights(x, emb, temperature, freq, threads)
+            out += Router.softmax(r.mlp(feats, threads), temperature)
         out /= len(self.routers)
         return out
 
