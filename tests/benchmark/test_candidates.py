@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from seqfusion import history
+from seqfusion import SeqFusion, history
 from seqfusion.benchmark import candidates as cd
 from seqfusion.benchmark import realuse as ru
 from seqfusion.benchmark.cli import main
@@ -25,6 +25,8 @@ def test_scores_bound_the_fused_forecast_from_below() -> None:
     fused score is the realuse protocol's score of the same forecast."""
     data = toy_data()
     fused, cands, weights = cd.candidate_forecasts(None, data.contexts(), data.horizon, "D")
+    np.testing.assert_array_equal(fused, SeqFusion.from_pretrained().predict_histories(data.contexts(), data.horizon,
+                                                                                       freq="D"))
     out = cd.score(data, fused, cands, weights)
     rel = out["relative_mase"]
     assert set(rel) == {cd.FUSED, *history.CANDIDATES, cd.BEST, cd.ORACLE}
