@@ -223,3 +223,179 @@ def test_m4_hourly_seasonal_naive_matches_published() -> None:
     ref = published_seasonal_naive(GIFT / "published.csv").loc["m4_hourly/H/short"]
     assert ours["mase"] == pytest.approx(ref[published.MASE], abs=1e-3)
     assert ours["crps"] == pytest.approx(ref[published.CRPS], abs=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# evaluate.py: the scoring glue around a forecaster (a stand-in model, no data)
+
+class _LastValueModel:
+    """Stands in for SeqFusion: point = last present value; quantile q = point + (q - 0.5) * spread."""
+
+    min_length = 4
+
+    def __init__(self, spread: float = 2.0) -> None:
+        self.spread = spread
+        self.calls: list[dict] = []
+
+    def predict_histories(self, histories, horizon, freq=None, k=None, quantiles=None):
+        self.calls.append({"lengths": [len(h) for h in histories], "horizon": horizon, "freq": freq,
+                           "quantiles": quantiles, "nan": [bool(np.isnan(h).any()) for h in histories]})
+        last = np.array([h[np.isfinite(h)][-1] for h in histories])
+        point = np.repeat(last[:, None], horizon, axis=1)
+        if quantiles is None:
+            return point
+        q = np.asarray(quantiles)
+        return point[:, :, None] + (q - 0.5)[None, None, :] * self.spread
+
+
+def _synthetic_task(name: str = "m4_hourly/H/short", n_windows: int = 2, horizon: int = 3, season: int = 2):
+    rng = np.random.default_rng(0)
+    series = [np.cumsum(rng.normal(size=30)) + 50 + 10 * k for k in range(3)]
+    series[1][4] = np.nan                                          # a missing value the model must receive
+    base = P.CONFIGS[name]
+    cfg = P.Config(base.dataset, base.key, base.freq, base.term, lambda root: series, "synthetic", base.match)
+    ws = P.split_windows(series, horizon, n_windows)
+    return P.Task(cfg, horizon, n_windows, season, len(series), 30, ws)
+
+
+def test_evaluate_pandas_freq() -> None:
+    from benchmarks.gift.evaluate import pandas_freq
+
+    assert [pandas_freq(f) for f in ("H", "h", "2H", "D", "W", "M", "Q", "A", "10T", "10S")] == [
+        "h", "h", "2h", "D", "W", "M", "Q", "Y", "10min", "10s"]
+    with pytest.raises(ValueError):
+        pandas_freq("L")
+    for cfg in P.CONFIGS.values():                                  # every rebuilt config has one
+        pandas_freq(cfg.freq)
+
+
+def test_evaluate_forecast_passes_whole_histories_and_scores() -> None:
+    from benchmarks.gift.evaluate import forecast, score_forecasts
+
+    task = _synthetic_task()
+    model = _LastValueModel()
+    fc = forecast(model, task)
+    assert len(model.calls) == 2                                     # with quantiles, then the point forecast
+    first, second = model.calls
+    assert first["lengths"] == [w.cut for w in task.windows]         # each window's whole history
+    assert first["horizon"] == 3 and first["freq"] == "h" and second["freq"] == "h"
+    assert first["quantiles"] == list(P.QUANTILES) and second["quantiles"] is None
+    assert any(first["nan"]) and fc["filled"] == 0                   # missing values go to the model as they are
+    assert fc["quantiles"].shape == (len(task.windows), 9, 3) and fc["point"].shape == (len(task.windows), 3)
+    out = score_forecasts(task, fc["quantiles"], fc["point"])
+    np.testing.assert_allclose(fc["quantiles"][:, 4, :], fc["point"])
+    assert out["mase"] == pytest.approx(P.mase(task.windows, fc["point"], task.season))
+    assert out["mase_point"] == pytest.approx(out["mase"]) and out["median_point_gap"] == 0.0
+    # CRPS from the [n, Q, H] layout: level k is point + (q_k - 0.5) * 2
+    q = np.array(P.QUANTILES)
+    manual = np.stack([fc["point"] + (qk - 0.5) * 2.0 for qk in q], axis=1)
+    assert out["crps"] == pytest.approx(P.weighted_quantile_loss(task.futures, manual))
+    y = task.futures
+    by_hand = np.mean([np.sum(2 * np.abs((y - f) * ((f >= y) - qk))) / np.sum(np.abs(y))
+                       for qk, f in zip(q, manual.transpose(1, 0, 2))])
+    assert out["crps"] == pytest.approx(by_hand)
+
+
+def test_evaluate_perfect_forecasts_score_zero() -> None:
+    from benchmarks.gift.evaluate import score_forecasts
+
+    task = _synthetic_task()
+    y = task.futures
+    out = score_forecasts(task, np.repeat(y[:, None, :], 9, axis=1), y)
+    assert out["mase"] == 0.0 and out["mase_point"] == 0.0 and out["crps"] == 0.0
+    with pytest.raises(ValueError):                                  # MASE needs the median
+        score_forecasts(task, np.repeat(y[:, None, :], 2, axis=1), y, quantiles=[0.1, 0.9])
+
+
+def test_evaluate_fills_only_too_short_histories() -> None:
+    from benchmarks.gift.evaluate import model_histories
+
+    h_ok = np.array([1.0, np.nan, 3.0, 4.0, 5.0])
+    h_short = np.array([np.nan, np.nan, 2.0, np.nan, 6.0])
+    cfg = P.CONFIGS["hospital/M/short"]
+    task = P.Task(cfg, 1, 1, 12, 2, 6, [P.Window(0, 0, 5, h_ok, np.array([6.0])),
+                                         P.Window(1, 0, 5, h_short, np.array([7.0]))])
+    out, filled = model_histories(task, min_length=4)
+    assert filled == 1
+    assert np.isnan(out[0][1])                                       # enough values: passed as it is
+    np.testing.assert_array_equal(out[1], [2, 2, 2, 2, 6])           # last value, leading from the first
+
+
+def test_evaluate_ratios_and_geomeans() -> None:
+    from benchmarks.gift.evaluate import OURS, geomean, geomeans, relative_scores
+
+    pub = pd.DataFrame({"model": ["seasonal_naive", "seasonal_naive", "good", "good"],
+                        "config": ["a/H/short", "b/D/short", "a/H/short", "b/D/short"],
+                        "mase": [2.0, 1.0, 1.0, 0.5], "crps": [0.4, 0.2, 0.1, 0.2],
+                        "leakage": "No", "type": "x"}).set_index(["model", "config"])
+    ours = {"a/H/short": {"mase": 1.0, "crps": 0.2}, "b/D/short": {"mase": 2.0, "crps": 0.1}}
+    rel = relative_scores(ours, pub, ["a/H/short", "b/D/short"], models=["good", "seasonal_naive", "absent"])
+    assert rel[OURS]["a/H/short"] == {"mase": 0.5, "crps": 0.5}
+    assert rel[OURS]["b/D/short"] == {"mase": 2.0, "crps": 0.5}
+    assert rel["seasonal_naive"]["b/D/short"] == {"mase": 1.0, "crps": 1.0}
+    assert math.isnan(rel["absent"]["a/H/short"]["mase"])
+    gm = geomeans(rel, ["a/H/short", "b/D/short"])
+    assert gm[OURS]["mase"] == pytest.approx(1.0) and gm[OURS]["crps"] == pytest.approx(0.5)
+    assert gm["good"]["mase"] == pytest.approx(0.5) and gm["good"]["crps"] == pytest.approx(math.sqrt(0.25))
+    assert math.isnan(gm["absent"]["mase"]) and math.isnan(geomean([]))
+
+
+def test_evaluate_leakage_marks_from_a_manifest() -> None:
+    from benchmarks.gift.evaluate import leakage, zoo_roles
+
+    manifest = {
+        "ptms": [{"name": "hospital_dlinear", "source": "hospital"}, {"name": "naive", "source": ""}],
+        "info": {
+            "pruned": ["m4_hourly_patchtst"],
+            "config": {"members": [{"name": "m4_hourly_patchtst", "source": "m4_hourly"},
+                                   {"name": "hospital_dlinear", "source": "hospital"}]},
+            "extractor_training": {"pool_counts": {"fred_md@12": 3, "hospital": 5}},
+            "transfer": {"cols": ["hospital", "m4_hourly"]},
+            "router": {"groups": {"carparts": 230, "hospital": 3000}},
+        },
+    }
+    roles = zoo_roles(manifest)
+    assert roles["hospital"] == ["member", "extractor", "transfer matrix", "router"]
+    assert roles["m4_hourly"] == ["pruned member", "transfer matrix"]
+    assert roles["fred_md"] == ["extractor"] and "" not in roles
+    assert leakage("hospital/M/short", roles)["mark"] == "yes, incl. test"
+    assert leakage("car_parts/M/short", roles) == {"mark": "yes, incl. test", "sources": {"carparts": ["router"]}}
+    assert leakage("m4_hourly/H/short", roles)["mark"] == "yes, histories"     # the train file only
+    assert leakage("m4_weekly/W/short", roles)["mark"] == "no"
+    assert leakage("ett1/D/short", roles) == {"mark": "no", "sources": {}}
+    assert leakage("electricity/H/short", roles)["mark"] == "unknown"
+
+
+def test_evaluate_rows_comparison_and_report() -> None:
+    from benchmarks.gift.evaluate import OURS, comparison, evaluate_task, markdown, published_table
+
+    published = published_table(GIFT / "published.csv")
+    roles = {"m4_hourly": ["router"]}
+    rows = [evaluate_task(_LastValueModel(), _synthetic_task("m4_hourly/H/short"), roles, published),
+            evaluate_task(_LastValueModel(), _synthetic_task("ett1/D/short"), roles, published),
+            evaluate_task(_LastValueModel(), _synthetic_task("solar/W/short"), roles, published)]
+    assert [r["trained_on"]["mark"] for r in rows] == ["yes, histories", "no", "no"]
+    assert rows[0]["published_snaive_mase"] == pytest.approx(1.1932, abs=1e-4)
+    cmp_ = comparison(rows, published)
+    assert cmp_["same"]["configs"] == ["m4_hourly/H/short", "ett1/D/short"]
+    assert cmp_["same"]["configs_not_trained_on"] == ["ett1/D/short"]
+    assert cmp_["approximate"]["configs"] == ["solar/W/short"]
+    rel = cmp_["same"]["relative"]
+    assert rel[OURS]["m4_hourly/H/short"]["mase"] == pytest.approx(rows[0]["mase"] / rows[0]["published_snaive_mase"])
+    assert rel["seasonal_naive"]["ett1/D/short"]["crps"] == pytest.approx(1.0)
+    solar = cmp_["approximate"]["relative"][OURS]["solar/W/short"]   # ours over our SeasonalNaive
+    assert solar["mase"] == pytest.approx(rows[2]["mase"] / rows[2]["snaive_mase"])
+    gm = cmp_["same"]["geomean"][OURS]["mase"]
+    assert gm == pytest.approx(math.sqrt(rel[OURS]["m4_hourly/H/short"]["mase"] * rel[OURS]["ett1/D/short"]["mase"]))
+    res = {
+        "generated_by": "test", "gift_eval_commit": "x", "configs": rows, "comparison": cmp_,
+        "provenance": {"commit": "c", "dirty": True, "dirty_paths": ["a"], "benchmark_code_dirty": False,
+                       "code": {"source": "working tree", "commit": "c", "dirty": True, "modified": ["a"]}},
+        "zoo": {"name": "test", "path": "z", "built": "now", "manifest_sha256": None, "members": ["m"],
+                "settings": {"k": 1}},
+        "versions": {"python": "3"}, "machine": {"cpus": 2, "niceness": 10},
+        "seconds": {"total": 1.0, "model_load": 0.5},
+    }
+    text = markdown(res)
+    assert "| **seqfusion** |" in text and "geo-mean (2)" in text and "not trained on (1)" in text
+    assert "| solar/W/short | no |" in text and "| m4_hourly/H/short | yes, histories | m4_hourly: router |" in text
