@@ -16,8 +16,11 @@ the torch module than torch's float32 evaluation is (within a factor of 3):
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +42,8 @@ from seqfusion.build.rollout import rollout as torch_rollout
 from seqfusion.build.router import Router as TorchRouter
 from seqfusion.build.router import RouterEnsemble as TorchRouterEnsemble
 from seqfusion.build.router import router_module
+from seqfusion.engine.matmul import sum_features
+from seqfusion.engine.threads import find_blas_local_threads, is_exact, parallel_map
 from seqfusion.errors import ZooError
 from seqfusion.forecaster import SeqFusion
 from seqfusion.frequency import CLASSES
@@ -529,6 +534,60 @@ def test_wrong_tensor_shapes_are_rejected() -> None:
         engine.build_model("lstm", {})
 
 
+def _defaults(params: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in params.items() if k not in ("self", "ensemble")}
+
+
+@pytest.mark.parametrize("name", [*torch_architectures(), "extractor", "router"])
+def test_configs_take_the_torch_modules_parameters_and_defaults(name: str) -> None:
+    """Each configuration class has the torch module's keyword arguments, with its defaults
+    (a required argument has none); ``ensemble`` is the router ensemble's size."""
+    if name == "extractor":
+        torch_cls, config_cls = TorchExtractor, engine.ExtractorConfig
+    elif name == "router":
+        torch_cls, config_cls = TorchRouter, engine.RouterConfig
+    else:
+        torch_cls, config_cls = type(build_torch_model(name)), engine.model_class(name).Config
+    expected = {k: p.default for k, p in inspect.signature(torch_cls.__init__).parameters.items()}
+    got = {f.name: inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+           for f in dataclasses.fields(config_cls)}
+    assert _defaults(got) == _defaults(expected)
+
+
+def test_configs_fill_defaults_cast_values_and_reject_unknown_keys(tmp_path: Path) -> None:
+    c = engine.PatchTSTConfig.from_dict({"d_model": 32.0, "n_layers": "2"})
+    assert c == engine.PatchTSTConfig(d_model=32, n_layers=2) and type(c.d_model) is int
+    assert c.n_patches == 4 and engine.PatchTSTConfig.from_dict(c) is c
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.d_model = 8  # type: ignore[misc]
+    with pytest.raises(ZooError, match=r"^f\.safetensors: unknown dlinear config key\(s\): bogus, kernal "
+                                       r"\(known: input_length, horizon, kernel\)$"):
+        engine.build_model("dlinear", {"kernal": 5, "bogus": 1}, {}, where="f.safetensors")
+    with pytest.raises(ZooError, match="^router config lacks n_members$"):
+        engine.router_state_shapes({"hidden": 8})
+    with pytest.raises(ZooError, match="^extractor config: d_model must be a number, got 'wide'$"):
+        engine.Extractor.state_shapes({"d_model": "wide"})
+    with pytest.raises(ZooError, match="^extractor config: input_length must be a multiple of patch_len$"):
+        engine.ExtractorConfig.from_dict({"patch_len": 5})
+    with pytest.raises(ZooError, match=r"^router config: acf_lags must be in \[0, 33\]$"):
+        engine.make_router({"n_members": 2, "acf_lags": 40}, {})
+    with pytest.raises(ZooError, match=r"^PTM 'x': seasonal_naive config: period must be in \[1, 36\], got 40$"):
+        engine.build_model("seasonal_naive", {"period": 40}, where="PTM 'x'")
+    with pytest.raises(ZooError, match=r"drift config: damping must be in \(0, 1\], got 0.0"):
+        engine.build_model("drift", {"damping": 0})
+    # in a zoo manifest, the error names the member's weight file
+    zoo_dir = tmp_path / "zoo"
+    shutil.copytree(DEFAULT_ZOO, zoo_dir)
+    manifest = json.loads((zoo_dir / "zoo.json").read_text())
+    entry = manifest["ptms"][0]
+    entry["config"]["bogus"] = 1
+    (zoo_dir / "zoo.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZooError, match=re.escape(f"{entry['name']}.safetensors: unknown {entry['architecture']} "
+                                                 "config key(s): bogus (known: ")) as info:
+        Zoo.load(zoo_dir)
+    assert "\n" not in str(info.value)
+
+
 # ---------------------------------------------------------------------- batch-invariant products
 @settings(max_examples=40, deadline=None)
 @given(m=st.integers(1, 300), k=st.integers(1, 300), n=st.integers(1, 700), lo=st.integers(0, 700),
@@ -574,10 +633,10 @@ def test_feature_sums_of_one_column_match_any_batch(k: int, cols: int, j: int, s
     rng = np.random.default_rng(k * 13 + cols)
     x = rng.standard_normal(((2,) if stacked else ()) + (k, cols)).astype(np.float32)
     full = np.empty(x.shape[:-2] + (cols,), dtype=np.float32)
-    engine._sum_features(x, full, square=square)
+    sum_features(x, full, square=square)
     j = min(j, cols - 1)
     one = np.empty(x.shape[:-2] + (1,), dtype=np.float32)
-    engine._sum_features(np.ascontiguousarray(x[..., j : j + 1]), one, square=square)
+    sum_features(np.ascontiguousarray(x[..., j : j + 1]), one, square=square)
     np.testing.assert_array_equal(one, full[..., j : j + 1])
     np.testing.assert_allclose(full, (x * x if square else x).sum(axis=-2), rtol=1e-5, atol=1e-4)
 
@@ -621,7 +680,7 @@ def test_products_from_worker_threads_are_the_same_bits(contexts: np.ndarray) ->
     a = rng.standard_normal((5, 64, 65)).astype(np.float32)
     b = rng.standard_normal((5, 65, 1024)).astype(np.float32)
     whole = engine.matmul_cols(a, b)
-    parts = list(engine._parallel_map(lambda lo: engine.matmul_cols(a, b[..., lo : lo + 100]),
+    parts = list(parallel_map(lambda lo: engine.matmul_cols(a, b[..., lo : lo + 100]),
                                       range(0, 1024, 100), threads=2))
     np.testing.assert_array_equal(np.concatenate(parts, axis=-1), whole)
 
@@ -633,11 +692,11 @@ def test_plain_products_outside_exact_mode() -> None:
     with engine.settings(exact=False):
         np.testing.assert_array_equal(engine.matmul_cols(a, b), np.matmul(a, b))
         np.testing.assert_array_equal(engine.matmul_rows(b.T, a.T), np.matmul(b.T, a.T))
-    assert engine._exact()  # the setting ends with its block
+    assert is_exact()  # the setting ends with its block
 
 
 def test_blas_thread_count_is_restored() -> None:
-    fn = engine._find_blas_local_threads()
+    fn = find_blas_local_threads()
     if fn is None:
         pytest.fail("numpy's OpenBLAS thread setter was not found: forecasts may depend on the batch")
     previous = fn(3)

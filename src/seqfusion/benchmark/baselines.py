@@ -342,8 +342,10 @@ def source_digest() -> str:
     from seqfusion import engine, forecaster, history, preprocess, quantiles
 
     digest = hashlib.sha256()
-    for module in (forecaster, history, quantiles, engine, preprocess):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    engine_files = sorted(Path(str(engine.__file__)).parent.glob("*.py"))  # a package: every module
+    for file in [*(Path(str(m.__file__)) for m in (forecaster, history, quantiles)), *engine_files,
+                 Path(str(preprocess.__file__))]:
+        digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 
