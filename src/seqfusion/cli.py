@@ -5,20 +5,23 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from seqfusion.errors import SeqFusionError
 
+if TYPE_CHECKING:  # pandas is imported by the commands that read data, inside main's error handling
+    import pandas as pd
 
-def _read_input(path: str, fmt: str, dayfirst: bool | None, date_format: str | None
-                ) -> tuple[pd.DataFrame, str]:
+
+def _read_input(path: str, fmt: str, dayfirst: bool | None, date_format: str | None,
+                sep: str | None = None, decimal: str | None = None) -> tuple[pd.DataFrame, str]:
     """Read a CSV / Parquet file and its time column (once, with the date options)."""
+    import pandas as pd
+
     from seqfusion.files import read_table
     from seqfusion.frames import LONG_COLUMNS, TIME_COLUMNS, to_datetime
 
-    df = read_table(path)
+    df = read_table(path, sep, decimal)
     if fmt == "auto":
         fmt = "long" if set(LONG_COLUMNS) <= set(df.columns) else "wide"
     if fmt == "long":
@@ -34,6 +37,8 @@ def _read_input(path: str, fmt: str, dayfirst: bool | None, date_format: str | N
 
 
 def _history_and_forecast(df: pd.DataFrame, out: pd.DataFrame, fmt: str) -> tuple[dict, dict]:
+    import pandas as pd
+
     from seqfusion.frames import parse
 
     parsed = parse(df)
@@ -60,7 +65,10 @@ def _streamable(args: argparse.Namespace) -> bool:
     if args.format == "wide" or args.plot or args.explain or not Path(args.input).exists():
         return False
     try:
-        return set(LONG_COLUMNS) <= set(columns(args.input))
+        from seqfusion.files import csv_options, is_parquet
+
+        csv = None if is_parquet(args.input) else csv_options(args.input, args.sep, args.decimal)
+        return set(LONG_COLUMNS) <= set(columns(args.input, csv))
     except SeqFusionError:
         return False  # the in-memory reader says what is wrong, as before
 
@@ -68,6 +76,8 @@ def _streamable(args: argparse.Namespace) -> bool:
 def _check_engine_options(args: argparse.Namespace) -> None:
     if args.engine != "dask" and (args.workers is not None or args.scheduler is not None):
         raise SeqFusionError("--workers and --scheduler need --engine dask")
+    if args.engine != "dask" and args.overwrite:
+        raise SeqFusionError("--overwrite needs --engine dask (the local engine replaces an output file whole)")
     if args.engine == "dask":
         if args.workers is not None and args.scheduler is not None:
             raise SeqFusionError("give --workers (a local cluster) or --scheduler (an existing one), not both")
@@ -75,6 +85,8 @@ def _check_engine_options(args: argparse.Namespace) -> None:
             raise SeqFusionError("--plot and --explain need --engine local")
         if args.on_error != "fail":
             raise SeqFusionError("--on-error skip needs --engine local")
+        if args.format == "wide":
+            raise SeqFusionError("--format wide needs --engine local (--engine dask reads long input)")
         if not args.output or args.output == "-":
             raise SeqFusionError("--engine dask writes a Parquet folder: give --output")
 
@@ -107,10 +119,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
                                       selection=args.selection, normalization=args.normalization,
                                       router_temperature=args.router_temperature, history=args.history,
-                                      exact=args.exact)
+                                      exact=args.exact, min_length=args.min_length)
     if stream:
         return _forecast_stream(args, model)
-    df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format)
+    df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format, args.sep, args.decimal)
     plot_levels = args.level or ([80.0, 95.0] if args.plot else None)  # one forecast serves both
     if args.quantiles:
         full = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq, level=plot_levels)
@@ -168,7 +180,8 @@ def _forecast_stream(args: argparse.Namespace, model: Any) -> int:
     output = args.output if args.output and args.output != "-" else None
     summary = forecast_file(model, args.input, output, args.horizon, freq=args.freq, chunk_size=args.chunk_size,
                             on_error=args.on_error, dayfirst=args.dayfirst, date_format=args.date_format,
-                            warn=warn, quantiles=args.quantiles, level=args.level)
+                            warn=warn, quantiles=args.quantiles, level=args.level, sep=args.sep,
+                            decimal=args.decimal)
     if summary.skipped:
         where = f"; see {errors_path(output)}" if output else ""
         warn(f"{summary.skipped} series could not be forecast{where}")
@@ -243,6 +256,13 @@ def _open_interval(low: float, high: float, what: str) -> Any:
     return parse
 
 
+def _one_char(text: str) -> str:
+    value = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if len(value) != 1 or value in "\n\r\"":
+        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), got {text!r}")
+    return value
+
+
 _quantile = _open_interval(0, 1, "a quantile level")
 _level = _open_interval(0, 100, "a level in percent")
 
@@ -270,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--dayfirst", action="store_true", default=None,
                     help="read text dates day-first (01/02/2020 = 1 February)")
     fc.add_argument("--date-format", default=None, help="strftime format of the dates, e.g. %%d.%%m.%%Y")
+    fc.add_argument("--sep", type=_one_char, default=None,
+                    help="CSV column separator (default: found in the file among , ; tab |)")
+    fc.add_argument("--decimal", type=_one_char, default=None,
+                    help="CSV decimal mark (default: ',' when the separator is not ',' and numbers such as "
+                         "10,5 appear, else '.')")
     fc.add_argument("--output", "-o",
                     help="write the forecast here: .parquet/.pq as Parquet, else CSV (default: stdout)")
     fc.add_argument("--quantiles", type=_quantile, nargs="+", default=None, metavar="Q",
@@ -287,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--plot", help="draw history, forecast and its 80%% / 95%% intervals (or --level) "
                                    "per variate into this PNG")
     fc.add_argument("--explain", action="store_true", help="print the chosen PTMs to stderr")
+    fc.add_argument("--min-length", type=_positive_int, default=None,
+                    help="shortest history forecast, in finite points (default: 8; at most the zoo's input "
+                         "length, 36); shorter series are an error, or skipped with --on-error skip")
     fc.add_argument("--chunk-size", type=_positive_int, default=10_000,
                     help="long input: series forecast per chunk; memory grows with it (default: 10000)")
     fc.add_argument("--on-error", choices=["fail", "skip"], default="fail",
@@ -300,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: one per usable CPU)")
     fc.add_argument("--scheduler", default=None,
                     help="--engine dask: address of a running Dask scheduler (e.g. tcp://host:8786)")
+    fc.add_argument("--overwrite", action="store_true",
+                    help="--engine dask: replace an existing output folder of Parquet part files (a previous "
+                         "forecast); a folder holding any other file, or the input, is never replaced")
     fc.set_defaults(func=cmd_forecast)
 
     zoo = sub.add_parser("zoo", help="inspect, build or extend a model zoo")
@@ -324,6 +355,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``seqfusion`` command; returns its exit status. Ctrl-C anywhere (even while
+    modules load) ends it with one line and status 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("seqfusion: interrupted (no output written)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["benchmark"]:
         from seqfusion.benchmark.cli import main as bench_main
