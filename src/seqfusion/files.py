@@ -6,12 +6,16 @@ write never leaves a file that looks complete; an output may never be one of the
 """
 from __future__ import annotations
 
+import csv
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES
 
 from seqfusion.errors import SeqFusionError
 
@@ -23,15 +27,73 @@ def is_parquet(path: str | Path) -> bool:
     return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet (``.parquet``/``.pq``) file of series."""
+CSV_SEPARATORS = (",", ";", "\t", "|")
+_SAMPLE_BYTES = 1 << 16
+
+
+def csv_options(path: str | Path, sep: str | None = None, decimal: str | None = None) -> dict[str, Any]:
+    """``pd.read_csv`` keywords for the CSV file ``path``: its separator and decimal mark,
+    and ``unique_id`` read as text (ids such as ``007`` or ``NA`` are kept verbatim).
+
+    ``sep`` / ``decimal``: as given, else found in the first 64 KiB: the separator is the
+    one of ``, ; tab |`` that splits the header and the next lines into the same number of
+    fields (most fields wins); the decimal mark is ``,`` when the separator is not ``,``
+    and numbers such as ``10,5`` appear. SeqFusionError when no separator fits.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            sample = fh.read(_SAMPLE_BYTES)
+    except OSError as exc:
+        raise SeqFusionError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    if len(sample) == _SAMPLE_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    lines = lines[:50]
+    if sep is None:
+        sep = _find_separator(path, lines)
+    if decimal is None:
+        decimal = "," if sep != "," and any(_DECIMAL_COMMA.search(ln) for ln in lines[1:]) else "."
+    if sep == decimal:
+        raise SeqFusionError(f"{path}: the separator and the decimal mark are both {sep!r}")
+    header = next(csv.reader(lines[:1], delimiter=sep), []) if lines else []
+    options: dict[str, Any] = {"sep": sep, "decimal": decimal}
+    if "unique_id" in header:
+        # ids are text; the other columns keep pandas' usual missing-value words
+        na = {c: sorted(STR_NA_VALUES) for c in header if c != "unique_id"}
+        options.update(dtype={"unique_id": str}, keep_default_na=False, na_values=na | {"unique_id": [""]})
+    return options
+
+
+_DECIMAL_COMMA = re.compile(r"(?:^|[;\t|])\s*-?\d+,\d+(?:[eE][-+]?\d+)?\s*(?:$|[;\t|])")
+
+
+def _find_separator(path: str | Path, lines: list[str]) -> str:
+    if not lines:
+        return ","
+    best, best_fields = ",", 1
+    for sep in CSV_SEPARATORS:
+        counts = [len(next(csv.reader([ln], delimiter=sep), [])) for ln in lines]
+        rows_agree = sum(c == counts[0] for c in counts[1:]) >= 0.8 * (len(counts) - 1)
+        if counts[0] > best_fields and rows_agree:
+            best, best_fields = sep, counts[0]
+    if best_fields == 1 and len(lines) > 1:
+        data_fields = max(len(next(csv.reader([ln], delimiter=","), [])) for ln in lines[1:])
+        if data_fields > 1:  # a one-field header over rows that split: not a table we can read
+            raise SeqFusionError(f"{path}: cannot tell the column separator (the header has one field, the rows "
+                                 "more): pass --sep (and --decimal for decimal commas)")
+    return best
+
+
+def read_table(path: str | Path, sep: str | None = None, decimal: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet (``.parquet``/``.pq``) file of series (CSV: see
+    :func:`csv_options`)."""
     p = Path(path)
     if not p.exists():
         raise SeqFusionError(f"{path}: file not found")
     if p.is_dir() and not is_parquet(p):
         raise SeqFusionError(f"{path}: is a directory, not a file")
     try:
-        df = pd.read_parquet(p) if is_parquet(p) else pd.read_csv(p)
+        df = pd.read_parquet(p) if is_parquet(p) else pd.read_csv(p, **csv_options(p, sep, decimal))
     except ImportError:
         raise SeqFusionError("reading Parquet needs pyarrow: pip install 'seqfusion[parquet]'") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
@@ -39,6 +101,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise SeqFusionError(f"{path}: cannot read as {'Parquet' if is_parquet(p) else 'CSV'} ({first})") from None
     if df.empty:
         raise SeqFusionError(f"{path}: no data rows")
+    if not is_parquet(p) and not isinstance(df.index, pd.RangeIndex):  # rows longer than the header
+        raise SeqFusionError(f"{path}: rows have more fields than the header: check the separator (--sep) and "
+                             "the decimal mark (--decimal)")
     return df
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -33,13 +34,15 @@ class SeriesIndexes(Sequence[pd.Index]):
     made on demand (a million series need not hold a million index objects).
 
     ``rows``: all rows' stamps sorted by series then time; series ``i`` is
-    ``rows[starts[i]:ends[i]]``. ``stamps_ns``: the same stamps as int64 nanoseconds (UTC
-    for zone-aware ones), or None for integer / float stamps.
+    ``rows[starts[i]:ends[i]]``. ``stamps``: the same stamps as int64 counts of their own
+    unit (UTC for zone-aware ones), ``unit_ns`` nanoseconds each, or None for integer /
+    float stamps. (Counting in the stamps' unit keeps dates outside the nanosecond range,
+    1677-2262, exact.)
     """
 
     def __init__(self, rows: pd.Index, starts: np.ndarray, ends: np.ndarray,
-                 stamps_ns: np.ndarray | None) -> None:
-        self.rows, self.starts, self.ends, self.stamps_ns = rows, starts, ends, stamps_ns
+                 stamps: np.ndarray | None, unit_ns: int = 1) -> None:
+        self.rows, self.starts, self.ends, self.stamps, self.unit_ns = rows, starts, ends, stamps, unit_ns
         self.lengths = ends - starts
 
     def __len__(self) -> int:
@@ -56,13 +59,14 @@ class SeriesIndexes(Sequence[pd.Index]):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self.rows[int(self.starts[i]): int(self.ends[i])]
 
-    def stack_ns(self, rows: np.ndarray) -> np.ndarray:
-        """Stamps in nanoseconds of series ``rows``, all of one length: ``[len(rows), L]``."""
-        if self.stamps_ns is None:
-            raise ValueError("integer or float stamps have no nanoseconds")
+    def stack(self, rows: np.ndarray) -> np.ndarray:
+        """Stamps (in units of ``unit_ns`` nanoseconds) of series ``rows``, all of one
+        length: ``[len(rows), L]``."""
+        if self.stamps is None:
+            raise ValueError("integer or float stamps have no time unit")
         rows = np.asarray(rows, dtype=np.int64)
         width = int(self.lengths[rows[0]]) if len(rows) else 0
-        return self.stamps_ns[self.starts[rows][:, None] + np.arange(width)[None, :]]
+        return self.stamps[self.starts[rows][:, None] + np.arange(width)[None, :]]
 
 
 @dataclass
@@ -86,6 +90,12 @@ def parse(y: Any, dayfirst: bool | None = None, date_format: str | None = None) 
     if isinstance(y, pd.DataFrame):
         if set(LONG_COLUMNS) <= set(y.columns):
             return _parse_long(y, dayfirst, date_format)
+        if "unique_id" in y.columns:
+            missing = [c for c in LONG_COLUMNS if c not in y.columns]
+            others = [str(c) for c in y.columns if c not in LONG_COLUMNS]
+            raise SeqFusionError(f"long format needs columns unique_id, ds, y: missing {', '.join(missing)}"
+                                 + (f" (other columns: {', '.join(others)}; rename the values column to y)"
+                                    if others else ""))
         return _parse_wide(y, dayfirst, date_format)
     if isinstance(y, (np.ndarray, list, tuple)):
         kind, cols = array_series(y)
@@ -150,7 +160,7 @@ def _parse_long(df: pd.DataFrame, dayfirst: bool | None, date_format: str | None
     is_time = not pd.api.types.is_numeric_dtype(ds_col)
     if is_time:
         ds: pd.Index = to_datetime(ds_col, "ds", dayfirst, date_format)
-        stamps = ds.as_unit("ns").asi8  # UTC for zone-aware stamps: order is absolute time
+        stamps = ds.asi8  # in ds's unit, UTC for zone-aware stamps: order is absolute time
     else:
         ds = pd.Index(ds_col.to_numpy())
         if ds.hasnans:
@@ -160,12 +170,15 @@ def _parse_long(df: pd.DataFrame, dayfirst: bool | None, date_format: str | None
     codes, stamps = codes[order], stamps[order]
     same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
     if same.any():
-        raise SeqFusionError(f"series {ids[codes[1:][same][0]]!r} has duplicate timestamps")
+        dup = ids[codes[1:][same][0]]
+        raise SeqFusionError(f"series {(dup.item() if isinstance(dup, np.generic) else dup)!r} has duplicate "
+                             f"timestamps (first: {ds[order][1:][same][0]})")
     ends = np.cumsum(np.bincount(codes, minlength=len(ids)))
     starts = np.concatenate([[0], ends[:-1]])
     y, ds = y[order], ds[order]
     series = [y[a:b] for a, b in zip(starts, ends)]
-    index = SeriesIndexes(ds, starts, ends, stamps if is_time else None)
+    index = SeriesIndexes(ds, starts, ends, stamps if is_time else None,
+                          UNIT_NS[ds.unit] if isinstance(ds, pd.DatetimeIndex) else 1)
     return Parsed("long", series, list(ids), index, "ds")
 
 
@@ -254,6 +267,9 @@ def _read_dates(col: pd.Series, name: str, **kwargs: Any) -> pd.DatetimeIndex:
         except (ValueError, TypeError, OverflowError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             first = re.sub(r"\. You might want to try:.*", "", first)
+            if "Out of bounds nanosecond" in first:
+                first += "; pandas < 3 reads text dates in nanoseconds, 1677-09-21 to 2262-04-11 (pandas 3 reads "\
+                         "them in a unit that holds them)"
             raise SeqFusionError(f"column {name!r} cannot be read as timestamps ({first})") from None
 
 
@@ -302,20 +318,53 @@ def future_index(index: pd.Index | None, horizon: int, freq: Any = None) -> pd.I
             except SeqFusionError:
                 offset = None  # a class name such as "daily": use the stamps' own step
         if offset is not None:  # from the last stamp, so that pandas steps in local (wall) time
-            return pd.date_range(index[-1], periods=horizon + 1, freq=offset, unit=index.unit)[1:]
+            with _stamp_range(index, horizon):
+                return pd.date_range(index[-1], periods=horizon + 1, freq=offset, unit=index.unit)[1:]
         if len(index) < 2:
             raise SeqFusionError("cannot infer a time step from a single timestamp: pass freq")
-        steps = pd.Series(np.diff(index.as_unit("ns").asi8))
-        step = pd.Timedelta(int(steps.mode().iloc[0]), unit="ns")
+        steps = pd.Series(np.diff(index.asi8))
+        step = int(steps.mode().iloc[0])
         warnings.warn(
-            f"irregular timestamps: forecast stamps use the most common step ({step})",
+            f"irregular timestamps: forecast stamps use the most common step ({pd.Timedelta(step, unit=index.unit)})",
             UserWarning,
             stacklevel=3,
         )
-        return pd.DatetimeIndex([index[-1] + step * (i + 1) for i in range(horizon)]).as_unit(index.unit)
+        last = int(index.as_unit(index.unit).asi8[-1])
+        grid = _extend(np.array([[last]]), np.array([[step]]), horizon, index)[0]
+        out = pd.DatetimeIndex(grid.view(f"datetime64[{index.unit}]"))
+        return out.tz_localize("UTC").tz_convert(index.tz) if index.tz is not None else out
     vals = np.asarray(index)
     step = vals[-1] - vals[-2] if len(vals) >= 2 else 1
     return pd.Index(vals[-1] + step * np.arange(1, horizon + 1))
+
+
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _stamp_error(index: pd.DatetimeIndex, horizon: int) -> SeqFusionError:
+    end = "2262-04-11" if index.unit == "ns" else "year 9999"
+    return SeqFusionError(f"the forecast's time stamps ({horizon} steps after {index[-1]}) run past the last date "
+                          f"datetime64[{index.unit}] holds ({end}): shorten the horizon"
+                          + (" or give the stamps in seconds (datetime64[s])" if index.unit == "ns" else ""))
+
+
+@contextmanager
+def _stamp_range(index: pd.DatetimeIndex, horizon: int) -> Iterator[None]:
+    """Stamps that overflow their unit become a one-line SeqFusionError."""
+    try:
+        yield
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        raise _stamp_error(index, horizon) from None
+
+
+def _extend(last: np.ndarray, step: np.ndarray, horizon: int, index: pd.DatetimeIndex) -> np.ndarray:
+    """``last + step * (1..horizon)`` ``[n, H]`` in int64, refused when it would overflow
+    (or pass year 9999, where pandas' stamps end)."""
+    end = last.astype(np.float64) + step.astype(np.float64) * horizon
+    limit = min(float(np.iinfo(np.int64).max), 253402300799.0 * 10**9 / UNIT_NS[index.unit])
+    if (np.abs(end) > limit * (1 - 1e-9)).any():  # float64 rounding: a few seconds of slack
+        raise _stamp_error(index, horizon)
+    return last + step * np.arange(1, horizon + 1)
 
 
 def assemble(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any = None) -> Any:
@@ -351,21 +400,22 @@ def _assemble_long(parsed: Parsed, forecast: np.ndarray, horizon: int, freq: Any
         step = np.array([ix[-1] - ix[-2] if len(ix) > 1 else 1 for ix in indexes])
         ds = (last[:, None] + step[:, None] * steps).ravel()
     else:
-        grid = np.empty((n, horizon), dtype=np.int64)  # ns since the epoch (UTC when zone-aware)
+        unit = first.unit  # every series of a long input shares its unit
+        grid = np.empty((n, horizon), dtype=np.int64)  # counts of `unit` since the epoch (UTC when zone-aware)
         regular = np.zeros(n, dtype=bool)
         if first.tz is None and (lengths >= 4).all() and len(set(lengths.tolist())) == 1 \
                 and _fixed_freq(first):
-            stamps = (indexes.stack_ns(np.arange(n)) if isinstance(indexes, SeriesIndexes)
-                      else np.stack([ix.as_unit("ns").asi8 for ix in indexes]))  # [n, L] ns
+            stamps = (indexes.stack(np.arange(n)) if isinstance(indexes, SeriesIndexes)
+                      else np.stack([ix.as_unit(unit).asi8 for ix in indexes]))  # [n, L]
             d = np.diff(stamps, axis=1)
             regular = (d == d[:, -1:]).all(axis=1)  # constant step: extend by that step
-            grid[regular] = stamps[regular, -1:] + d[regular, -1:] * steps
+            grid[regular] = _extend(stamps[regular, -1:], d[regular, -1:], horizon, first)
         for i in np.nonzero(~regular)[0]:
-            grid[i] = future_index(parsed.index[int(i)], horizon, freq).as_unit("ns").asi8
-        flat = pd.DatetimeIndex(grid.ravel().view("datetime64[ns]"))
+            grid[i] = future_index(parsed.index[int(i)], horizon, freq).as_unit(unit).asi8
+        flat = pd.DatetimeIndex(grid.ravel().view(f"datetime64[{unit}]"))
         if first.tz is not None:
             flat = flat.tz_localize("UTC").tz_convert(first.tz)
-        ds = flat.as_unit(first.unit)
+        ds = flat
     return pd.DataFrame({"unique_id": np.repeat(np.asarray(parsed.names, dtype=object), horizon),
                          "ds": ds, "y": forecast.ravel()})
 

@@ -159,21 +159,25 @@ def median_step_ns(index: pd.Index | None) -> int | None:
 
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return None
-    steps = np.diff(index.as_unit("ns").asi8)
+    from seqfusion.frames import UNIT_NS
+
+    steps = np.diff(index.asi8)
     steps = steps[steps > 0]
-    return int(np.median(steps)) if len(steps) else None
+    return int(np.median(steps)) * UNIT_NS[index.unit] if len(steps) else None
 
 
 @runtime_checkable
 class StackedStamps(Protocol):
     """Time indexes that hand out their stamps stacked by rows (``frames.SeriesIndexes``):
-    ``lengths [n]``, ``stamps_ns`` (None for integer or float stamps) and
-    ``stack_ns(rows) -> [len(rows), L]`` nanoseconds for rows of one length ``L``."""
+    ``lengths [n]``, ``stamps`` (None for integer or float stamps), ``unit_ns`` and
+    ``stack(rows) -> [len(rows), L]`` stamps of ``unit_ns`` nanoseconds for rows of one
+    length ``L``."""
 
     lengths: np.ndarray
-    stamps_ns: np.ndarray | None
+    stamps: np.ndarray | None
+    unit_ns: int
 
-    def stack_ns(self, rows: np.ndarray) -> np.ndarray: ...
+    def stack(self, rows: np.ndarray) -> np.ndarray: ...
 
 
 def median_steps_ns(indexes: Sequence[Any]) -> list[int | None]:
@@ -185,14 +189,14 @@ def median_steps_ns(indexes: Sequence[Any]) -> list[int | None]:
     if not isinstance(indexes, StackedStamps):
         return [median_step_ns(ix) for ix in indexes]
     out: list[int | None] = [None] * len(indexes)
-    if indexes.stamps_ns is None:
+    if indexes.stamps is None:
         return out
     for length in np.unique(indexes.lengths[indexes.lengths >= 3]):
         rows = np.flatnonzero(indexes.lengths == length)
-        steps = np.diff(indexes.stack_ns(rows), axis=1)
+        steps = np.diff(indexes.stack(rows), axis=1)
         positive = (steps > 0).all(axis=1)
         for i, med in zip(rows[positive], np.median(steps[positive], axis=1)):
-            out[i] = int(med)
+            out[i] = int(med) * indexes.unit_ns
         for i in rows[~positive]:
             out[i] = median_step_ns(indexes[i])
     return out
@@ -223,3 +227,33 @@ def aggregated_class(freq: str, factor: int) -> str:
     if cls == UNKNOWN or factor <= 1:
         return cls
     return step_class(_TYPICAL_STEP_NS[cls] * int(factor))
+
+
+def nominal_step_ns(freq: Any) -> int | None:
+    """The typical step of ``freq`` in nanoseconds (a pandas alias or offset: its own; a
+    class name: a typical one), None for ``unknown``."""
+    import pandas as pd
+
+    cls = frequency_class(freq)
+    if isinstance(freq, str) and freq.strip().lower() in _NAMES:
+        return _TYPICAL_STEP_NS.get(cls)
+    try:
+        offset = to_offset(freq)
+    except SeqFusionError:
+        return _TYPICAL_STEP_NS.get(cls)
+    try:
+        return int(pd.Timedelta(offset).value)
+    except (ValueError, TypeError):  # calendar offsets: the median of a few steps
+        stamps = pd.date_range("2001-01-01", periods=25, freq=offset, unit="ns")
+        return int(np.median(np.diff(stamps.asi8)))
+
+
+def mismatched_steps(freq: Any, steps_ns: Sequence[int | None], tolerance: float = 2.5) -> list[int]:
+    """Positions whose median step (``steps_ns``, None: unknown) differs from ``freq``'s
+    nominal step by more than ``tolerance`` times either way."""
+    nominal = nominal_step_ns(freq)
+    if nominal is None:
+        return []
+    return [i for i, st in enumerate(steps_ns)
+            if st is not None and not nominal / tolerance <= st <= nominal * tolerance]
+

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from seqfusion.errors import SeqFusionError
-from seqfusion.files import is_parquet, write_atomic
+from seqfusion.files import csv_options, is_parquet, write_atomic
 from seqfusion.frames import LONG_COLUMNS, to_datetime
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ class Scan:
     rows: int
     series: int  # distinct ids (by 64-bit hash; a collision can only under-count)
     grouped: bool  # each id's rows are contiguous
-    id_dtype: Any = None  # dtype to read ``unique_id`` with in later passes (CSV); None: inferred
 
 
 @dataclass
@@ -101,12 +100,14 @@ def _reading(path: str | Path) -> Iterator[None]:
         raise SeqFusionError(f"{path}: cannot read as {'Parquet' if is_parquet(path) else 'CSV'} ({first})") from None
 
 
-def columns(path: str | Path) -> list[str]:
-    """The column names of a CSV or Parquet file / folder (reads the header only)."""
+def columns(path: str | Path, csv: dict[str, Any] | None = None) -> list[str]:
+    """The column names of a CSV or Parquet file / folder (reads the header only; ``csv``:
+    :func:`seqfusion.files.csv_options` of the file, found when None)."""
     with _reading(path):
         if is_parquet(path):  # pandas' stored index columns are not data
             return [c for c in _dataset(path).schema.names if not c.startswith("__index_level_")]
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        sep = (csv or csv_options(path))["sep"]
+        return [str(c) for c in pd.read_csv(path, nrows=0, sep=sep).columns]
 
 
 def _dataset(path: str | Path) -> Any:
@@ -115,12 +116,13 @@ def _dataset(path: str | Path) -> Any:
     return pads.dataset(str(path), format="parquet")
 
 
-def read_blocks(path: str | Path, block_rows: int, cols: list[str] | None = None, id_dtype: Any = None,
-                raw_text: bool = False) -> Iterator[pd.DataFrame]:
+def read_blocks(path: str | Path, block_rows: int, cols: list[str] | None = None, raw_text: bool = False,
+                csv: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
     """Rows of ``path`` as DataFrames of at most ``block_rows`` rows, in file order.
 
-    ``cols``: columns to read (all when None). ``id_dtype``: dtype for ``unique_id`` (CSV).
-    ``raw_text``: every CSV field as its text, verbatim (for re-writing rows unchanged).
+    ``cols``: columns to read (all when None). ``raw_text``: every CSV field as its text,
+    verbatim (for re-writing rows unchanged). ``csv``: :func:`seqfusion.files.csv_options`
+    of the file (found when None); ``unique_id`` is always read as text.
     """
     with _reading(path):
         if is_parquet(path):
@@ -130,16 +132,21 @@ def read_blocks(path: str | Path, block_rows: int, cols: list[str] | None = None
                 if batch.num_rows:
                     yield batch.to_pandas()
             return
+        opts = csv or csv_options(path)
         kwargs: dict[str, Any] = {"chunksize": block_rows, "usecols": cols}
         if raw_text:
-            kwargs.update(dtype=str, keep_default_na=False, na_filter=False)
-        elif id_dtype is not None:
-            kwargs["dtype"] = {"unique_id": id_dtype}
+            kwargs.update(sep=opts["sep"], dtype=str, keep_default_na=False, na_filter=False)
+        else:
+            kwargs.update(opts)
         with pd.read_csv(path, **kwargs) as reader:
-            yield from reader
+            for block in reader:
+                if not isinstance(block.index, pd.RangeIndex):  # rows longer than the header
+                    raise SeqFusionError(f"{path}: rows have more fields than the header: check the separator "
+                                         "(--sep) and the decimal mark (--decimal)")
+                yield block
 
 
-def scan(path: str | Path, block_rows: int = _BLOCK_ROWS) -> Scan:
+def scan(path: str | Path, block_rows: int = _BLOCK_ROWS, csv: dict[str, Any] | None = None) -> Scan:
     """First pass: read only ``unique_id``; count rows and ids; are the ids grouped?
 
     Raises SeqFusionError for empty ids (as the in-memory parser does) or no rows.
@@ -149,11 +156,11 @@ def scan(path: str | Path, block_rows: int = _BLOCK_ROWS) -> Scan:
     seen = np.empty(0, dtype=np.uint64)  # sorted hashes of the ids met so far
     grouped = True
     last: Any = None
-    kinds: set[str] = set()
     missing, first_missing = 0, -1
-    for block in read_blocks(path, block_rows, ["unique_id"]):
+    for block in read_blocks(path, block_rows, ["unique_id"], csv=csv):
         col = block["unique_id"]
-        kinds.add(col.dtype.kind if isinstance(col.dtype, np.dtype) else "O")
+        if not len(col):
+            continue
         na = col.isna().to_numpy()
         if na.any():
             if first_missing < 0:
@@ -178,11 +185,7 @@ def scan(path: str | Path, block_rows: int = _BLOCK_ROWS) -> Scan:
         raise SeqFusionError(f"column 'unique_id' has {missing} empty value(s) (first at row {first_missing})")
     if rows == 0:
         raise SeqFusionError(f"{path}: no data rows")
-    id_dtype: Any = None
-    if not is_parquet(path):  # one dtype for every block: the inferred one when all blocks agree
-        id_dtype = {"i": "int64", "u": "uint64", "f": "float64", "b": "bool"}.get(kinds.pop(), str) \
-            if len(kinds) == 1 else str
-    return Scan(rows, len(seen), grouped, id_dtype)
+    return Scan(rows, len(seen), grouped)
 
 
 def _same_id(a: Any, b: Any) -> bool:
@@ -225,17 +228,19 @@ def _bucket_of(ids: pd.Series, n: int) -> np.ndarray:
     return (pd.util.hash_array(text) % np.uint64(n)).astype(np.int64)
 
 
-def partition(path: str | Path, n_buckets: int, folder: Path, block_rows: int) -> list[Path]:
+def partition(path: str | Path, n_buckets: int, folder: Path, block_rows: int,
+              csv: dict[str, Any] | None = None) -> list[Path]:
     """Hash every row of ``path`` by ``unique_id`` into ``n_buckets`` files in ``folder``.
 
     CSV rows are copied as text, so reading a bucket gives the values reading the input
     would; Parquet rows keep the file's schema. Returns the bucket files that got rows.
     """
     parquet = is_parquet(path)
+    sep = "," if parquet else (csv or csv_options(path))["sep"]
     names = [folder / f"bucket{b:04d}.{'parquet' if parquet else 'csv'}" for b in range(n_buckets)]
     writers: dict[int, Any] = {}
     try:
-        for block in read_blocks(path, block_rows, list(LONG_COLUMNS), raw_text=not parquet):
+        for block in read_blocks(path, block_rows, list(LONG_COLUMNS), raw_text=not parquet, csv=csv):
             bucket = _bucket_of(block["unique_id"], n_buckets)
             order = np.argsort(bucket, kind="stable")
             sb = bucket[order]
@@ -256,15 +261,15 @@ def partition(path: str | Path, n_buckets: int, folder: Path, block_rows: int) -
                 else:
                     if b not in writers:
                         writers[b] = open(names[b], "w", newline="")
-                        rows.iloc[:0].to_csv(writers[b], index=False)
-                    rows.to_csv(writers[b], index=False, header=False)
+                        rows.iloc[:0].to_csv(writers[b], index=False, sep=sep)
+                    rows.to_csv(writers[b], index=False, header=False, sep=sep)
     finally:
         for w in writers.values():
             w.close()
     return [names[b] for b in sorted(writers)]
 
 
-def _bucket_blocks(files: list[Path], id_dtype: Any) -> Iterator[pd.DataFrame]:
+def _bucket_blocks(files: list[Path], csv: dict[str, Any] | None) -> Iterator[pd.DataFrame]:
     """Each bucket file read whole, its rows ordered so each id's rows are contiguous
     (ids in order of first appearance, rows of an id in file order)."""
     for f in files:
@@ -272,7 +277,7 @@ def _bucket_blocks(files: list[Path], id_dtype: Any) -> Iterator[pd.DataFrame]:
             if is_parquet(f):
                 df = pd.read_parquet(f)
             else:
-                df = pd.read_csv(f, dtype=None if id_dtype is None else {"unique_id": id_dtype})
+                df = pd.read_csv(f, **(csv or csv_options(f)))
         codes, _ = pd.factorize(df["unique_id"], sort=False)
         yield df.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
 
@@ -365,6 +370,10 @@ def predict_chunk(model: SeqFusion, chunk: pd.DataFrame, horizon: int, freq: Any
     """
     if not (pd.api.types.is_numeric_dtype(chunk["y"]) or pd.api.types.is_bool_dtype(chunk["y"])):
         raise SeqFusionError(f"column 'y' must be numeric, got {chunk['y'].dtype}")  # not one series' fault
+    if on_error == "skip":
+        chunk = _screen(chunk, model.min_length, errors)
+        if not len(chunk):
+            return None
     try:
         if quantiles:
             out = model.predict_quantiles(chunk, horizon, quantiles, freq=freq, level=level)
@@ -384,6 +393,24 @@ def predict_chunk(model: SeqFusion, chunk: pd.DataFrame, horizon: int, freq: Any
                  for mask in (codes < half, codes >= half)]
         done = [p for p in parts if p is not None]
         return pd.concat(done, ignore_index=True) if done else None
+
+
+def _screen(chunk: pd.DataFrame, min_length: int, errors: list[tuple[Any, str]]) -> pd.DataFrame:
+    """``chunk`` without the series that cannot be forecast for their values alone (inf,
+    fewer than ``min_length`` finite points), which go to ``errors`` with the reason the
+    forecaster gives: one vectorised pass instead of a failed call per such series."""
+    vals = chunk["y"].to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, ids = pd.factorize(chunk["unique_id"], sort=False)
+    finite = np.bincount(codes, weights=np.isfinite(vals), minlength=len(ids)).astype(np.int64)
+    inf = np.bincount(codes, weights=np.isinf(vals), minlength=len(ids)) > 0
+    bad = inf | (finite < min_length)
+    if not bad.any():
+        return chunk
+    for i in np.flatnonzero(bad):
+        name = ids[i]
+        errors.append((name, f"series {name!r} contains inf" if inf[i] else
+                       f"series {name!r} has {finite[i]} usable points; at least {min_length} are needed"))
+    return chunk[~bad[codes]].reset_index(drop=True)
 
 
 def _one_line(msg: Any) -> str:
@@ -413,7 +440,8 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
                   dayfirst: bool | None = None, date_format: str | None = None,
                   progress: bool | None = None, block_rows: int | None = None,
                   warn: Callable[[str], None] | None = None, quantiles: Sequence[float] | None = None,
-                  level: Sequence[float] | None = None) -> Summary:
+                  level: Sequence[float] | None = None, sep: str | None = None,
+                  decimal: str | None = None) -> Summary:
     """Forecast every series of a long-format file into ``output`` chunk by chunk.
 
     ``output``: a ``.parquet``/``.pq`` file, any other name for CSV, or None / ``"-"`` for
@@ -423,19 +451,21 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
     ``warn`` for stdout). ``progress``: a tqdm bar on stderr (None: when stderr is a
     terminal). ``block_rows``: rows read at a time (None: from the chunk size and the
     mean series length). ``quantiles`` / ``level``: also write quantile / interval columns.
+    ``sep`` / ``decimal``: the CSV separator and decimal mark (found in the file when None).
     """
     if on_error not in ON_ERROR:
         raise SeqFusionError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise SeqFusionError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    cols = columns(path)
+    csv = None if is_parquet(path) else csv_options(path, sep, decimal)
+    cols = columns(path, csv)
     missing = set(LONG_COLUMNS) - set(cols)
     if missing:
         raise SeqFusionError(f"{path}: long format needs columns unique_id, ds, y (missing {sorted(missing)})")
     extra = [c for c in cols if c not in LONG_COLUMNS]
     if extra:
         raise SeqFusionError(f"unknown column(s) in long input: {', '.join(map(str, extra))}")
-    found = scan(path)
+    found = scan(path, csv=csv)
     mean_len = max(1, math.ceil(found.rows / max(found.series, 1)))
     rows_per_block = block_rows or max(10_000, min(_BLOCK_ROWS, chunk_size * mean_len))
     to_stdout = output is None or str(output) == "-"
@@ -450,14 +480,14 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
         from tqdm import tqdm
 
         if found.grouped or found.series <= chunk_size:
-            blocks = read_blocks(path, rows_per_block, list(LONG_COLUMNS), id_dtype=found.id_dtype)
+            blocks = read_blocks(path, rows_per_block, list(LONG_COLUMNS), csv=csv)
             if not found.grouped:  # one chunk: the whole file, in memory as before
                 blocks = _bucket_blocks_in_memory(blocks)
         else:
             n = min(MAX_BUCKETS, math.ceil(found.series / chunk_size))
-            files = partition(path, n, tmp_folder, rows_per_block)
+            files = partition(path, n, tmp_folder, rows_per_block, csv)
             summary.buckets = n
-            blocks = _bucket_blocks(files, found.id_dtype)
+            blocks = _bucket_blocks(files, csv)
         writer = ChunkWriter(target, parquet_out)
         empty: pd.DataFrame | None = None
         with tqdm(total=found.series, unit="series", disable=not progress, file=sys.stderr,

@@ -327,7 +327,9 @@ def test_forecaster_passes_the_frequency_to_the_router(tiny_zoo: Path, tmp_path:
     weekly = daily.set_axis(pd.date_range("2020-01-05", periods=48, freq="W"))
     f_daily, f_weekly = model.predict(daily, 6), model.predict(weekly, 6)
     assert not np.allclose(f_daily.to_numpy(), f_weekly.to_numpy())  # inferred from the stamps
-    np.testing.assert_allclose(model.predict(daily, 6, freq="W").to_numpy(), f_weekly.to_numpy())
+    np.testing.assert_allclose(model.predict(daily, 6, freq="D").to_numpy(), f_daily.to_numpy())
+    with pytest.raises(SeqFusionError, match="does not match the time stamps"):
+        model.predict(daily, 6, freq="W")  # a frequency the stamps contradict
     # Arrays carry no stamps: unknown, the same as saying so.
     np.testing.assert_allclose(model.predict(values, 6), model.predict(daily, 6, freq="unknown").to_numpy())
     np.testing.assert_allclose(model.predict(values, 6, freq="D"), f_daily.to_numpy())
