@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from seqfusion import SeqFusion, history
+
+
+@pytest.fixture(scope="module")
+def model() -> SeqFusion:
+    return SeqFusion.from_pretrained()
 
 
 def test_season_lengths_follow_the_frequency() -> None:
@@ -232,3 +239,78 @@ def test_seasonal_rows_match_one_history_at_a_time() -> None:
         np.testing.assert_allclose(one.indices, idx[row])
     np.testing.assert_allclose(np.mean(idx[0]), 1.0)
     np.testing.assert_allclose(np.mean(idx[1]), 0.0, atol=1e-12)
+
+
+def test_back_tests_have_the_frequency_s_horizon_whatever_the_horizon_asked() -> None:
+    """``backtest_horizon`` fixes the back-tests: weights and residuals do not move with the
+    horizon, and the forecast to h1 is the first h1 steps of the forecast to h2 (bit for
+    bit, also past the back-tests' length); without it they follow the horizon."""
+    rng = np.random.default_rng(8)
+    t = np.arange(300)
+    hists = [50 + np.cumsum(rng.normal(size=300)) + 4 * np.sin(2 * np.pi * t / 7), 10 + rng.normal(size=60),
+             np.arange(30.0)]
+
+    def zoo(contexts, h, rows):  # a prefix-consistent stand-in: the last value plus a damped step
+        return np.stack([c[-1] + 0.3 * (c[-1] - c[-2]) * np.cumsum(0.8 ** np.arange(1, h + 1)) for c in contexts])
+
+    seasons = np.array([7, 1, 1])
+    fcs = {h: history.forecast(hists, h, seasons, zoo, backtest_horizon=np.array([14, 8, 8])) for h in (1, 3, 14, 40)}
+    for h1, h2 in ((1, 3), (3, 14), (14, 40), (1, 40)):
+        np.testing.assert_array_equal(fcs[h1].point, fcs[h2].point[:, :h1])
+        np.testing.assert_array_equal(fcs[h1].weights, fcs[h2].weights)
+        np.testing.assert_array_equal(fcs[h1].candidates, fcs[h2].candidates[:, :, :h1])
+    fc = fcs[3]
+    assert fc.n_backtests.tolist() == [5, 3, 0]  # 60 points: 3 back-tests of 8 from >= 36 points
+    assert np.isfinite(fc.residuals[0, :, :14]).all() and np.isnan(fc.residuals[0, :, 14:]).all()
+    assert np.isfinite(fc.residuals[1, :3, :8]).all() and np.isnan(fc.residuals[1, :, 8:]).all()
+    assert fc.backtest_horizon.tolist() == [14, 8, 8]
+    # the old behaviour (back-tests of the requested horizon) moves the weights
+    assert not np.array_equal(history.forecast(hists, 3, seasons, zoo).weights[0],
+                              history.forecast(hists, 14, seasons, zoo).weights[0])
+    assert history.backtest_horizons(["daily", "yearly", "unknown", "hourly", "subhourly", "monthly"]).tolist() == \
+        [14, 6, 8, 48, 48, 18]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(10, 400), st.integers(1, 60), st.integers(1, 60),
+       st.sampled_from([None, "D", "W", "MS", "QS", "YS", "h", "30min"]), st.integers(0, 2**31 - 1))
+@example(200, 2, 3, "D", 0).via("the reported case: first step with horizon 2 and 3")
+@example(300, 14, 48, "D", 1).via("beyond the daily back-tests")
+@example(60, 5, 30, "YS", 2).via("a short yearly history with back-tests of 6 points")
+def test_shorter_horizon_is_a_prefix_of_a_longer_one(model, length, ha, hb, freq, seed) -> None:
+    """``predict(y, h1)`` is the first ``h1`` rows of ``predict(y, h2)`` for ``h1 < h2``,
+    point forecasts and quantiles, bit for bit (the back-tests' length comes from the
+    frequency, not from the horizon)."""
+    h1, h2 = sorted((ha, hb))
+    if h1 == h2:
+        h2 += 1
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    y = 30 + np.cumsum(rng.normal(size=length)) + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, length)
+    np.testing.assert_array_equal(model.predict(y, h1, freq=freq), model.predict(y, h2, freq=freq)[:h1])
+    levels = [0.05, 0.5, 0.9]
+    np.testing.assert_array_equal(model.predict_quantiles(y, h1, quantiles=levels, freq=freq),
+                                  model.predict_quantiles(y, h2, quantiles=levels, freq=freq)[:h1])
+
+
+def test_long_frame_of_several_frequencies_is_prefix_consistent(model) -> None:
+    """A long frame whose series have different frequencies (each inferred from its stamps)
+    and lengths: per series the forecast, its quantiles and its intervals to a shorter
+    horizon are the first rows of those to a longer one."""
+    import pandas as pd
+
+    rng = np.random.default_rng(12)
+    parts = []
+    for uid, freq, n in (("daily", "D", 400), ("monthly", "MS", 150), ("hourly", "h", 700), ("weekly", "W", 90),
+                         ("yearly", "YS", 30), ("quarterly", "QS", 70), ("short", "D", 25)):
+        t = np.arange(n)
+        y = 100 + np.cumsum(rng.normal(size=n)) + 5 * np.sin(2 * np.pi * t / 7)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2000-01-01", periods=n, freq=freq), "y": y}))
+    long = pd.concat(parts, ignore_index=True)
+    full = {h: model.predict_quantiles(long, h, level=[80, 95]) for h in (2, 3, 14, 60)}
+    for h1, h2 in ((2, 3), (3, 14), (14, 60), (2, 60)):
+        head = full[h2].groupby("unique_id", sort=False).head(h1).reset_index(drop=True)
+        pd.testing.assert_frame_equal(full[h1].reset_index(drop=True), head, check_exact=True)
+        points = model.predict(long, h1)
+        pd.testing.assert_frame_equal(points.reset_index(drop=True), head[list(points.columns)], check_exact=True)
+    assert len(full[60]) == 7 * 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from seqfusion import SeqFusion, history
@@ -75,7 +75,7 @@ def test_bad_quantiles_and_levels_are_one_line_errors(model) -> None:
         with pytest.raises(SeqFusionError, match="quantiles"):
             model.predict_quantiles(y, 3, quantiles=bad)
     df = pd.DataFrame({"ds": pd.date_range("2020", periods=50, freq="D"), "a": y})
-    for bad in ([0], [100], [True], ["x"], []):
+    for bad in ([0], [100], [True], ["x"], [], "80", [80, "95"], [np.nan]):
         with pytest.raises(SeqFusionError, match="level"):
             model.predict(df, 3, level=bad)
     with pytest.raises(SeqFusionError, match="predict_quantiles"):
@@ -127,9 +127,115 @@ def test_explain_says_where_the_spread_comes_from(model) -> None:
     df = pd.DataFrame({"date": ds, "long": y, "short": np.r_[np.full(90, np.nan), y[-30:]]})
     ex = model.explain(df, horizon=7)
     first = ex.groupby("variate").first()
-    assert first.loc["long", "spread"].startswith("errors of 5 back-test(s) of 7 points")
+    # daily back-tests are 14 points long (history.BACKTEST_HORIZONS), whatever the horizon
+    assert first.loc["long", "spread"].startswith("errors of 5 back-test(s) of 14 points")
     assert first.loc["short", "spread"].startswith("random walk")
     assert first.loc["long", "season_removed"] == 7
     w = first[[f"weight_{c}" for c in history.CANDIDATES]].to_numpy()
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     assert "spread" not in model.explain(df).columns
+
+
+SCALES = (1e300, 1e-300, 1e160, 1e-200)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-300, 300), st.integers(10, 250), st.integers(1, 20), st.sampled_from([None, "D", "MS", "W"]),
+       st.integers(0, 2**31 - 1))
+@example(300.0, 200, 14, "D", 1).via("1e300, back-tests")
+@example(-300.0, 200, 14, "D", 1).via("1e-300, back-tests")
+@example(300.0, 30, 6, None, 2).via("1e300, no back-test")
+@example(-300.0, 30, 6, None, 2).via("1e-300, no back-test")
+@example(160.0, 120, 12, "MS", 3).via("1e160")
+@example(-200.0, 120, 12, "MS", 3).via("1e-200")
+def test_quantiles_are_scale_equivariant(model, exponent, length, horizon, freq, seed) -> None:
+    """Quantiles of ``c * y`` are ``c`` times those of ``y`` for ``c`` in 1e-300 .. 1e300,
+    like the point forecast; the intervals keep their width (squares of errors at these
+    scales overflow or underflow float64: the spread is computed at a power-of-two scale)."""
+    c = 10.0 ** exponent
+    rng = np.random.default_rng(seed)
+    y = 50 + np.cumsum(rng.normal(size=length)) + 5 * np.sin(2 * np.pi * np.arange(length) / 12)
+    levels = [0.025, 0.1, 0.5, 0.9, 0.975]
+    q = model.predict_quantiles(y, horizon, quantiles=levels, freq=freq)
+    qc = model.predict_quantiles(y * c, horizon, quantiles=levels, freq=freq)
+    assert np.isfinite(qc).all()
+    np.testing.assert_allclose(qc / c, q, rtol=0, atol=1e-9 * np.max(np.abs(q)))
+    width, width_c = q[:, -1] - q[:, 0], qc[:, -1] - qc[:, 0]
+    assert (width > 0).all() and (width_c > 0).all()
+    np.testing.assert_allclose(width_c / c, width, rtol=1e-7)
+    np.testing.assert_allclose(model.predict(y * c, horizon, freq=freq) / c, model.predict(y, horizon, freq=freq),
+                               rtol=0, atol=1e-9 * np.max(np.abs(q)))
+
+
+@pytest.mark.parametrize("c", SCALES)
+def test_interval_columns_at_extreme_scales(model, c) -> None:
+    """``level=`` columns of a long frame with several series (one too short for a back-test)
+    scale with the series."""
+    rng = np.random.default_rng(4)
+    frames = []
+    for uid, n in (("a", 150), ("b", 90), ("c", 30)):
+        y = 20 + np.cumsum(rng.normal(size=n)) + 3 * np.sin(2 * np.pi * np.arange(n) / 7)
+        frames.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2022-01-01", periods=n, freq="D"),
+                                    "y": y}))
+    long = pd.concat(frames, ignore_index=True)
+    base = model.predict(long, 10, level=[80, 95])
+    scaled = model.predict(long.assign(y=long["y"] * c), 10, level=[80, 95])
+    cols = ["y", "y-lo-80", "y-hi-80", "y-lo-95", "y-hi-95"]
+    np.testing.assert_allclose(scaled[cols].to_numpy() / c, base[cols].to_numpy(), rtol=1e-9)
+    assert (scaled["y-hi-95"] - scaled["y-lo-95"] > 0).all()
+    assert (scaled["y-hi-80"] - scaled["y-lo-80"] > 0).all()
+
+
+@pytest.mark.parametrize("c", SCALES + (2.0**-1000, 3.0**600))
+def test_spread_is_scale_equivariant(c) -> None:
+    """``spread(c * errors, c * histories) == c * spread(errors, histories)`` (with and
+    without back-tests, NaN where a series had fewer), to rounding of the scaled inputs."""
+    rng = np.random.default_rng(9)
+    res = rng.normal(size=(3, 5, 12))
+    res[1, 3:] = np.nan  # fewer back-tests
+    res[1, :, 7:] = np.nan  # shorter back-tests
+    res[2] = np.nan  # none: the random walk of the history
+    hists = [rng.normal(size=80), rng.normal(size=60), np.cumsum(rng.normal(size=50))]
+    base = qmod.spread(res, hists, 16, np.array([12, 14, 12]))
+    scaled = qmod.spread(res * c, [h * c for h in hists], 16, np.array([12, 14, 12]))
+    assert (base > 0).all()
+    np.testing.assert_allclose(scaled / c, base, rtol=1e-12)
+
+
+def test_spread_near_and_beyond_float64() -> None:
+    """Errors as large as float64 allows give their spread (their squares would overflow);
+    a spread beyond float64 is inf (the forecaster's error), never 0."""
+    big = np.finfo(np.float64).max
+    res = np.full((2, 1, 4), np.nan)
+    res[0, 0] = [big, -big, big, -big]
+    res[1, 0, :2] = [np.inf, 1.0]  # an error beyond float64
+    s = qmod.spread(res, [np.zeros(50), np.zeros(50)])
+    np.testing.assert_allclose(s[0], qmod.BACKTEST_FACTOR * big, rtol=1e-15)
+    assert np.isinf(s[1]).all()
+    tiny = np.full((1, 1, 4), 3e-308)  # squares would underflow to 0
+    np.testing.assert_allclose(qmod.spread(tiny, [np.zeros(50)]), qmod.BACKTEST_FACTOR * 3e-308, rtol=1e-15)
+    # no back-test: a random walk of steps of 2 x 0.9 max, capped at 0.9 max, times 1.2
+    s = qmod.spread(np.full((1, 1, 3), np.nan), [np.tile([0.9 * big, -0.9 * big], 10)])
+    assert np.isinf(s).all()
+
+
+def test_quantiles_without_a_float64_answer_are_a_one_line_error(model, tmp_path) -> None:
+    """Alternating +-1.7e308: the point forecast exists, its interval does not (its spread
+    is beyond float64): an error, not a zero-width interval (the README promises it)."""
+    assert np.isfinite(model.predict(np.tile([1.7e308, -1.7e308], 50), 3)).all()
+    for n in (100, 20):  # with back-tests and without
+        y = np.tile([1.7e308, -1.7e308], n // 2)
+        with pytest.raises(SeqFusionError, match=r"^the quantiles of series 0 overflow float64; rescale the series$"):
+            model.predict_quantiles(y, 3)
+    df = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=100, freq="D"), "x": np.tile([1.7e308, -1.7e308], 50)})
+    with pytest.raises(SeqFusionError, match="the quantiles of series 'x' overflow float64"):
+        model.predict(df, 3, level=[80])
+    path = tmp_path / "huge.csv"
+    df.to_csv(path, index=False)
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "seqfusion.cli", "forecast", str(path), "-H", "3", "--level", "80"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().count("\n") == 0 and "overflow float64" in r.stderr, r.stderr

@@ -115,3 +115,67 @@ def test_member_files_must_lie_inside_the_zoo(copy, bad):
     (copy / "zoo.json").write_text(json.dumps(manifest))
     with pytest.raises(ZooError, match="outside the zoo folder"):
         Zoo.load(copy)
+
+
+def _poison(zoo_dir, rel, value):
+    """Put ``value`` into the first element of the first tensor of weight file ``rel`` and
+    recompute its checksum in zoo.json (as Zoo.load verifies it): the file passes the
+    checksum check. Returns the tensor's name."""
+    from safetensors.numpy import load_file, save_file
+
+    from seqfusion.engine import sha256_file
+
+    f = zoo_dir / rel
+    state = load_file(str(f))
+    name = sorted(state)[0]
+    arr = state[name].copy()
+    arr.reshape(-1)[0] = value
+    state[name] = arr
+    save_file(state, str(f), metadata={"format": "seqfusion-zoo"})
+    manifest = json.loads((zoo_dir / "zoo.json").read_text())
+    entries = [manifest["extractor"], *manifest["ptms"]] + ([manifest["router"]] if "router" in manifest else [])
+    (entry,) = [e for e in entries if e.get("file") == rel]
+    entry["sha256"] = sha256_file(f)
+    (zoo_dir / "zoo.json").write_text(json.dumps(manifest))
+    return name
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("which", ["member", "extractor", "router"])
+def test_non_finite_weights_are_a_zoo_error_naming_file_and_tensor(tmp_path, which, value):
+    """A weight file holding NaN or inf, with its checksum recomputed so that it passes the
+    checksum check, does not load (it used to load and forecast persistence quietly)."""
+    from seqfusion import SeqFusion
+    from seqfusion.zoo import DEFAULT_ZOO
+
+    dst = tmp_path / "zoo"
+    shutil.copytree(DEFAULT_ZOO, dst)
+    manifest = json.loads((dst / "zoo.json").read_text())
+    rel = {"member": next(e["file"] for e in manifest["ptms"] if e.get("file")),
+           "extractor": manifest["extractor"]["file"], "router": manifest["router"]["file"]}[which]
+    Zoo.load(dst)  # the copy loads before the change
+    tensor = _poison(dst, rel, value)
+    pattern = rf"{rel.split('/')[-1]}: tensor '{tensor}' holds non-finite weights"
+    with pytest.raises(ZooError, match=pattern):
+        Zoo.load(dst)
+    with pytest.raises(ZooError, match=pattern):
+        SeqFusion.from_pretrained(dst)
+
+
+def test_non_finite_weights_are_refused_when_added_or_saved(tiny_zoo, tmp_path):
+    zoo = Zoo.load(tiny_zoo)
+    dim = zoo.representations().shape[1]
+    state = {k: v.copy() for k, v in zoo["trend_dlinear"].state.items()}
+    key = sorted(state)[0]
+    state[key].reshape(-1)[0] = np.nan
+    bad = Member("nan_dlinear", "dlinear", dict(zoo["trend_dlinear"].config), state, np.ones(dim))
+    with pytest.raises(ZooError, match=rf"PTM 'nan_dlinear': tensor '{key}' holds non-finite weights \(1 NaN"):
+        zoo.add(bad)
+    assert "nan_dlinear" not in zoo.names
+    big = {k: v.copy() for k, v in zoo["trend_dlinear"].state.items()}
+    big[key].reshape(-1)[0] = 1e6  # finite in float32, beyond float16
+    zoo.add(Member("big_dlinear", "dlinear", dict(zoo["trend_dlinear"].config), big, np.ones(dim)))
+    with pytest.raises(ZooError, match=rf"big_dlinear.safetensors: tensor '{key}' exceeds float16's range"):
+        zoo.save(tmp_path / "half")
+    again = Zoo.load(zoo.save(tmp_path / "full", half=False))
+    assert again["big_dlinear"].state[key].reshape(-1)[0] == 1e6

@@ -459,7 +459,7 @@ class SeqFusion:
         :mod:`seqfusion.quantiles`)."""
         fc, hists = self._forecast_histories(series, parsed, horizon, k, classes, freq)
         names = parsed.names if parsed is not None else list(range(len(series)))
-        out = qmod.from_spread(fc.point, qmod.spread(fc.residuals, hists), q)
+        out = qmod.from_spread(fc.point, qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon), q)
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             raise SeqFusionError(f"the quantiles of series {names[int(np.argmax(bad))]!r} overflow float64; "
@@ -558,7 +558,8 @@ class SeqFusion:
         fc = history.forecast([h / sc for h, sc in zip(hists, scale)], horizon, seasons, zoo,
                               backtests=history.BACKTESTS if whole else 0,
                               min_context=max(self.input_length, self.min_length),
-                              short=history.low_frequency(per_row) & whole)
+                              short=history.low_frequency(per_row) & whole,
+                              backtest_horizon=history.backtest_horizons(per_row))
         with np.errstate(over="ignore", invalid="ignore"):
             fc.point = fc.point * scale[:, None]
             fc.residuals = fc.residuals * scale[:, None, None]

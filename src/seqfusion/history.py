@@ -18,12 +18,17 @@ module uses both, without any per-series iterative fitting:
    forecast of the means of the last 36 cycles (``zoo_aggregated``: a view of the history
    36 cycles long); and the seasonal naive forecast. All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
-   windows of ``H`` points inside the history (each from the points before it). A
-   candidate's weight is a softmax of ``-log(mean absolute back-test error) / temperature``
-   (relative to the best candidate of that series).
+   windows of ``B`` points inside the history (each from the points before it), ``B`` set
+   by the frequency (:data:`BACKTEST_HORIZONS`: 6 yearly ... 48 hourly), not by the
+   horizon ``H`` asked for. A candidate's weight is a softmax of
+   ``-log(mean absolute back-test error) / temperature`` (relative to the best candidate of
+   that series). The weights therefore do not depend on ``H``, and neither does any
+   candidate's forecast of a step: the forecast to ``H`` is the first ``H`` steps of any
+   longer one (quantiles too). For ``H > B`` the steps past ``B`` are weighted by the
+   ``B``-step back-tests.
 4. A series with no room for a back-test from at least one zoo input of points (a
    history of at most 36 points) gets the zoo's forecast alone, as with ``history="last"``.
-   Histories shorter than ``36 + H`` get back-tests of fewer than ``H`` points.
+   Histories shorter than ``36 + B`` get back-tests of fewer than ``B`` points.
 
 The back-test residuals of the fused forecast also give each series its spread for
 quantiles (:mod:`seqfusion.quantiles`). Settings were chosen on the validation origins of
@@ -42,8 +47,14 @@ from seqfusion import engine, preprocess
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
                                 "zoo_aggregated")
-#: back-test windows per series (each H points, ending at the end of the history)
+#: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history)
 BACKTESTS = 5
+#: back-test horizon per frequency class: the M4 competition's horizons (as the
+#: whole-history benchmark's), M3's 8 for data of unknown frequency. Back-tests have this
+#: length whatever horizon is asked for, so the candidate weights (and the spread) do not
+#: depend on the horizon and a shorter horizon's forecast is a prefix of a longer one's.
+BACKTEST_HORIZONS: dict[str, int] = {"yearly": 6, "quarterly": 8, "monthly": 18, "weekly": 13, "daily": 14,
+                                     "hourly": 48, "subhourly": 48, "unknown": 8}
 #: frequency classes whose histories too short for a back-test get :data:`SHORT_WEIGHTS`
 LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: candidate weights (as :data:`CANDIDATES`) for a low-frequency history too short for a
@@ -56,6 +67,13 @@ SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]) / 3.0
 def low_frequency(classes: Any) -> np.ndarray:
     """Which frequency classes (one name, or one per series) are in :data:`LOW_FREQUENCIES`."""
     return np.isin(np.asarray(classes, dtype=object), LOW_FREQUENCIES)
+
+
+def backtest_horizons(classes: Any) -> np.ndarray:
+    """The back-test horizon of each frequency class (a sequence of class names):
+    :data:`BACKTEST_HORIZONS`, ``unknown``'s for a class not listed; ``[n]`` int."""
+    default = BACKTEST_HORIZONS["unknown"]
+    return np.array([BACKTEST_HORIZONS.get(str(c), default) for c in classes], dtype=np.int64)
 #: softmax temperature on log back-test errors
 TEMPERATURE = 0.2
 #: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
@@ -362,12 +380,15 @@ class HistoryForecast:
     """What :func:`forecast` returns for ``n`` series and horizon ``H``.
 
     ``point [n, H]``: the forecasts; ``weights [n, C]``: candidate weights (columns as
-    :data:`CANDIDATES`); ``residuals [n, J, H]``: back-test errors of the fused forecast
-    (target minus forecast; NaN where a series had fewer back-tests); ``seasonal [n]``:
-    whether a season was removed; ``season [n]``: the season length used;
+    :data:`CANDIDATES`); ``residuals [n, J, W]``: back-test errors of the fused forecast
+    (target minus forecast; NaN where a series had fewer back-tests, and beyond each
+    series' back-test length; ``W`` is the larger of ``H`` and the longest back-test);
+    ``seasonal [n]``: whether a season was removed; ``season [n]``: the season length used;
     ``candidates [n, C, H]``: each candidate's own forecast (a candidate a series cannot
     have, such as ``zoo_aggregated`` on a short history, repeats ``zoo_adjusted``; NaN but in
-    the first column for series that take the zoo alone, where no other is computed).
+    the first column for series that take the zoo alone, where no other is computed);
+    ``backtest_horizon [n]``: each series' back-test horizon (its back-tests are that long,
+    or shorter where the history is short).
     """
 
     point: np.ndarray
@@ -376,6 +397,7 @@ class HistoryForecast:
     seasonal: np.ndarray
     season: np.ndarray
     candidates: np.ndarray
+    backtest_horizon: np.ndarray
 
     @property
     def n_backtests(self) -> np.ndarray:
@@ -385,7 +407,8 @@ class HistoryForecast:
 
 def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, zoo: ZooForecast,
              backtests: int | None = None, temperature: float | None = None,
-             min_context: int | None = None, short: np.ndarray | None = None) -> HistoryForecast:
+             min_context: int | None = None, short: np.ndarray | None = None,
+             backtest_horizon: Any = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
@@ -393,7 +416,12 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     ``rows`` says which series each context belongs to (for per-series settings such as
     the frequency); ``min_context``: shortest history a back-test forecasts from;
     ``short [n]`` (bool): series that take :data:`SHORT_WEIGHTS` when they have no room for
-    a back-test (the others then get the zoo alone).
+    a back-test (the others then get the zoo alone); ``backtest_horizon`` (one, or ``[n]``):
+    the length of each series' back-tests (``None``: ``horizon``; the forecaster passes
+    :func:`backtest_horizons` of the series' frequencies). The weights come from the
+    back-tests alone, and every candidate's forecast for a step does not depend on the
+    steps after it, so with a fixed ``backtest_horizon`` the forecast to ``h`` is the first
+    ``h`` steps of any longer forecast.
     ``None`` settings take the module's values (:data:`BACKTESTS`, :data:`TEMPERATURE`,
     :data:`MIN_BACKTEST_CONTEXT`).
     """
@@ -401,15 +429,18 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     temperature = TEMPERATURE if temperature is None else temperature
     min_context = MIN_BACKTEST_CONTEXT if min_context is None else min_context
     n = len(histories)
-    H = horizon
+    bh = np.broadcast_to(np.asarray(horizon if backtest_horizon is None else backtest_horizon, dtype=np.int64),
+                         (n,)).copy()
+    if n and bh.min() < 1:
+        raise ValueError(f"back-test horizons must be >= 1, got {bh.min()}")
     seasons = np.asarray(seasons, dtype=np.int64)
     # tasks: (series, back-test j); j = 0 is the forecast itself
     task_series: list[int] = []
     task_j: list[int] = []
     contexts: list[np.ndarray] = []
-    span = np.empty(n, dtype=np.int64)  # points per back-test: H, or fewer for short histories
+    span = np.empty(n, dtype=np.int64)  # points per back-test: bh, or fewer for short histories
     for i, h in enumerate(histories):
-        span[i] = min(H, max(len(h) - min_context, 0))
+        span[i] = min(int(bh[i]), max(len(h) - min_context, 0))
         for j in range(backtests + 1):
             end = len(h) - j * int(span[i])
             if j > 0 and (span[i] < 1 or end < min_context):
@@ -419,6 +450,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
             contexts.append(h[:end])
     ts = np.asarray(task_series, dtype=np.int64)
     tj = np.asarray(task_j, dtype=np.int64)
+    # every task forecasts H = the longer of the horizon and the longest back-test (a
+    # candidate's step does not depend on the steps after it); the forecast keeps ``horizon``
+    H = max(int(horizon), int(span[ts[tj > 0]].max()) if (tj > 0).any() else 0)
     has_bt = np.zeros(n, dtype=bool)
     has_bt[ts[tj > 0]] = True
     prior = np.zeros(n, dtype=bool) if short is None else np.asarray(short, dtype=bool) & ~has_bt
@@ -478,8 +512,10 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         end = len(h) - tj[r] * b
         targets[r, :b] = h[end: end + b]
     inside = np.arange(H)[None, :] < span[ts[bt], None]  # [bt, H]: the back-test's points
-    task_err = np.sum(np.where(inside[:, None, :], np.abs(preds[bt] - np.nan_to_num(targets[bt])[:, None, :]), 0.0),
-                      axis=2) / span[ts[bt], None]
+    # summed in step order (zeros after the back-test's points add nothing): the weights do
+    # not depend on H (a pairwise sum over H columns would round differently for each H)
+    abs_err = np.where(inside[:, None, :], np.abs(preds[bt] - np.nan_to_num(targets[bt])[:, None, :]), 0.0)
+    task_err = np.add.accumulate(abs_err, axis=2)[:, :, -1] / span[ts[bt], None]
     err_sum = np.zeros((n, len(CANDIDATES)))
     np.add.at(err_sum, ts[bt], task_err)
     count = np.bincount(ts[bt], minlength=n).astype(np.float64)
@@ -499,12 +535,12 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     residuals = np.full((n, backtests, H), np.nan)
     bt = np.flatnonzero(tj > 0)
     residuals[ts[bt], tj[bt] - 1] = targets[bt] - fused[bt]
-    point = fused[tj == 0]
+    point = fused[tj == 0, :horizon]
     seasonal = np.zeros(n, dtype=bool)
     seasonal[ts[tj == 0]] = seasonal_task[tj == 0]
-    own = preds[tj == 0]
+    own = preds[tj == 0, :, :horizon]
     own[~full[tj == 0], 1:] = np.nan
-    return HistoryForecast(point, weights, residuals, seasonal, seasons, own)
+    return HistoryForecast(point, weights, residuals, seasonal, seasons, own, bh)
 
 
 def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:

@@ -4,8 +4,10 @@ Where the spread comes from (per series, per forecast step ``h``):
 
 * **Back-tests** (a history with room for at least one, see :mod:`seqfusion.history`):
   :data:`BACKTEST_FACTOR` times the root mean square of the fused forecast's back-test
-  errors at steps ``h - w .. h + w`` (``w = H // 8``) over the back-test windows; steps
-  beyond the back-tests' span grow as ``sqrt(h)``; the spread never shrinks with ``h``.
+  errors at steps ``h - w .. h + w`` (``w = B // 8``, ``B`` the back-test horizon of the
+  series' frequency) over the back-test windows; steps beyond the back-tests' span grow
+  as ``sqrt(h)``; the spread never shrinks with ``h``. It does not depend on the horizon
+  asked for, so the quantiles to ``H`` are the first ``H`` steps of longer ones.
 * **No back-test** (a history of one zoo input or less): :data:`FALLBACK_FACTOR` times the
   random-walk spread ``sqrt(h)`` times the root mean square of the history's one-step
   differences (its last :data:`DIFF_HISTORY` points), at most :data:`SPREAD_CAP` times the
@@ -19,6 +21,11 @@ and, for the random-walk spread, also on the validation windows of the paper's 3
 protocol (``seqfusion.benchmark.validation``), where every history is too short for a
 back-test. Quantiles never cross: for levels in
 increasing order the values increase (or stay equal where the spread is 0).
+
+Any scale: the errors (or the history) of each series are divided by a power of two near
+their largest magnitude before they are squared, so the spread of ``c * y`` is ``c`` times
+that of ``y`` from 1e-300 to 1e300; a spread or quantile beyond float64 is an error of the
+forecaster, never ``inf`` or a zero-width interval.
 """
 from __future__ import annotations
 
@@ -58,10 +65,12 @@ def check_levels(level: Any) -> list[float]:
     """Interval levels in percent (each strictly between 0 and 100), e.g. ``[80, 95]``."""
     values = [level] if isinstance(level, (int, float, np.integer, np.floating)) else level
     try:
+        if isinstance(values, (str, bytes)) or any(isinstance(v, (str, bytes)) for v in values):
+            raise TypeError("text")
         out = [float(v) for v in values]
     except (TypeError, ValueError):
         raise SeqFusionError(f"level must be percentages such as [80, 95], got {level!r}") from None
-    if not out or any(isinstance(v, bool) or not 0 < v < 100 for v in values):
+    if not out or any(isinstance(v, (bool, np.bool_)) for v in values) or not all(0 < v < 100 for v in out):
         raise SeqFusionError(f"level must be percentages strictly between 0 and 100, got {level!r}")
     return out
 
@@ -103,42 +112,83 @@ def t_quantile(q: np.ndarray) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
-def spread(residuals: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-    """Spread (scale of the forecast error) per series and step: ``[n, H]``.
+def _pow2(top: np.ndarray) -> np.ndarray:
+    """A power of two in ``(top / 2, top]`` for each ``top > 0`` (1 for 0): dividing by it
+    is exact and leaves magnitudes in ``[1, 2)``; never overflows, even for ``top`` near
+    the largest float64."""
+    _, e = np.frexp(top)  # top = f * 2**e, 0.5 <= f < 1
+    return np.where(top > 0, np.ldexp(1.0, e - 1), 1.0)
 
-    ``residuals [n, J, H]``: back-test errors (NaN where absent); ``histories``: the
-    series (used where a series has no back-test).
+
+def spread(residuals: np.ndarray, histories: Sequence[np.ndarray], horizon: int | None = None,
+           backtest_horizon: Any = None) -> np.ndarray:
+    """Spread (scale of the forecast error) per series and step: ``[n, horizon]``.
+
+    ``residuals [n, J, W]``: back-test errors (NaN where absent; ``inf`` where an error
+    exceeds float64); ``histories``: the series (used where a series has no back-test);
+    ``horizon``: the steps wanted (default ``W``; steps beyond ``W`` grow as ``sqrt(h)``);
+    ``backtest_horizon`` (one, or ``[n]``): each series' back-test horizon ``B``, which sets
+    the steps pooled around each step (``B // 8`` either side; default ``W``). A series'
+    spread at step ``h`` depends neither on ``horizon`` nor on the other series.
+
+    Scale-equivariant: each series' errors (or, without back-tests, its history) are
+    divided by a power of two near their largest magnitude before squaring and multiplied
+    back after the square root (exact), so no square overflows or underflows; a spread
+    beyond float64 is ``inf`` (the forecaster turns it into an error), never 0.
     """
-    n, _, H = residuals.shape
-    steps = np.arange(1, H + 1, dtype=np.float64)
-    w = max(1, H // 8)
-    sq = residuals ** 2
-    out = np.full((n, H), np.nan)
-    with np.errstate(invalid="ignore"):
-        for h in range(H):
-            block = sq[:, :, max(0, h - w): h + w + 1].reshape(n, -1)
-            count = np.isfinite(block).sum(axis=1)
-            total = np.nansum(block, axis=1)
-            out[:, h] = np.where(count > 0, np.sqrt(total / np.maximum(count, 1)), np.nan)
+    residuals = np.asarray(residuals, dtype=np.float64)
+    n, J, W = residuals.shape
+    H = W if horizon is None else int(horizon)
+    width = max(H, W)
+    if width > W:
+        residuals = np.concatenate([residuals, np.full((n, J, width - W), np.nan)], axis=2)
+    B = np.broadcast_to(np.asarray(W if backtest_horizon is None else backtest_horizon, dtype=np.int64), (n,))
+    steps = np.arange(1, width + 1, dtype=np.float64)
+    finite = np.isfinite(residuals)
+    overflow = np.isinf(residuals).any(axis=(1, 2))
+    unit = _pow2(np.max(np.where(finite, np.abs(residuals), 0.0), axis=(1, 2), initial=0.0))[:, None]  # [n, 1]
+    sq = np.where(finite, residuals / unit[:, :, None], 0.0) ** 2
+    out = np.full((n, width), np.nan)
+    windows = np.maximum(1, B // 8)
+    for w in np.unique(windows):
+        rows = np.flatnonzero(windows == w)
+        # sum of squares and count over steps h - w .. h + w of all back-tests, added in a
+        # fixed order (steps outside add exact zeros): step h does not depend on the width
+        pad = ((0, 0), (0, 0), (w, w))
+        sq_w, ok_w = np.pad(sq[rows], pad), np.pad(finite[rows], pad)
+        total = np.zeros((len(rows), width))
+        count = np.zeros((len(rows), width), dtype=np.int64)
+        for o in range(2 * w + 1):
+            for j in range(J):
+                total += sq_w[:, j, o: o + width]
+                count += ok_w[:, j, o: o + width]
+        with np.errstate(invalid="ignore"):
+            out[rows] = np.where(count > 0, np.sqrt(total / np.maximum(count, 1)), np.nan)
     # back-tests: beyond the last step they cover, grow as sqrt(h)
-    ok = np.isfinite(out) & np.isfinite(residuals).any(axis=1)
-    covered = ok.any(axis=1)
-    last = H - 1 - np.argmax(ok[:, ::-1], axis=1)
+    ok = np.isfinite(out) & finite.any(axis=1)
+    covered = ok.any(axis=1) | overflow
+    last = width - 1 - np.argmax(ok[:, ::-1], axis=1)
     with np.errstate(invalid="ignore"):
         grown = out[np.arange(n), last][:, None] * np.sqrt(steps[None, :] / steps[last][:, None])
-    out = np.where(np.arange(H)[None, :] > last[:, None], grown, out) * BACKTEST_FACTOR
+    out = np.where(np.arange(width)[None, :] > last[:, None], grown, out) * BACKTEST_FACTOR
     # no back-test: a random walk of the one-step differences, capped at the standard deviation
     rows = np.flatnonzero(~covered)
     if len(rows):
         x, lengths = history.right_aligned([histories[int(i)] for i in rows], DIFF_HISTORY)
+        x_unit = _pow2(np.max(np.abs(x), axis=1))[:, None]
+        x = x / x_unit
         real = np.arange(x.shape[1])[None, :] >= (x.shape[1] - lengths)[:, None]
         # the padding repeats the first value, so its differences are 0: sum them all
         d = np.sqrt(np.sum(np.diff(x, axis=1) ** 2, axis=1) / np.maximum(lengths - 1, 1))
         mean = np.sum(np.where(real, x, 0.0), axis=1) / lengths
         std = np.sqrt(np.sum(np.where(real, x - mean[:, None], 0.0) ** 2, axis=1) / lengths)
         out[rows] = FALLBACK_FACTOR * np.minimum(d[:, None] * np.sqrt(steps)[None, :], SPREAD_CAP * std[:, None])
-    out = np.where(np.isfinite(out), out, 0.0)
-    return np.maximum.accumulate(out, axis=1)
+        unit[rows] = x_unit
+    out = np.maximum.accumulate(np.where(np.isnan(out), 0.0, out), axis=1)
+    with np.errstate(over="ignore"):
+        out = out * unit  # exact unless beyond float64 (then inf)
+    out[overflow] = np.inf
+    return out[:, :H]
 
 
 def from_spread(point: np.ndarray, scale: np.ndarray, quantiles: np.ndarray) -> np.ndarray:

@@ -8,9 +8,9 @@ Layout of a zoo folder::
     router.safetensors        optional learned fusion weights
 
 Every weight file is listed with its SHA-256 and must lie inside the zoo folder; loading
-verifies format version, checksums and tensor shapes and names the offending file on
-failure. Weights are held as numpy arrays and run by :mod:`seqfusion.engine` (no torch);
-no pickle is used.
+verifies format version, checksums, tensor shapes and that every weight is finite (no NaN
+or inf), and names the offending file (and tensor) on failure. Weights are held as numpy
+arrays and run by :mod:`seqfusion.engine` (no torch); no pickle is used.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class Zoo:
         path: Path | None = None,
     ) -> None:
         self.extractor_config = dict(extractor_config)
-        self.extractor_state = state_arrays(extractor_state)
+        self.extractor_state = check_finite(state_arrays(extractor_state), "extractor")
         self.extractor = engine.Extractor(self.extractor_config, self.extractor_state)
         self.router: engine.Router | engine.RouterEnsemble | None = None  # fitted to exactly these members
         self.router_config: dict[str, Any] = {}
@@ -194,6 +194,7 @@ class Zoo:
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ZooError(f"the router's ensemble size must be an integer >= 1, got {count!r}")
         engine.check_state(state, engine.router_state_shapes(config), "router")
+        check_finite(state, "router")
         self.router = engine.make_router(config, state)
         self.router_config, self.router_state = config, state
         self.router_info = {**(info or {}), "members": self.names}
@@ -222,6 +223,7 @@ class Zoo:
                 f"PTM {member.name!r} takes {member.input_length} points, the zoo {self.input_length}"
             )
         member.representation = rep
+        check_finite(member.state, f"PTM {member.name!r}")
         member.model  # noqa: B018  (checks names and shapes of the weights now)
         self.members.append(member)
         self._drop_router()  # fitted to the old member set
@@ -322,12 +324,12 @@ class Zoo:
         try:
             ext = manifest["extractor"]
             file = member_file(path, ext["file"])
-            state = engine.load_weights(file, ext["sha256"])
+            state = load_weights(file, ext["sha256"])
             engine.check_state(state, engine.Extractor.state_shapes(ext["config"]), str(file))
             zoo = cls(ext["config"], state, info=manifest.get("info", {}), path=path)
             for e in manifest["ptms"]:
                 wfile = member_file(path, e["file"]) if e.get("file") else None
-                state = engine.load_weights(wfile, e["sha256"]) if wfile is not None else {}
+                state = load_weights(wfile, e["sha256"]) if wfile is not None else {}
                 model = engine.build_model(e["architecture"], e["config"], state,
                                            str(wfile) if wfile is not None else f"{mpath}: PTM {e['name']!r}")
                 zoo.add(
@@ -349,7 +351,7 @@ class Zoo:
                 if list(r["members"]) != zoo.names:
                     raise ZooError(f"{mpath}: the router was fitted to other members than the zoo's")
                 file = member_file(path, r["file"])
-                zoo.set_router(r["config"], engine.load_weights(file, r["sha256"]), dict(r.get("info", {})))
+                zoo.set_router(r["config"], load_weights(file, r["sha256"]), dict(r.get("info", {})))
         except (KeyError, TypeError) as exc:
             raise ZooError(f"{mpath}: malformed manifest (missing or bad field {exc})") from None
         except ValueError as exc:
@@ -378,7 +380,27 @@ def member_file(folder: Path, rel: Any) -> Path:
     return file
 
 
+def check_finite(state: State, where: str) -> State:
+    """``state`` unchanged if every floating-point weight is finite; else a :class:`ZooError`
+    naming ``where`` (the file, or the PTM) and the first tensor holding NaN or inf."""
+    for k, v in state.items():
+        if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all():
+            nan, inf = int(np.isnan(v).sum()), int(np.isinf(v).sum())
+            raise ZooError(f"{where}: tensor {k!r} holds non-finite weights ({nan} NaN, {inf} inf)")
+    return state
+
+
+def load_weights(file: Path, sha256: str | None) -> State:
+    """:func:`seqfusion.engine.load_weights` (existence, checksum, format), then
+    :func:`check_finite`: weights with NaN or inf are a :class:`ZooError` naming the file."""
+    return check_finite(engine.load_weights(file, sha256), str(file))
+
+
 def _save_state(state: State, file: Path, half: bool) -> None:
-    out = {k: np.ascontiguousarray(v.astype(np.float16) if half and np.issubdtype(v.dtype, np.floating) else v)
-           for k, v in state.items()}
+    with np.errstate(over="ignore"):
+        out = {k: np.ascontiguousarray(v.astype(np.float16) if half and np.issubdtype(v.dtype, np.floating) else v)
+               for k, v in state.items()}
+    for k, v in out.items():  # weights are finite (checked on adding); inf here is float16 overflow
+        if half and np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all():
+            raise ZooError(f"{file}: tensor {k!r} exceeds float16's range (65504); save with half=False")
     save_file(out, str(file), metadata={"format": FORMAT})
