@@ -5,6 +5,6 @@
 # benchmarks/results/ablations.{md,json}. About 10 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
-exec nice -n 10 "${PYTHON:-python}" -m seqfusion.benchmark.ablations \
+export PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
+exec nice -n 10 "${PYTHON:-python}" -m benchmarks.harness.ablations \
   --with-builds "${ZOOS:-/tmp/seqfusion-ablation-zoos}" --max-rows 3000 --out benchmarks/results "$@"

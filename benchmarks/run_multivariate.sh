@@ -6,8 +6,8 @@
 #   benchmarks/run_multivariate.sh --methods seqfusion --zoo path/to/zoo --k 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
-exec nice -n 10 "${PYTHON:-python}" -m seqfusion.benchmark.cli multivariate \
+export PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
+exec nice -n 10 "${PYTHON:-python}" -m benchmarks.harness multivariate \
   --datasets ECL ETTh1 ETTh2 Exchange Illness Weather \
   --horizons 6 8 14 18 24 36 48 \
   --max-windows 1000 \

@@ -16,14 +16,14 @@
 # (benchmarks/run_realuse.sh builds it). Extra arguments go to every run, e.g. --no-cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
 PY="${PYTHON:-python}"
 CACHE="${SEQFUSION_CACHE:-$HOME/.cache/seqfusion}"
 ZOO="$CACHE/zoos/no_competitions"
 METHODS=(snaive snaive_empirical autoets autotheta conformal_snaive conformal_autotheta seqfusion)
 for split in test validation; do
-  nice -n 10 "$PY" -m seqfusion.benchmark.cli realuse --quantiles --split "$split" \
+  nice -n 10 "$PY" -m benchmarks.harness realuse --quantiles --split "$split" \
     --methods "${METHODS[@]}" --competition-zoo "$ZOO" --out benchmarks/results --no-progress "$@"
 done
-nice -n 10 "$PY" -m seqfusion.benchmark.cli multivariate --quantiles \
+nice -n 10 "$PY" -m benchmarks.harness multivariate --quantiles \
   --methods "${METHODS[@]}" --out benchmarks/results --no-progress "$@"

@@ -5,5 +5,5 @@
 # Writes benchmarks/results/scale.{md,json} (runs merge by name). Pass e.g. --runs csv:100000 to run a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
-exec nice -n 10 "${PYTHON:-python}" -m seqfusion.benchmark.scale "$@"
+export PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
+exec nice -n 10 "${PYTHON:-python}" -m benchmarks.harness.scale "$@"

@@ -5,7 +5,7 @@
 # pass --threads N to override).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
-exec nice -n 10 "${PYTHON:-python}" -m seqfusion.benchmark.cli speed \
+export PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
+exec nice -n 10 "${PYTHON:-python}" -m benchmarks.harness speed \
   --n-series 10000 --horizon 48 --sf-series 300 --repeats 20 --threads 2 \
   --out benchmarks/results "$@"

@@ -6,8 +6,8 @@
 # (a zoo trained on M3/M4/Tourism data is refused for those datasets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
-exec nice -n 10 "${PYTHON:-python}" -m seqfusion.benchmark.cli univariate \
+export PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
+exec nice -n 10 "${PYTHON:-python}" -m benchmarks.harness univariate \
   --datasets m3_yearly m3_quarterly m3_monthly m3_other \
              tourism_yearly tourism_quarterly tourism_monthly m4_hourly m4_weekly \
   --out benchmarks/results "$@"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from seqfusion.build.extractor import Extractor
-from seqfusion.build.members import classical_member, train_member
-from seqfusion.build.training import TrainConfig
+from seqfusion.training.extractor import Extractor
+from seqfusion.training.members import classical_member, train_member
+from seqfusion.training.training import TrainConfig
 from seqfusion.zoo import Zoo
 
 

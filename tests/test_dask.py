@@ -357,6 +357,19 @@ def test_cli_csv_text_ids_keep_leading_zeros(client, tiny_zoo, frame, tmp_path, 
     np.testing.assert_array_equal(got["y"].to_numpy(), expected["y"].to_numpy())
 
 
+def test_cli_semicolon_decimal_comma_csv_is_read_like_the_local_engine(client, tiny_zoo, frame, tmp_path, capsys):
+    two = _small(frame, 2)
+    src = tmp_path / "semi.csv"
+    two.to_csv(src, index=False, sep=";", decimal=",")
+    code, _, err = _cli(capsys, src, "-H", H, "--zoo", tiny_zoo, "--k", 2, "--engine", "dask",
+                        "--scheduler", client.scheduler.address, "-o", tmp_path / "fc")
+    assert (code, err) == (0, "")
+    got = pd.read_parquet(tmp_path / "fc")
+    expected = SeqFusion.from_pretrained(tiny_zoo, k=2).predict(two, H)
+    got = got.set_index(["unique_id", "ds"]).loc[list(zip(expected["unique_id"], expected["ds"]))]
+    np.testing.assert_array_equal(got["y"].to_numpy(), expected["y"].to_numpy())
+
+
 # ------------------------------------------------------------------ failures and interrupts
 
 

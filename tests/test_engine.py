@@ -34,19 +34,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqfusion import engine, preprocess
-from seqfusion.build.extractor import Extractor as TorchExtractor
-from seqfusion.build.members import torch_module
-from seqfusion.build.models import build_model as build_torch_model
-from seqfusion.build.models import list_architectures as torch_architectures
-from seqfusion.build.rollout import rollout as torch_rollout
-from seqfusion.build.router import Router as TorchRouter
-from seqfusion.build.router import RouterEnsemble as TorchRouterEnsemble
-from seqfusion.build.router import router_module
 from seqfusion.engine.matmul import sum_features
 from seqfusion.engine.threads import find_blas_local_threads, is_exact, parallel_map
 from seqfusion.errors import ZooError
 from seqfusion.forecaster import SeqFusion
 from seqfusion.frequency import CLASSES
+from seqfusion.training.extractor import Extractor as TorchExtractor
+from seqfusion.training.members import torch_module
+from seqfusion.training.models import build_model as build_torch_model
+from seqfusion.training.models import list_architectures as torch_architectures
+from seqfusion.training.rollout import rollout as torch_rollout
+from seqfusion.training.router import Router as TorchRouter
+from seqfusion.training.router import RouterEnsemble as TorchRouterEnsemble
+from seqfusion.training.router import router_module
 from seqfusion.zoo import DEFAULT_ZOO, Zoo
 
 TOL = 1e-5

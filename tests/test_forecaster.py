@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqfusion import SeqFusion, SeqFusionError
-from seqfusion.build.members import torch_module
-from seqfusion.build.rollout import rollout
+from seqfusion.training.members import torch_module
+from seqfusion.training.rollout import rollout
 from tests.conftest import synthetic_windows
 
 
@@ -364,8 +364,8 @@ def test_unforecastable_magnitudes_are_clear_errors(model):
     except SeqFusionError as exc:
         assert "overflow" in str(exc) or "too large" in str(exc)
     # a drift member extends a ramp ending at the float64 maximum beyond it
-    from seqfusion.build.extractor import Extractor
-    from seqfusion.build.members import classical_member
+    from seqfusion.training.extractor import Extractor
+    from seqfusion.training.members import classical_member
     from seqfusion.zoo import Zoo
 
     ext = Extractor(d_model=8, d_ff=16, dim=4, n_layers=1, n_heads=2)
@@ -389,7 +389,10 @@ def test_daily_frame_gets_the_same_forecast_as_with_freq_d():
     ds = pd.date_range("2020-01-01", periods=60, freq="D").as_unit("us")
     df = pd.DataFrame({"date": ds, "a": np.sin(np.arange(60) / 3) + np.arange(60) * 0.1})
     np.testing.assert_array_equal(m.predict(df, 5)["a"], m.predict(df, 5, freq="D")["a"])
-    assert not np.array_equal(m.predict(df, 5, freq="h")["a"], m.predict(df, 5, freq="D")["a"])
+    assert not np.array_equal(m.predict(df["a"].to_numpy(), 5, freq="h"), m.predict(df, 5, freq="D")["a"])
+    with pytest.raises(SeqFusionError, match="freq 'h' .hourly. does not match the time stamps of series 'a', "
+                                             "which are daily"):
+        m.predict(df, 5, freq="h")
 
 
 # ---------------------------------------------------------------------- batch invariance

@@ -1,5 +1,6 @@
-"""The inference core stands alone: it imports nothing from the zoo build or the
-benchmark harness, and no torch."""
+"""The inference core stands alone: it imports nothing from the benchmark harness (which
+lives outside the package, in benchmarks/harness), and neither zoo training nor torch when
+it loads."""
 from __future__ import annotations
 
 import ast
@@ -23,15 +24,66 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-def test_core_modules_import_neither_build_nor_benchmark_nor_torch() -> None:
+def _module_level_imports(path: Path) -> set[str]:
+    """Imports at the top of a module (not inside functions: those load only when called)."""
+    tree = ast.parse(path.read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    top += [n for stmt in tree.body if isinstance(stmt, ast.If) for n in stmt.body  # TYPE_CHECKING blocks
+            if isinstance(n, (ast.Import, ast.ImportFrom)) and not _is_type_checking(stmt)]
+    return _imports_of(top)
+
+
+def _is_type_checking(stmt: ast.If) -> bool:
+    return isinstance(stmt.test, ast.Name) and stmt.test.id == "TYPE_CHECKING"
+
+
+def _imports_of(nodes: list[ast.stmt]) -> set[str]:
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            if node.module == "seqfusion":
+                out |= {f"seqfusion.{a.name}" for a in node.names}
+    return out
+
+
+def test_core_modules_import_no_harness_and_no_training_or_torch_at_load() -> None:
+    """No core module (the CLI included: no exemption) imports the benchmark harness at all,
+    or zoo training or torch when it loads; the CLI reaches `zoo build|add|map` (the
+    training extra) from inside the commands."""
     assert {p.relative_to(PACKAGE).as_posix() for p in CORE} >= {
-        "forecaster.py", "zoo.py", "engine/__init__.py", "engine/bank.py", "frames.py", "preprocess.py"}
+        "forecaster.py", "zoo.py", "cli.py", "engine/__init__.py", "engine/bank.py", "frames.py", "preprocess.py"}
     for path in CORE:
-        if path.name == "cli.py":  # dispatches `zoo build|add|map` and `benchmark` lazily
-            continue
-        bad = {m for m in _imports(path)
-               if m.startswith(("seqfusion.build", "seqfusion.benchmark")) or m.split(".")[0] == "torch"}
-        assert not bad, (path.name, bad)
+        harness = {m for m in _imports(path) if m.split(".")[0] == "benchmarks"}
+        assert not harness, (path.name, harness)
+        at_load = {m for m in _module_level_imports(path)
+                   if m.startswith("seqfusion.training") or m.split(".")[0] == "torch"}
+        assert not at_load, (path.name, at_load)
+        if path.name != "cli.py":
+            anywhere = {m for m in _imports(path) if m.startswith("seqfusion.training") or m.split(".")[0] == "torch"}
+            assert not anywhere, (path.name, anywhere)
+
+
+def test_the_harness_is_not_in_the_package() -> None:
+    assert not (PACKAGE / "benchmark").exists()
+    assert (PACKAGE.parents[1] / "benchmarks" / "harness" / "cli.py").is_file()
+
+
+def test_cli_help_loads_no_torch_and_no_harness() -> None:
+    code = ("import sys, contextlib, io\n"
+            "from seqfusion.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    for args in (['--help'], ['forecast', '--help'], ['zoo', '--help']):\n"
+            "        try:\n"
+            "            main(args)\n"
+            "        except SystemExit:\n"
+            "            pass\n"
+            "bad = [k for k in sys.modules if k.split('.')[0] in ('torch', 'benchmarks')]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 def test_forecasting_loads_no_torch() -> None:
@@ -40,7 +92,7 @@ def test_forecasting_loads_no_torch() -> None:
             "m = SeqFusion.from_pretrained()\n"
             "m.predict(np.sin(np.arange(60) / 3), 5)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n"
-            "assert not [k for k in sys.modules if k.startswith(('seqfusion.build', 'seqfusion.benchmark'))]\n")
+            "assert not [k for k in sys.modules if k.startswith(('seqfusion.training', 'benchmarks.harness'))]\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 

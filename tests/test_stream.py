@@ -31,8 +31,12 @@ def model(tiny_zoo: Path) -> SeqFusion:
     return SeqFusion.from_pretrained(tiny_zoo, k=2)
 
 
+# pandas 2's default float parser is not exact (pandas 3's is, and deprecates the option); files are read exactly
+EXACT = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def in_memory(model: SeqFusion, path: Path) -> pd.DataFrame:
-    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, **EXACT)
     df["ds"] = pd.to_datetime(df["ds"])
     return model.predict(df, H)
 
@@ -40,9 +44,8 @@ def in_memory(model: SeqFusion, path: Path) -> pd.DataFrame:
 def read(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)
-    else:  # pandas 2's default float parser is not exact (pandas 3's is, and deprecates the option)
-        exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
-        df = pd.read_csv(path, parse_dates=["ds"], **exact)
+    else:
+        df = pd.read_csv(path, parse_dates=["ds"], **EXACT)
     df["ds"] = df["ds"].astype("datetime64[ns]")
     return df
 
@@ -169,7 +172,7 @@ def test_on_error_skip_writes_a_side_file(model, tmp_path, chunk_size):
     assert "at least 8 are needed" in errs["reason"].iloc[0]
     fc = pd.read_csv(out)
     assert list(fc["unique_id"].unique()) == [f"id{i:03d}" for i in range(12) if i not in (3, 7)]
-    good = pd.read_csv(src)  # the values as the file reader parses them (pandas 2's parser rounds)
+    good = pd.read_csv(src, **EXACT)  # the values exactly as written, as the file reader parses them
     good = good[~good["unique_id"].isin(["id003", "id007"])]
     good["ds"] = pd.to_datetime(good["ds"])
     np.testing.assert_array_equal(read(out)["y"].to_numpy(), model.predict(good, H)["y"].to_numpy())

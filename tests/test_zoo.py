@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from seqfusion.build.models import build_model
 from seqfusion.errors import ZooError
+from seqfusion.training.models import build_model
 from seqfusion.zoo import Member, Zoo
 
 

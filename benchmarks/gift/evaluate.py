@@ -75,7 +75,7 @@ MODELS: tuple[str, ...] = (
 PANDAS_FREQ = {"H": "h", "D": "D", "W": "W", "M": "M", "Q": "Q", "A": "Y", "T": "min", "S": "s", "B": "B"}
 
 #: GIFT-Eval dataset key (first part of a config name) -> the zoo-build sources
-#: (``src/seqfusion/build/data/sources.toml`` names) that hold the same series. ETT and
+#: (``src/seqfusion/training/data/sources.toml`` names) that hold the same series. ETT and
 #: Jena weather are benchmark targets in the shared data: no build source holds them.
 DATA_SOURCES: dict[str, tuple[str, ...]] = {
     "m4_hourly": ("m4_hourly",),

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqfusion.build.data.paths import data_root
-from seqfusion.build.data.readers import parse_tsf, read_m4_wide, read_weekly_txt
+from seqfusion.training.data.paths import data_root
+from seqfusion.training.data.readers import parse_tsf, read_m4_wide, read_weekly_txt
 
 TEST_SPLIT = 0.1
 MAX_WINDOWS = 20

@@ -1,4 +1,4 @@
-"""Command-line interface: ``seqfusion forecast|zoo|benchmark``."""
+"""Command-line interface: ``seqfusion forecast|zoo``."""
 from __future__ import annotations
 
 import argparse
@@ -36,7 +36,8 @@ def _read_input(path: str, fmt: str, dayfirst: bool | None, date_format: str | N
     return df, fmt
 
 
-def _history_and_forecast(df: pd.DataFrame, out: pd.DataFrame, fmt: str) -> tuple[dict, dict]:
+def _history_and_forecast(df: pd.DataFrame, out: pd.DataFrame, fmt: str
+                          ) -> tuple[dict[Any, Any], dict[Any, Any]]:
     import pandas as pd
 
     from seqfusion.frames import parse
@@ -207,7 +208,7 @@ def cmd_zoo_show(args: argparse.Namespace) -> int:
     from seqfusion.zoo import Zoo
 
     if args.plot:
-        from seqfusion.build import cli as zoo_cli
+        from seqfusion.training import cli as zoo_cli
 
         return zoo_cli.cmd_map(args)
     zoo = Zoo.load(args.zoo)
@@ -344,13 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     zs.add_argument("--plot", help="PNG path for a 2-D PCA map of representations")
     zs.add_argument("--data", help="CSV whose variates are drawn on the map too")
     zs.set_defaults(func=cmd_zoo_show)
-    from seqfusion.build import cli as zoo_cli  # argument definitions only: no torch until a command runs
+    from seqfusion.training import cli as zoo_cli  # argument definitions only: no torch until a command runs
 
     zoo_cli.add_zoo_commands(zsub)
 
-    bench = sub.add_parser("benchmark", help="run the benchmark harness (see --help)", add_help=False)
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=None)
     return parser
 
 
@@ -366,13 +364,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["benchmark"]:
-        from seqfusion.benchmark.cli import main as bench_main
-
-        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.formatwarning = _warning_line  # type: ignore[assignment]
+    warnings.formatwarning = _warning_line
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
@@ -383,7 +377,7 @@ def _main(argv: list[str] | None) -> int:
     except ModuleNotFoundError as exc:
         if exc.name not in ("torch", "xlrd", "statsforecast", "matplotlib", "pyarrow", "dask", "distributed"):
             raise
-        extra = {"torch": "build", "xlrd": "build", "statsforecast": "baselines", "matplotlib": "plot",
+        extra = {"torch": "training", "xlrd": "training", "statsforecast": "baselines", "matplotlib": "plot",
                  "pyarrow": "parquet", "dask": "dask", "distributed": "dask"}[exc.name]
         print(f"seqfusion: error: this command needs {exc.name}: pip install 'seqfusion[{extra}]'", file=sys.stderr)
         return 2

@@ -153,18 +153,22 @@ def forecast(ddf: Any, horizon: int, zoo: str | Path | None = None, *, freq: Any
 
 def read(path: str | Path, *, sep: str | None = None, decimal: str | None = None) -> Any:
     """A dask DataFrame of a Parquet file / folder or CSV file(s) (glob allowed). CSV:
-    ``unique_id`` is read as text (ids such as ``007`` stay as written), ``y`` as float64;
-    Parquet keeps the stored types."""
+    ``unique_id`` is read as text (ids such as ``007`` stay as written), ``y`` as float64,
+    with the separator and decimal mark given or found in the first file (see
+    :func:`seqfusion.files.csv_options`); Parquet keeps the stored types."""
     import dask.dataframe as dd
 
     p = str(path)
     if Path(p).is_dir() or p.lower().endswith((".parquet", ".pq")):
         return dd.read_parquet(p)
-    options: dict[str, Any] = {"dtype": {"unique_id": str, "y": "float64"}}
-    if sep is not None:
-        options["sep"] = sep
-    if decimal is not None:
-        options["decimal"] = decimal
+    import glob
+
+    from seqfusion.files import csv_options
+
+    first = sorted(glob.glob(p)) or [p]  # the dialect of the first file: the separator, decimal mark, ids as text
+    options: dict[str, Any] = csv_options(first[0], sep, decimal) if Path(first[0]).is_file() else \
+        {"sep": sep or ",", "decimal": decimal or "."}
+    options["dtype"] = {"unique_id": str, "y": "float64"}
     return dd.read_csv(p, **options)
 
 

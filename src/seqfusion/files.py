@@ -33,7 +33,9 @@ _SAMPLE_BYTES = 1 << 16
 
 def csv_options(path: str | Path, sep: str | None = None, decimal: str | None = None) -> dict[str, Any]:
     """``pd.read_csv`` keywords for the CSV file ``path``: its separator and decimal mark,
-    and ``unique_id`` read as text (ids such as ``007`` or ``NA`` are kept verbatim).
+    numbers read exactly as written (pandas 2: ``float_precision="round_trip"``, as its
+    faster default parser can be one unit in the last place off), and ``unique_id`` read as text (ids
+    such as ``007`` or ``NA`` are kept verbatim).
 
     ``sep`` / ``decimal``: as given, else found in the first 64 KiB: the separator is the
     one of ``, ; tab |`` that splits the header and the next lines into the same number of
@@ -57,6 +59,8 @@ def csv_options(path: str | Path, sep: str | None = None, decimal: str | None = 
         raise SeqFusionError(f"{path}: the separator and the decimal mark are both {sep!r}")
     header = next(csv.reader(lines[:1], delimiter=sep), []) if lines else []
     options: dict[str, Any] = {"sep": sep, "decimal": decimal}
+    if int(pd.__version__.split(".")[0]) < 3:  # pandas 3's parser is exact (and deprecates the option)
+        options["float_precision"] = "round_trip"
     if "unique_id" in header:
         # ids are text; the other columns keep pandas' usual missing-value words
         na = {c: sorted(STR_NA_VALUES) for c in header if c != "unique_id"}

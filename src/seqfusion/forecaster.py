@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -50,7 +50,7 @@ class SeqFusion:
         similarities divided by ``temperature``), ``"inverse_error"`` (weights inversely
         proportional to the back-test error; needs back-test selection) or ``"router"``
         (the zoo's learned router weighs all members from the context, see
-        :mod:`seqfusion.build.router`; the k largest weights are kept and renormalized, so
+        :mod:`seqfusion.training.router`; the k largest weights are kept and renormalized, so
         ``selection`` does not apply).
     selection: ``"similarity"`` (top-k by cosine similarity, as the paper) or
         ``"backtest"`` (among the ``candidates`` most similar members, all when ``None``,
@@ -445,6 +445,7 @@ class SeqFusion:
         ``history="last"`` or when no history is longer and none is of a low frequency (no
         room for a back-test: the same forecast, without the whole-history bookkeeping), else
         from the whole histories."""
+        _check_horizon(horizon, series)
         low = bool(history.low_frequency(classes).any())
         if self.history == "last" or (max(len(v) for v in series) <= self.input_length and not low):
             same = len(series) > 1 and len({len(v) for v in series}) == 1
@@ -537,6 +538,7 @@ class SeqFusion:
                             classes: Any, freq: Any) -> tuple[history.HistoryForecast, list[np.ndarray]]:
         """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo,
         and the histories as it read them (see :func:`seqfusion.history.clean_histories`)."""
+        _check_horizon(horizon, series)
         names = parsed.names if parsed is not None else list(range(len(series)))
         hists = history.clean_histories(series, self.min_length, names)
         n = len(hists)
@@ -593,15 +595,21 @@ class SeqFusion:
     @staticmethod
     def _input_frequency(parsed: Any, freq: Any) -> Any:
         """``freq`` as given (checked), else one inferred class per series of ``parsed``."""
-        if freq is not None:
-            from seqfusion.frequency import frequency_class
+        from seqfusion.frequency import UNKNOWN, frequency_class, median_steps_ns, mismatched_steps, step_class
 
-            return frequency_class(freq)
+        given = None if freq is None else frequency_class(freq)
         if parsed is None:
-            return None
-        from seqfusion.frequency import infer_frequencies
-
-        return infer_frequencies(parsed.index)
+            return given
+        steps = median_steps_ns(parsed.index)
+        if given is None:
+            return [UNKNOWN if st is None else step_class(st) for st in steps]
+        clash = mismatched_steps(freq, steps)
+        if clash:
+            i = clash[0]
+            raise SeqFusionError(f"freq {freq!r} ({given}) does not match the time stamps of series "
+                                 f"{_label(parsed.names[i])}, which are {step_class(int(steps[i] or 0))}: drop "
+                                 "freq to use the stamps' own")
+        return given
 
     @_engine_call
     def explain(self, y: Any, k: int | None = None, freq: Any = None, *, horizon: int | None = None,
@@ -669,6 +677,11 @@ def _add_columns(frame: pd.DataFrame, parsed: Any, values: np.ndarray, labels: l
     return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
+def _label(name: Any) -> str:
+    """A series name as the user wrote it: ``'007'``, ``7`` (not ``np.int64(7)``)."""
+    return repr(name.item() if isinstance(name, np.generic) else name)
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
@@ -678,6 +691,24 @@ def _is_positive(v: Any) -> bool:
                 and np.isfinite(v) and v > 0)
 
 
-def _check_horizon(horizon: Any) -> None:
+MAX_HORIZON = 100_000
+"""The longest horizon forecast (memory and time grow with it: 100,000 steps of one series
+take about 15 s and 0.8 GiB)."""
+HORIZON_PER_POINT = 10
+"""A horizon may be at most this many times the longest history (or 1,000 steps, if more)."""
+
+
+def _check_horizon(horizon: Any, series: Sequence[np.ndarray] | None = None) -> None:
+    """A one-line SeqFusionError unless ``horizon`` is a positive integer within
+    :data:`MAX_HORIZON` and, given the ``series``, :data:`HORIZON_PER_POINT` times the
+    longest of them (at least 1,000)."""
     if not _is_int(horizon) or horizon < 1:
         raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")
+    if horizon > MAX_HORIZON:
+        raise SeqFusionError(f"horizon {horizon:,} is above the longest supported, {MAX_HORIZON:,} steps")
+    if series:
+        longest = max(len(s) for s in series)
+        limit = max(1_000, HORIZON_PER_POINT * longest)
+        if horizon > limit:
+            raise SeqFusionError(f"horizon {horizon:,} is more than {HORIZON_PER_POINT} times the longest history "
+                                 f"({longest:,} points): at most {limit:,} steps")

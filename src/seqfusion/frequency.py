@@ -133,9 +133,6 @@ def frequency_class(freq: Any) -> str:
         return _from_offset(to_offset(freq))
     if not isinstance(freq, str):
         raise SeqFusionError(f"freq must be a string such as 'D', 'W' or 'monthly', got {freq!r}")
-    key = freq.strip().lower()
-    if key in _NAMES:
-        return _NAMES[key]
     return _from_offset(to_offset(freq))
 
 

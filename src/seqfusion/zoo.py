@@ -158,10 +158,6 @@ class Zoo:
         """Member representations stacked: ``[n_members, dim]``."""
         return np.stack([m.representation for m in self.members]).astype(np.float32)
 
-    def sources(self) -> list[str]:
-        """Source names of all members (for leakage checks)."""
-        return [m.source for m in self.members]
-
     def table(self) -> Any:
         """A pandas DataFrame with one row per member."""
         import pandas as pd

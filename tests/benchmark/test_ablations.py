@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.harness import ablations
 from seqfusion import SeqFusion
-from seqfusion.benchmark import ablations
 
 
 @pytest.mark.data

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqfusion.benchmark import baselines as bl
-from seqfusion.benchmark.protocol import evaluate, from_array
+from benchmarks.harness import baselines as bl
+from benchmarks.harness.protocol import evaluate, from_array
 
 
 def test_naive_rules() -> None:

@@ -1,4 +1,4 @@
-"""The whole-history candidates diagnostic (``seqfusion benchmark candidates``)."""
+"""The whole-history candidates diagnostic (``python -m benchmarks.harness candidates``)."""
 from __future__ import annotations
 
 import json
@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks.harness import candidates as cd
+from benchmarks.harness import realuse as ru
+from benchmarks.harness.cli import main
 from seqfusion import SeqFusion, history
-from seqfusion.benchmark import candidates as cd
-from seqfusion.benchmark import realuse as ru
-from seqfusion.benchmark.cli import main
 
 
 def toy_data(n_series: int = 3, length: int = 200) -> ru.RealuseData:

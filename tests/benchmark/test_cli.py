@@ -1,4 +1,4 @@
-"""Smoke tests of ``seqfusion benchmark``: --quick runs into tmp_path, caching, merging,
+"""Smoke tests of ``python -m benchmarks.harness``: --quick runs into tmp_path, caching, merging,
 a SeqFusion row with a tiny throw-away zoo, the speed benchmark, and input errors."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqfusion.benchmark.cli import main
+from benchmarks.harness.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +17,7 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _need_data() -> None:
-    from seqfusion.benchmark.protocol import DATASETS, dataset_path
+    from benchmarks.harness.protocol import DATASETS, dataset_path
 
     try:
         ok = all(dataset_path(DATASETS[d]).is_file() for d in ("ETTh1", "Illness"))
@@ -31,8 +31,8 @@ def _tiny_zoo(path: Path, sources: tuple[str, ...] = ("nn5_daily", "hospital", "
     """A 3-member zoo of untrained DLinear PTMs and a small random extractor."""
     import torch
 
-    from seqfusion.build.extractor import Extractor
-    from seqfusion.build.models import build_model
+    from seqfusion.training.extractor import Extractor
+    from seqfusion.training.models import build_model
     from seqfusion.zoo import Member, Zoo
 
     torch.manual_seed(0)
@@ -61,7 +61,7 @@ def test_quick_multivariate_caches_and_merges(tmp_path: Path, capsys) -> None:
     md = (out / "quick" / "multivariate.md").read_text()
     assert "paper, not run here" in md and "SeasonalNaive (7)" in md and "geo-mean" in md
     doc = json.loads((out / "quick" / "multivariate.json").read_text())
-    assert doc["meta"]["command"].startswith("seqfusion benchmark multivariate")
+    assert doc["meta"]["command"].startswith("python -m benchmarks.harness multivariate")
     assert {"git_commit", "versions", "cpu_count", "total_wall_seconds"} <= set(doc["meta"])
     rows = doc["rows"]
     assert {(r["method"], r["dataset"]) for r in rows} >= {("Last", "ETTh1"), ("Last", "Illness")}
@@ -110,8 +110,8 @@ def test_quick_univariate(tmp_path: Path) -> None:
 @pytest.mark.baselines
 def test_speed_with_tiny_zoo(tmp_path: Path) -> None:
     zoo = _tiny_zoo(tmp_path / "zoo")
-    from seqfusion.benchmark.report import speed_markdown
-    from seqfusion.benchmark.speed import run_speed
+    from benchmarks.harness.report import speed_markdown
+    from benchmarks.harness.speed import run_speed
 
     res = run_speed(zoo, n_series=40, horizon=48, k=3, sf_series=3, repeats=2,
                     probe_import=False)
@@ -147,4 +147,4 @@ def test_speed_cli_quick(tmp_path: Path) -> None:
 def test_bad_input_is_one_line(argv: list[str], tmp_path: Path, capsys) -> None:
     rc = main([*argv, "--out", str(tmp_path)] if argv and argv[0] != "nonsense" else argv)
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc != 0 and len(err) == 1 and err[0].startswith("seqfusion benchmark: error:")
+    assert rc != 0 and len(err) == 1 and err[0].startswith("python -m benchmarks.harness: error:")

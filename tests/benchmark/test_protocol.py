@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqfusion.benchmark.baselines import Last, Mean, SeasonalNaive
-from seqfusion.benchmark.protocol import (
+from benchmarks.harness.baselines import Last, Mean, SeasonalNaive
+from benchmarks.harness.protocol import (
     DATASETS,
     HORIZONS,
     dataset_path,

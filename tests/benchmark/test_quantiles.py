@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqfusion.benchmark import quantiles as qs
-from seqfusion.benchmark.baselines import SeasonalNaive
-from seqfusion.benchmark.quantile_methods import (
+from benchmarks.harness import quantiles as qs
+from benchmarks.harness.baselines import SeasonalNaive
+from benchmarks.harness.quantile_methods import (
     MethodUnavailable,
     SeasonalNaiveQuantiles,
     SeqFusionQuantiles,
@@ -271,8 +271,8 @@ def test_seqfusion_quantiles_call_the_contract(tiny_zoo: Path, monkeypatch: pyte
 @pytest.fixture()
 def toy_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private data folder and cache with one tiny daily benchmark CSV (3 series)."""
-    from seqfusion.benchmark import protocol as pr
-    from seqfusion.benchmark import realuse as ru
+    from benchmarks.harness import protocol as pr
+    from benchmarks.harness import realuse as ru
 
     root = tmp_path / "data"
     (root / "benchmark").mkdir(parents=True)
@@ -292,7 +292,7 @@ def toy_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_realuse_quantiles_end_to_end_with_a_fake_seqfusion(
         toy_data: Path, tiny_zoo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
     from seqfusion.forecaster import SeqFusion
 
     calls: list[dict[str, Any]] = []
@@ -303,7 +303,7 @@ def test_realuse_quantiles_end_to_end_with_a_fake_seqfusion(
     assert main(args) == 0
     doc = json.loads((out / "realuse_quantiles.json").read_text())
     assert doc["kind"] == "realuse_quantiles" and doc["split"] == "test"
-    assert doc["meta"]["command"].startswith("seqfusion benchmark realuse --quantiles")
+    assert doc["meta"]["command"].startswith("python -m benchmarks.harness realuse --quantiles")
     rows = {r["key"]: r for r in doc["rows"]}
     assert set(rows) == {"snaive", "snaive_empirical", "seqfusion"}
     assert rows["snaive"]["relative_wql"] == 1.0 and rows["snaive"]["n_windows"] == 15
@@ -324,7 +324,7 @@ def test_realuse_quantiles_end_to_end_with_a_fake_seqfusion(
 
 def test_quantile_runs_skip_seqfusion_without_predict_histories(
         toy_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
     from seqfusion.forecaster import SeqFusion
 
     monkeypatch.delattr(SeqFusion, "predict_histories", raising=False)
@@ -337,7 +337,7 @@ def test_quantile_runs_skip_seqfusion_without_predict_histories(
 
 
 def test_multivariate_quantiles_end_to_end(toy_data: Path, tmp_path: Path) -> None:
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
 
     out = tmp_path / "res"
     assert main(["multivariate", "--quantiles", "--datasets", "Toy", "--horizons", "6", "24",
@@ -356,7 +356,7 @@ def test_multivariate_quantiles_end_to_end(toy_data: Path, tmp_path: Path) -> No
 
 @pytest.mark.baselines
 def test_multivariate_conformal_scores_only_horizons_it_can_forecast(toy_data: Path, tmp_path: Path) -> None:
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
 
     out = tmp_path / "res"
     assert main(["multivariate", "--quantiles", "--datasets", "Toy", "--horizons", "6", "24",
@@ -372,8 +372,8 @@ def test_multivariate_conformal_scores_only_horizons_it_can_forecast(toy_data: P
 
 @pytest.mark.data
 def test_real_snaive_quantiles_on_m3_yearly() -> None:
-    from seqfusion.benchmark import realuse as ru
-    from seqfusion.build.data.paths import data_root
+    from benchmarks.harness import realuse as ru
+    from seqfusion.training.data.paths import data_root
 
     try:
         root = data_root()

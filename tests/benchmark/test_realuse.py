@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqfusion.benchmark import realuse as ru
-from seqfusion.benchmark.baselines import Last, SeasonalNaive
-from seqfusion.benchmark.protocol import forecast_rows
+from benchmarks.harness import realuse as ru
+from benchmarks.harness.baselines import Last, SeasonalNaive
+from benchmarks.harness.protocol import forecast_rows
 
 
 def toy_spec(competition: bool = False, season: int = 2, horizon: int = 2,
@@ -265,7 +265,7 @@ def test_seqfusion_gets_the_whole_history(tiny_zoo: Path) -> None:
 
 
 def _data_or_skip() -> None:
-    from seqfusion.build.data.paths import data_root
+    from seqfusion.training.data.paths import data_root
 
     try:
         root = data_root()
@@ -318,14 +318,14 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("_private_cache")
 def test_cli_quick_realuse_both_splits(tmp_path: Path) -> None:
     _data_or_skip()
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
 
     out = tmp_path / "res"
     args = ["realuse", "--quick", "--out", str(out), "--no-progress"]
     assert main(args + ["--methods", "naive", "seqfusion"]) == 0
     doc = json.loads((out / "quick" / "realuse.json").read_text())
     assert doc["kind"] == "realuse" and doc["split"] == "test"
-    assert doc["meta"]["command"].startswith("seqfusion benchmark realuse")
+    assert doc["meta"]["command"].startswith("python -m benchmarks.harness realuse")
     rows = doc["rows"]
     keys = {(r["key"], r["dataset"]) for r in rows}
     assert keys == {(k, d) for k in ("snaive", "naive", "seqfusion") for d in ru.DATASETS
@@ -352,7 +352,7 @@ def test_cli_quick_realuse_both_splits(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("_private_cache")
 def test_cli_realuse_usage_errors(tmp_path: Path) -> None:
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
 
     assert main(["realuse", "--datasets", "nope", "--out", str(tmp_path)]) == 2
     assert main(["realuse", "--methods", "prophet", "--out", str(tmp_path)]) == 2

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqfusion.benchmark import univariate as uv
-from seqfusion.benchmark.baselines import Last
+from benchmarks.harness import univariate as uv
+from benchmarks.harness.baselines import Last
 
 
 def test_make_windows_pads_short_series() -> None:
@@ -101,7 +101,7 @@ def test_leakage_guard(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_a_leaky_zoo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from seqfusion.benchmark.cli import main
+    from benchmarks.harness.cli import main
 
     zoo = _fake_zoo(tmp_path / "z", ["tourism_monthly"])
     rc = main(["univariate", "--quick", "--zoo", str(zoo), "--out", str(tmp_path / "o")])
@@ -111,7 +111,7 @@ def test_cli_refuses_a_leaky_zoo(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_univariate_specs_state_a_frequency_matching_their_season() -> None:
-    from seqfusion.benchmark.univariate import UNIVARIATE
+    from benchmarks.harness.univariate import UNIVARIATE
     from seqfusion.frequency import frequency_class
 
     expected = {1: "yearly", 4: "quarterly", 12: "monthly", 24: "hourly", 52: "weekly"}
@@ -123,7 +123,7 @@ def test_univariate_specs_state_a_frequency_matching_their_season() -> None:
 
 
 def test_validation_split_targets_end_before_the_test_part(tmp_path) -> None:
-    from seqfusion.benchmark.univariate import load_univariate
+    from benchmarks.harness.univariate import load_univariate
 
     root = tmp_path
     (root / "m3").mkdir()

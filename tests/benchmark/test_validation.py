@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from seqfusion.benchmark.protocol import from_array, windows
-from seqfusion.benchmark.validation import validation_split
+from benchmarks.harness.protocol import from_array, windows
+from benchmarks.harness.validation import validation_split
 
 
 def test_validation_windows_end_before_test_rows():

@@ -1,7 +1,7 @@
 """Inference on numpy alone: the zoo's members, extractor and router without torch.
 
-The torch modules (:mod:`seqfusion.build.models`, :mod:`seqfusion.build.extractor`,
-:mod:`seqfusion.build.router`) train the zoo; this package runs it, reading the same
+The torch modules (:mod:`seqfusion.training.models`, :mod:`seqfusion.training.extractor`,
+:mod:`seqfusion.training.router`) train the zoo; this package runs it, reading the same
 safetensors files (state-dict key names as the torch modules use) and computing the same
 functions in float32 (eval mode: no dropout). Only numpy, ``safetensors.numpy`` and the
 standard library are imported (not torch). Modules:

@@ -43,7 +43,7 @@ def _float_input(x: np.ndarray) -> np.ndarray:
 
 @register("dlinear")
 class DLinear(_AffineModel):
-    """DLinear (see :class:`seqfusion.build.models.dlinear.DLinear`): mean removal, centred moving
+    """DLinear (see :class:`seqfusion.training.models.dlinear.DLinear`): mean removal, centred moving
     average with edge replication, one linear map each for trend and remainder."""
 
     Config = DLinearConfig

@@ -22,7 +22,7 @@ from seqfusion.engine.transformer import (
 )
 from seqfusion.engine.weights import State, col, f32
 
-EXTRACTOR_STD_FLOOR = 1e-3  # as seqfusion.build.extractor.STD_FLOOR
+EXTRACTOR_STD_FLOOR = 1e-3  # as seqfusion.training.extractor.STD_FLOOR
 
 
 @dataclass
@@ -36,7 +36,7 @@ class _ExtractorParams:
 
 
 def znorm_rows(x: np.ndarray, std_floor: float = EXTRACTOR_STD_FLOOR) -> np.ndarray:
-    """Z-normalize each row of ``x [n, T]`` as :func:`seqfusion.build.extractor.znorm_rows` (std
+    """Z-normalize each row of ``x [n, T]`` as :func:`seqfusion.training.extractor.znorm_rows` (std
     floored at ``std_floor * max(|mean|, 1)``); float32 unless x is float64."""
     x = np.ascontiguousarray(x, dtype=np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
     mean = x.mean(axis=1, keepdims=True)  # row layout: numpy's sums depend on the memory order
@@ -46,7 +46,7 @@ def znorm_rows(x: np.ndarray, std_floor: float = EXTRACTOR_STD_FLOOR) -> np.ndar
 
 
 class Extractor:
-    """The general extractor (see :class:`seqfusion.build.extractor.Extractor`): series
+    """The general extractor (see :class:`seqfusion.training.extractor.Extractor`): series
     ``[n, input_length]`` -> representations ``[n, dim]``."""
 
     def __init__(self, config: Mapping[str, Any] | ExtractorConfig, state: State) -> None:

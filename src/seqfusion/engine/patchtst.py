@@ -34,7 +34,7 @@ class _PatchTSTParams:
 
 @register("patchtst")
 class PatchTST(Model):
-    """Univariate PatchTST (see :class:`seqfusion.build.models.patchtst.PatchTST`).
+    """Univariate PatchTST (see :class:`seqfusion.training.models.patchtst.PatchTST`).
 
     The patch and position embeddings and the first attention projection are one matrix
     product of the patches (with the last value repeated ``stride`` times).

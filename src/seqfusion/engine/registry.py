@@ -1,5 +1,5 @@
 """The member registry: the :class:`Model` interface, architectures registered by name (as
-:mod:`seqfusion.build.models` registers the torch modules) and :func:`build_model`."""
+:mod:`seqfusion.training.models` registers the torch modules) and :func:`build_model`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -1,4 +1,4 @@
-"""Recursive roll-outs of one member (as :mod:`seqfusion.build.rollout`), and the
+"""Recursive roll-outs of one member (as :mod:`seqfusion.training.rollout`), and the
 precomposed roll-out map of an affine member."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from seqfusion.engine.registry import Model
 def rollout(model: Model, x: np.ndarray, horizon: int, clip: float | None = 10.0) -> np.ndarray:
     """Recursive roll-out of ``model`` from normalized contexts ``x [n, T]`` to ``[n, horizon]``.
 
-    As :func:`seqfusion.build.rollout.rollout`: predict the model's ``h`` steps, append them,
+    As :func:`seqfusion.training.rollout.rollout`: predict the model's ``h`` steps, append them,
     keep the last ``T`` points, repeat; with ``clip``, non-finite values of a block are
     replaced by the last context value and the block is clipped to ``[-clip, clip]``.
     Computed in x's float dtype (float32 unless x is float64).

@@ -15,7 +15,7 @@ from seqfusion.engine.weights import State, f32
 
 
 class Router:
-    """The learned fusion weights (see :class:`seqfusion.build.router.Router`):
+    """The learned fusion weights (see :class:`seqfusion.training.router.Router`):
     ``(normalized context [n, T], embedding [n, d], frequency [n]) -> weights [n, M]``."""
 
     def __init__(self, config: Mapping[str, Any] | RouterConfig, state: State) -> None:
@@ -103,7 +103,7 @@ class Router:
 
 class RouterEnsemble:
     """Routers fitted with different seeds (and training windows) to the same members
-    (:class:`seqfusion.build.router.RouterEnsemble`): their softmax weights averaged.
+    (:class:`seqfusion.training.router.RouterEnsemble`): their softmax weights averaged.
     ``config["ensemble"]`` routers; router ``j``'s tensors are named ``routers.{j}.net.*``."""
 
     def __init__(self, config: Mapping[str, Any] | RouterConfig, state: State) -> None:
