@@ -1,4 +1,4 @@
-"""Building model zoos (needs the ``build`` extra: torch): dataset readers and the source
+"""Building model zoos (needs the ``training`` extra: torch): dataset readers and the source
 registry (:mod:`~seqfusion.training.data`), the torch architectures
 (:mod:`~seqfusion.training.models`), PTM, extractor and router training, the
 transferability matrix, and the staged pipeline (:mod:`~seqfusion.training.pipeline`).
