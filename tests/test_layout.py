@@ -13,21 +13,13 @@ CORE = sorted([*PACKAGE.glob("*.py"), *PACKAGE.glob("engine/*.py")])
 
 
 def _imports(path: Path) -> set[str]:
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            out.add(node.module)
-            if node.module == "seqfusion":
-                out |= {f"seqfusion.{a.name}" for a in node.names}
-    return out
+    return _imports_of(list(ast.walk(ast.parse(path.read_text()))))
 
 
 def _module_level_imports(path: Path) -> set[str]:
     """Imports at the top of a module (not inside functions: those load only when called)."""
     tree = ast.parse(path.read_text())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    top: list[ast.AST] = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     top += [n for stmt in tree.body if isinstance(stmt, ast.If) for n in stmt.body  # TYPE_CHECKING blocks
             if isinstance(n, (ast.Import, ast.ImportFrom)) and not _is_type_checking(stmt)]
     return _imports_of(top)
@@ -37,7 +29,7 @@ def _is_type_checking(stmt: ast.If) -> bool:
     return isinstance(stmt.test, ast.Name) and stmt.test.id == "TYPE_CHECKING"
 
 
-def _imports_of(nodes: list[ast.stmt]) -> set[str]:
+def _imports_of(nodes: list[ast.AST]) -> set[str]:
     out: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Import):
