@@ -458,12 +458,14 @@ class SeqFusion:
                    freq: Any, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Point forecasts ``[n, H]`` and quantiles ``[n, H, Q]`` of whole histories (see
         :mod:`seqfusion.quantiles`)."""
+        _check_horizon(horizon, series)
         fc, hists = self._forecast_histories(series, parsed, horizon, k, classes, freq)
         names = parsed.names if parsed is not None else list(range(len(series)))
         out = qmod.from_spread(fc.point, qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon), q)
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
-            raise SeqFusionError(f"the quantiles of series {names[int(np.argmax(bad))]!r} overflow float64; "
+            raise SeqFusionError(f"the quantiles of series {preprocess.series_label(names[int(np.argmax(bad))])} "
+                                 "overflow float64; "
                                  "rescale the series")
         return fc.point, out
 
@@ -538,7 +540,6 @@ class SeqFusion:
                             classes: Any, freq: Any) -> tuple[history.HistoryForecast, list[np.ndarray]]:
         """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo,
         and the histories as it read them (see :func:`seqfusion.history.clean_histories`)."""
-        _check_horizon(horizon, series)
         names = parsed.names if parsed is not None else list(range(len(series)))
         hists = history.clean_histories(series, self.min_length, names)
         n = len(hists)
@@ -568,8 +569,8 @@ class SeqFusion:
             fc.candidates = fc.candidates * scale[:, None, None]
         bad = ~np.isfinite(fc.point).all(axis=1)
         if bad.any():
-            raise SeqFusionError(f"the forecast of series {names[int(np.argmax(bad))]!r} overflows float64 "
-                                 "(values near the largest representable number); rescale the series")
+            raise SeqFusionError(f"the forecast of series {preprocess.series_label(names[int(np.argmax(bad))])} "
+                                 "overflows float64 (values near the largest representable number); rescale the series")
         return fc, hists
 
     @staticmethod
@@ -607,8 +608,8 @@ class SeqFusion:
         if clash:
             i = clash[0]
             raise SeqFusionError(f"freq {freq!r} ({given}) does not match the time stamps of series "
-                                 f"{_label(parsed.names[i])}, which are {step_class(int(steps[i] or 0))}: drop "
-                                 "freq to use the stamps' own")
+                                 f"{preprocess.series_label(parsed.names[i])}, which are "
+                                 f"{step_class(int(steps[i] or 0))}: drop freq to use the stamps' own")
         return given
 
     @_engine_call
@@ -635,7 +636,7 @@ class SeqFusion:
         err = chosen.get("error", np.full(chosen["members"].shape, np.nan))
         per_series: list[dict[str, Any]] = [{} for _ in parsed.names]
         if horizon is not None:
-            _check_horizon(horizon)
+            _check_horizon(horizon, parsed.series)
             fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)[0]
             for i, info in enumerate(per_series):
                 info.update({f"weight_{c}": float(fc.weights[i, j]) for j, c in enumerate(history.CANDIDATES)})
@@ -675,11 +676,6 @@ def _add_columns(frame: pd.DataFrame, parsed: Any, values: np.ndarray, labels: l
         for j, lb in enumerate(labels):
             new[name_of(name, lb)] = values[i, :, j]
     return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
-
-
-def _label(name: Any) -> str:
-    """A series name as the user wrote it: ``'007'``, ``7`` (not ``np.int64(7)``)."""
-    return repr(name.item() if isinstance(name, np.generic) else name)
 
 
 def _is_int(v: Any) -> bool:

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from seqfusion.errors import SeqFusionError
-from seqfusion.preprocess import array_series
+from seqfusion.frequency import UNIT_NS
+from seqfusion.preprocess import array_series, series_label
 
 TIME_COLUMNS = ("date", "ds", "timestamp", "time", "datetime")
 LONG_COLUMNS = ("unique_id", "ds", "y")
@@ -170,9 +171,8 @@ def _parse_long(df: pd.DataFrame, dayfirst: bool | None, date_format: str | None
     codes, stamps = codes[order], stamps[order]
     same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
     if same.any():
-        dup = ids[codes[1:][same][0]]
-        raise SeqFusionError(f"series {(dup.item() if isinstance(dup, np.generic) else dup)!r} has duplicate "
-                             f"timestamps (first: {ds[order][1:][same][0]})")
+        raise SeqFusionError(f"series {series_label(ids[codes[1:][same][0]])} has duplicate timestamps "
+                             f"(first: {ds[order][1:][same][0]})")
     ends = np.cumsum(np.bincount(codes, minlength=len(ids)))
     starts = np.concatenate([[0], ends[:-1]])
     y, ds = y[order], ds[order]
@@ -329,16 +329,13 @@ def future_index(index: pd.Index | None, horizon: int, freq: Any = None) -> pd.I
             UserWarning,
             stacklevel=3,
         )
-        last = int(index.as_unit(index.unit).asi8[-1])
+        last = int(index.asi8[-1])
         grid = _extend(np.array([[last]]), np.array([[step]]), horizon, index)[0]
         out = pd.DatetimeIndex(grid.view(f"datetime64[{index.unit}]"))
         return out.tz_localize("UTC").tz_convert(index.tz) if index.tz is not None else out
     vals = np.asarray(index)
     step = vals[-1] - vals[-2] if len(vals) >= 2 else 1
     return pd.Index(vals[-1] + step * np.arange(1, horizon + 1))
-
-
-UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
 def _stamp_error(index: pd.DatetimeIndex, horizon: int) -> SeqFusionError:

@@ -29,6 +29,8 @@ _NAMES = {c: c for c in CLASSES} | {
     "week": "weekly", "day": "daily", "hour": "hourly", "minute": "subhourly", "none": UNKNOWN,
 }
 _DAY_NS = 86_400 * 10**9
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+"""Nanoseconds in one count of each ``datetime64`` unit."""
 
 
 def _from_offset(offset: pd.offsets.BaseOffset) -> str:
@@ -156,8 +158,6 @@ def median_step_ns(index: pd.Index | None) -> int | None:
 
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return None
-    from seqfusion.frames import UNIT_NS
-
     steps = np.diff(index.asi8)
     steps = steps[steps > 0]
     return int(np.median(steps)) * UNIT_NS[index.unit] if len(steps) else None

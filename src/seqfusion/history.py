@@ -553,12 +553,10 @@ def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequen
     out = []
     for name, s in zip(names, series):
         x = np.asarray(s, dtype=np.float64).reshape(-1)
-        if np.isinf(x).any():
-            raise SeqFusionError(f"series {name!r} contains inf")
         finite = np.flatnonzero(np.isfinite(x))
-        if len(finite) < min_length:
-            raise SeqFusionError(f"series {name!r} has {len(finite)} usable points; at least {min_length} "
-                                 "are needed")
+        reason = preprocess.unusable(name, len(finite), bool(np.isinf(x).any()), min_length)
+        if reason is not None:
+            raise SeqFusionError(reason)
         x = x[finite[0]:]  # leading NaN dropped; inner NaN interpolated, trailing NaN: the last value
         if len(finite) < len(x):
             x = preprocess.fill_gaps(x[None, :])[0]

@@ -135,3 +135,19 @@ def contexts(series: list[np.ndarray] | np.ndarray, length: int, min_length: int
             f"series {names[i]!r} has {int(count[i])} usable points in its last {length}; "
             f"at least {min_length} are needed")
     return pad_left(fill_gaps(x), length)
+
+
+def series_label(name: Any) -> str:
+    """A series name as the user wrote it: ``'007'``, ``7`` (not ``np.int64(7)``)."""
+    return repr(name.item() if isinstance(name, np.generic) else name)
+
+
+def unusable(name: Any, n_finite: int, has_inf: bool, min_length: int) -> str | None:
+    """Why a whole history cannot be forecast for its values alone (inf, fewer than
+    ``min_length`` finite points), or None when it can."""
+    if has_inf:
+        return f"series {series_label(name)} contains inf"
+    if n_finite < min_length:
+        return f"series {series_label(name)} has {n_finite} usable points; at least {min_length} are needed"
+    return None
+

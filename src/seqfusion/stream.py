@@ -52,6 +52,7 @@ import pandas as pd
 from seqfusion.errors import SeqFusionError
 from seqfusion.files import csv_options, is_parquet, write_atomic
 from seqfusion.frames import LONG_COLUMNS, to_datetime
+from seqfusion.preprocess import unusable
 
 if TYPE_CHECKING:
     from seqfusion.forecaster import SeqFusion
@@ -407,9 +408,7 @@ def _screen(chunk: pd.DataFrame, min_length: int, errors: list[tuple[Any, str]])
     if not bad.any():
         return chunk
     for i in np.flatnonzero(bad):
-        name = ids[i]
-        errors.append((name, f"series {name!r} contains inf" if inf[i] else
-                       f"series {name!r} has {finite[i]} usable points; at least {min_length} are needed"))
+        errors.append((ids[i], str(unusable(ids[i], int(finite[i]), bool(inf[i]), min_length))))
     return chunk[~bad[codes]].reset_index(drop=True)
 
 
