@@ -269,21 +269,47 @@ def test_back_tests_have_the_frequency_s_horizon_whatever_the_horizon_asked() ->
                               history.forecast(hists, 14, seasons, zoo).weights[0])
     assert history.backtest_horizons(["daily", "yearly", "unknown", "hourly", "subhourly", "monthly"]).tolist() == \
         [14, 6, 8, 48, 48, 18]
+    # weights per step (the sweep's other variant) keep the prefix too, and differ
+    steps = {h: history.forecast(hists, h, seasons, zoo, backtest_horizon=np.array([14, 8, 8]), step_weights=True)
+             for h in (3, 40)}
+    np.testing.assert_array_equal(steps[3].point, steps[40].point[:, :3])
+    assert not np.array_equal(steps[40].point, fcs[40].point)
+
+
+def test_the_forecaster_back_tests_the_longer_of_the_frequency_s_and_the_asked_horizon(model, monkeypatch) -> None:
+    y = 50 + np.cumsum(np.random.default_rng(3).normal(size=600))
+    seen: list[list[int]] = []
+    real = history.forecast
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["backtest_horizon"].tolist())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(history, "forecast", spy)
+    for h in (3, 14, 30):
+        model.predict(y, h, freq="D")
+    assert seen == [[14], [14], [30]]  # daily: B = 14
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(10, 400), st.integers(1, 60), st.integers(1, 60),
        st.sampled_from([None, "D", "W", "MS", "QS", "YS", "h", "30min"]), st.integers(0, 2**31 - 1))
 @example(200, 2, 3, "D", 0).via("the reported case: first step with horizon 2 and 3")
-@example(300, 14, 48, "D", 1).via("beyond the daily back-tests")
-@example(60, 5, 30, "YS", 2).via("a short yearly history with back-tests of 6 points")
+@example(300, 14, 14, "D", 1).via("up to the daily back-tests' 14 points")
+@example(60, 5, 6, "YS", 2).via("a short yearly history with back-tests of 6 points")
 def test_shorter_horizon_is_a_prefix_of_a_longer_one(model, length, ha, hb, freq, seed) -> None:
-    """``predict(y, h1)`` is the first ``h1`` rows of ``predict(y, h2)`` for ``h1 < h2``,
-    point forecasts and quantiles, bit for bit (the back-tests' length comes from the
-    frequency, not from the horizon)."""
-    h1, h2 = sorted((ha, hb))
+    """``predict(y, h1)`` is the first ``h1`` rows of ``predict(y, h2)`` for
+    ``h1 < h2 <= B`` (the frequency's back-test horizon), point forecasts and quantiles, bit
+    for bit: up to ``B`` the back-tests' length comes from the frequency, not from the
+    horizon."""
+    from seqfusion.frequency import frequency_class
+
+    bound = int(history.backtest_horizons([frequency_class(freq)])[0])
+    h1, h2 = sorted((min(ha, bound), min(hb, bound)))
     if h1 == h2:
-        h2 += 1
+        h1 -= 1
+    if h1 < 1:
+        return
     rng = np.random.default_rng(seed)
     t = np.arange(length)
     y = 30 + np.cumsum(rng.normal(size=length)) + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, length)
@@ -296,7 +322,7 @@ def test_shorter_horizon_is_a_prefix_of_a_longer_one(model, length, ha, hb, freq
 def test_long_frame_of_several_frequencies_is_prefix_consistent(model) -> None:
     """A long frame whose series have different frequencies (each inferred from its stamps)
     and lengths: per series the forecast, its quantiles and its intervals to a shorter
-    horizon are the first rows of those to a longer one."""
+    horizon are the first rows of those to a longer one, up to the back-test horizon."""
     import pandas as pd
 
     rng = np.random.default_rng(12)
@@ -307,10 +333,14 @@ def test_long_frame_of_several_frequencies_is_prefix_consistent(model) -> None:
         y = 100 + np.cumsum(rng.normal(size=n)) + 5 * np.sin(2 * np.pi * t / 7)
         parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2000-01-01", periods=n, freq=freq), "y": y}))
     long = pd.concat(parts, ignore_index=True)
-    full = {h: model.predict_quantiles(long, h, level=[80, 95]) for h in (2, 3, 14, 60)}
-    for h1, h2 in ((2, 3), (3, 14), (14, 60), (2, 60)):
+    full = {h: model.predict_quantiles(long, h, level=[80, 95]) for h in (2, 3, 6, 60)}
+    for h1, h2 in ((2, 3), (3, 6), (2, 6)):  # within every frequency's back-test horizon (yearly: 6)
         head = full[h2].groupby("unique_id", sort=False).head(h1).reset_index(drop=True)
         pd.testing.assert_frame_equal(full[h1].reset_index(drop=True), head, check_exact=True)
         points = model.predict(long, h1)
         pd.testing.assert_frame_equal(points.reset_index(drop=True), head[list(points.columns)], check_exact=True)
     assert len(full[60]) == 7 * 60
+    # past a series' back-test horizon the back-tests follow the horizon (validation:
+    # benchmarks/results/sweep_backtest_weights.md): the forecast may then change
+    daily = full[60][full[60]["unique_id"] == "daily"]["y"].to_numpy()
+    assert daily.shape == (60,) and np.isfinite(daily).all()

@@ -18,14 +18,14 @@ module uses both, without any per-series iterative fitting:
    forecast of the means of the last 36 cycles (``zoo_aggregated``: a view of the history
    36 cycles long); and the seasonal naive forecast. All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
-   windows of ``B`` points inside the history (each from the points before it), ``B`` set
-   by the frequency (:data:`BACKTEST_HORIZONS`: 6 yearly ... 48 hourly), not by the
-   horizon ``H`` asked for. A candidate's weight is a softmax of
+   windows of ``max(B, H)`` points inside the history (each from the points before it),
+   ``B`` set by the frequency (:data:`BACKTEST_HORIZONS`: 6 yearly ... 48 hourly; the
+   forecaster passes ``max(B, H)``). A candidate's weight is a softmax of
    ``-log(mean absolute back-test error) / temperature`` (relative to the best candidate of
-   that series). The weights therefore do not depend on ``H``, and neither does any
-   candidate's forecast of a step: the forecast to ``H`` is the first ``H`` steps of any
-   longer one (quantiles too). For ``H > B`` the steps past ``B`` are weighted by the
-   ``B``-step back-tests.
+   that series). Up to ``B`` the weights therefore do not depend on ``H``, and neither does
+   any candidate's forecast of a step: the forecast to ``H <= B`` is the first ``H`` steps
+   of any longer one up to ``B`` (quantiles too); a longer horizon back-tests over its own
+   length (chosen on validation origins: ``benchmarks/sweeps/backtest_weights.py``).
 4. A series with no room for a back-test from at least one zoo input of points (a
    history of at most 36 points) gets the zoo's forecast alone, as with ``history="last"``.
    Histories shorter than ``36 + B`` get back-tests of fewer than ``B`` points.
@@ -51,8 +51,9 @@ CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive",
 BACKTESTS = 5
 #: back-test horizon per frequency class: the M4 competition's horizons (as the
 #: whole-history benchmark's), M3's 8 for data of unknown frequency. Back-tests have this
-#: length whatever horizon is asked for, so the candidate weights (and the spread) do not
-#: depend on the horizon and a shorter horizon's forecast is a prefix of a longer one's.
+#: length for any horizon up to it (the horizon's own beyond), so up to it the candidate
+#: weights (and the spread) do not depend on the horizon and a shorter horizon's forecast
+#: is a prefix of a longer one's.
 BACKTEST_HORIZONS: dict[str, int] = {"yearly": 6, "quarterly": 8, "monthly": 18, "weekly": 13, "daily": 14,
                                      "hourly": 48, "subhourly": 48, "unknown": 8}
 #: frequency classes whose histories too short for a back-test get :data:`SHORT_WEIGHTS`
@@ -76,6 +77,11 @@ def backtest_horizons(classes: Any) -> np.ndarray:
     return np.array([BACKTEST_HORIZONS.get(str(c), default) for c in classes], dtype=np.int64)
 #: softmax temperature on log back-test errors
 TEMPERATURE = 0.2
+#: candidate weights per forecast step: step ``h`` weighs the candidates by their mean
+#: back-test error over steps ``1..min(h, B)`` (True), or every step by the error over all
+#: ``B`` back-test steps (False: better on validation, see
+#: ``benchmarks/results/sweep_backtest_weights.md``)
+STEP_WEIGHTS = False
 #: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
 #: so a history of one zoo input is forecast by the zoo alone, exactly as before)
 MIN_BACKTEST_CONTEXT = 36
@@ -408,7 +414,7 @@ class HistoryForecast:
 def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, zoo: ZooForecast,
              backtests: int | None = None, temperature: float | None = None,
              min_context: int | None = None, short: np.ndarray | None = None,
-             backtest_horizon: Any = None) -> HistoryForecast:
+             backtest_horizon: Any = None, step_weights: bool | None = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
@@ -427,6 +433,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     """
     backtests = BACKTESTS if backtests is None else backtests
     temperature = TEMPERATURE if temperature is None else temperature
+    step_weights = STEP_WEIGHTS if step_weights is None else step_weights
     min_context = MIN_BACKTEST_CONTEXT if min_context is None else min_context
     n = len(histories)
     bh = np.broadcast_to(np.asarray(horizon if backtest_horizon is None else backtest_horizon, dtype=np.int64),
@@ -500,10 +507,11 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
             preds[rows, CANDIDATES.index(name)] = arr
         preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
                                                                          seasons[ts[rows]])
-    # weights from back-test errors
-    weights = np.zeros((n, len(CANDIDATES)))
+    # weights from back-test errors: [n, C, S], S = 1 (every step alike) or H (per step)
+    S = H if step_weights else 1
+    weights = np.zeros((n, len(CANDIDATES), S))
     weights[:, 0] = 1.0
-    weights[prior] = SHORT_WEIGHTS
+    weights[prior] = SHORT_WEIGHTS[:, None]
     targets = np.full((len(contexts), H), np.nan)
     bt = np.flatnonzero(tj > 0)
     for r in bt:
@@ -515,23 +523,30 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     # summed in step order (zeros after the back-test's points add nothing): the weights do
     # not depend on H (a pairwise sum over H columns would round differently for each H)
     abs_err = np.where(inside[:, None, :], np.abs(preds[bt] - np.nan_to_num(targets[bt])[:, None, :]), 0.0)
-    task_err = np.add.accumulate(abs_err, axis=2)[:, :, -1] / span[ts[bt], None]
-    err_sum = np.zeros((n, len(CANDIDATES)))
+    cumulative = np.add.accumulate(abs_err, axis=2)  # [bt, C, H]
+    if step_weights:  # mean error over steps 1..min(h, B)
+        task_err = cumulative / np.minimum(np.arange(1, H + 1)[None, :], span[ts[bt], None])[:, None, :]
+    else:
+        task_err = cumulative[:, :, -1:] / span[ts[bt], None, None]
+    err_sum = np.zeros((n, len(CANDIDATES), S))
     np.add.at(err_sum, ts[bt], task_err)
     count = np.bincount(ts[bt], minlength=n).astype(np.float64)
     if has_bt.any():
-        err = err_sum[has_bt] / count[has_bt, None]
+        err = err_sum[has_bt] / count[has_bt, None, None]
         with np.errstate(divide="ignore"):
             logs = np.log(np.maximum(err, 1e-300))
         bad = np.zeros((n, len(CANDIDATES)), dtype=bool)
         np.logical_or.at(bad, ts, unavailable)
-        logs[bad[has_bt]] = np.inf
+        logs[np.broadcast_to(bad[has_bt][:, :, None], logs.shape)] = np.inf
         logs -= logs.min(axis=1, keepdims=True)
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
     # the zoo's forecast plus the weighted departures from it: candidates that agree give
     # exactly their common value (weights that sum to one only up to rounding would not)
-    fused = preds[:, 0] + np.einsum("tc,tch->th", weights[ts], preds - preds[:, :1])
+    if step_weights:
+        fused = preds[:, 0] + np.einsum("tch,tch->th", weights[ts], preds - preds[:, :1])
+    else:
+        fused = preds[:, 0] + np.einsum("tc,tch->th", weights[ts, :, 0], preds - preds[:, :1])
     residuals = np.full((n, backtests, H), np.nan)
     bt = np.flatnonzero(tj > 0)
     residuals[ts[bt], tj[bt] - 1] = targets[bt] - fused[bt]
@@ -540,7 +555,8 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     seasonal[ts[tj == 0]] = seasonal_task[tj == 0]
     own = preds[tj == 0, :, :horizon]
     own[~full[tj == 0], 1:] = np.nan
-    return HistoryForecast(point, weights, residuals, seasonal, seasons, own, bh)
+    last = min(int(horizon), S) - 1  # the weights of the last step asked for
+    return HistoryForecast(point, weights[:, :, last], residuals, seasonal, seasons, own, bh)
 
 
 def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
