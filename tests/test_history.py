@@ -289,6 +289,7 @@ def test_the_forecaster_back_tests_the_longer_of_the_frequency_s_and_the_asked_h
     for h in (3, 14, 30):
         model.predict(y, h, freq="D")
     assert seen == [[14], [14], [30]]  # daily: B = 14
+    assert history.backtest_lengths(["daily", "hourly", "yearly"], 20).tolist() == [20, 48, 20]
 
 
 @settings(max_examples=25, deadline=None)

@@ -61,22 +61,22 @@ PREFIX = {"fixed": "yes", "requested": "no", "longer": "up to B"}
 @contextlib.contextmanager
 def variant(step: bool, requested: str) -> Iterator[None]:
     """Run the forecaster with one variant's settings (module attributes, restored after).
-    ``requested``: the back-test horizon, ``"fixed"`` (as the forecaster passes it),
+    ``requested``: the back-tests' length, ``"fixed"`` (the frequency's ``B``),
     ``"requested"`` (the forecast's horizon) or ``"longer"`` (the longer of the two)."""
     from seqfusion import history
 
-    saved_step, saved_forecast = history.STEP_WEIGHTS, history.forecast
+    lengths = {
+        "fixed": lambda classes, horizon: history.backtest_horizons(classes),
+        "requested": lambda classes, horizon: np.full(len(history.backtest_horizons(classes)), int(horizon)),
+        "longer": lambda classes, horizon: np.maximum(history.backtest_horizons(classes), int(horizon)),
+    }
+    saved_step, saved_lengths = history.STEP_WEIGHTS, history.backtest_lengths
     history.STEP_WEIGHTS = step
-    if requested != "fixed":
-        def forecast(histories: Any, horizon: int, *args: Any, **kwargs: Any) -> Any:
-            fixed = kwargs.get("backtest_horizon")
-            bh = None if requested == "requested" or fixed is None else np.maximum(fixed, horizon)
-            return saved_forecast(histories, horizon, *args, **{**kwargs, "backtest_horizon": bh})
-        history.forecast = forecast
+    history.backtest_lengths = lengths[requested]
     try:
         yield
     finally:
-        history.STEP_WEIGHTS, history.forecast = saved_step, saved_forecast
+        history.STEP_WEIGHTS, history.backtest_lengths = saved_step, saved_lengths
 
 
 def validation_task(name: str) -> Task:

@@ -562,7 +562,7 @@ class SeqFusion:
                               backtests=history.BACKTESTS if whole else 0,
                               min_context=max(self.input_length, self.min_length),
                               short=history.low_frequency(per_row) & whole,
-                              backtest_horizon=np.maximum(history.backtest_horizons(per_row), horizon))
+                              backtest_horizon=history.backtest_lengths(per_row, horizon))
         with np.errstate(over="ignore", invalid="ignore"):
             fc.point = fc.point * scale[:, None]
             fc.residuals = fc.residuals * scale[:, None, None]

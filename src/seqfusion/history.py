@@ -102,6 +102,13 @@ DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) 
 ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
 
 
+def backtest_lengths(classes: Any, horizon: int) -> np.ndarray:
+    """The back-tests' length per series for a forecast of ``horizon`` steps: the longer of
+    the frequency's :data:`BACKTEST_HORIZONS` and the horizon (``[n]`` int; chosen on
+    validation origins, ``benchmarks/sweeps/backtest_weights.py``)."""
+    return np.maximum(backtest_horizons(classes), int(horizon))
+
+
 def season_length(freq_class: str, step: Any = None) -> int:
     """Steps per natural cycle of a frequency class: a year for yearly (1), quarterly (4),
     monthly (12) and weekly (52) data, a week for daily data (7), a day for hourly (24) and
