@@ -3,9 +3,9 @@ index, and point and quantile forecasts of many histories from one whole-history
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -86,9 +86,13 @@ def forecast(model: SeqFusion, histories: Sequence[np.ndarray], horizon: int, fr
     return point, q
 
 
-def by_frequency(freqs: Sequence[str | None]) -> dict[str | None, list[int]]:
-    """Positions of ``freqs`` grouped by value, in order of first appearance."""
-    groups: dict[str | None, list[int]] = {}
+K = TypeVar("K", bound=Hashable)
+
+
+def by_frequency(freqs: Sequence[K]) -> dict[K, list[int]]:
+    """Positions of ``freqs`` (frequencies, or other keys of a forecast call) grouped by
+    value, in order of first appearance."""
+    groups: dict[K, list[int]] = {}
     for i, f in enumerate(freqs):
         groups.setdefault(f, []).append(i)
     return groups

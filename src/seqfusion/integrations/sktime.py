@@ -88,7 +88,7 @@ class SeqFusionForecaster(BaseForecaster):  # type: ignore[misc, unused-ignore]
 
     def _predict(self, fh: ForecastingHorizon, X: Any = None) -> pd.DataFrame:
         index, point, _ = self._forecast(fh, None)
-        return pd.DataFrame(point, index=index, columns=self._y.columns)
+        return pd.DataFrame(point, index=index, columns=self._cur_y.columns)
 
     def _predict_quantiles(self, fh: ForecastingHorizon, X: Any, alpha: list[float]) -> pd.DataFrame:
         index, _, q = self._forecast(fh, alpha)
@@ -126,8 +126,10 @@ class SeqFusionForecaster(BaseForecaster):  # type: ignore[misc, unused-ignore]
         n_var = len(y.columns)
         point = np.empty((len(histories), len(times)))
         q = np.empty((len(histories), len(times), len(alpha))) if alpha is not None else None
-        for freq, rows in by_frequency(freqs).items():
-            horizon = int(max(steps[i].max() for i in rows))
+        # each series to its own horizon (a forecast's first steps depend on the horizon beyond
+        # the back-tests' length): one call per frequency and horizon
+        keys = [(f, int(s.max())) for f, s in zip(freqs, steps)]
+        for (freq, horizon), rows in by_frequency(keys).items():
             p, qs = forecast(self.model_, [histories[i] for i in rows], horizon, freq, alpha)
             for j, i in enumerate(rows):
                 point[i] = p[j, steps[i] - 1]
