@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from seqfusion import SeqFusion
 
-pytestmark = [pytest.mark.sktime,
-              pytest.mark.filterwarnings("ignore:The default of config ``remember_data``:FutureWarning")]
+pytestmark = pytest.mark.sktime
 
 
 def _forecaster(**params: Any) -> Any:
