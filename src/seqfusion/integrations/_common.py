@@ -53,8 +53,8 @@ def index_freq(index: pd.Index) -> str | None:
         if index.freq is not None:
             return str(index.freqstr)
         if len(index) >= 3:
-            inferred = pd.infer_freq(index)
-            return None if inferred is None else str(inferred)
+            inferred = pd.DatetimeIndex(index, freq="infer").freq
+            return None if inferred is None else str(inferred.freqstr)
     return None
 
 
