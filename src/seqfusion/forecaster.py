@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -21,7 +21,7 @@ SELECTIONS = ("similarity", "backtest")
 NORMALIZATIONS = ("window", "last_h")
 HISTORIES = ("whole", "last")
 OPTIONS = ("k", "fusion", "normalization", "selection", "candidates", "backtest", "temperature",
-           "router_temperature", "clip", "min_length", "history", "exact")
+           "router_temperature", "clip", "min_length", "history", "exact", "long_context")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +71,8 @@ class SeqFusion:
         series share the call (a chunked file, a Dask partition, one series alone), at some
         cost in speed; ``False``: plain matrix products, which round differently (about 1e-7
         relative) in another batch.
+    long_context: ``True`` (default): the zoo's long-context members (if it has any) join
+        the whole-history candidates (``long``); ``False``: they are left out.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class SeqFusion:
         min_length: int = 8,
         history: str = "whole",
         exact: bool = True,
+        long_context: bool = True,
     ) -> None:
         self.zoo = zoo
         self.k = k
@@ -102,6 +105,7 @@ class SeqFusion:
         self.min_length = min_length
         self.history = history
         self.exact = exact
+        self.long_context = long_context
         self._validate_options(k, fusion, normalization)
 
     @classmethod
@@ -146,8 +150,9 @@ class SeqFusion:
                 raise SeqFusionError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
         if self.clip is not None and not _is_positive(self.clip):
             raise SeqFusionError(f"clip must be None or a finite number > 0, got {self.clip!r}")
-        if not isinstance(self.exact, bool):
-            raise SeqFusionError(f"exact must be True or False, got {self.exact!r}")
+        for name in ("exact", "long_context"):
+            if not isinstance(getattr(self, name), bool):
+                raise SeqFusionError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.history not in HISTORIES:
             raise SeqFusionError(f"history must be one of {HISTORIES}, got {self.history!r}")
         if self.selection not in SELECTIONS:
@@ -461,7 +466,10 @@ class SeqFusion:
         _check_horizon(horizon, series)
         fc, hists = self._forecast_histories(series, parsed, horizon, k, classes, freq)
         names = parsed.names if parsed is not None else list(range(len(series)))
-        out = qmod.from_spread(fc.point, qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon), q)
+        scale = qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon)
+        if fc.long_quantiles is not None:
+            scale = qmod.with_long_spread(scale, fc.long_quantiles, fc.weights[:, history.CANDIDATES.index("long")])
+        out = qmod.from_spread(fc.point, scale, q)
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             raise SeqFusionError(f"the quantiles of series {preprocess.series_label(names[int(np.argmax(bad))])} "
@@ -553,6 +561,19 @@ class SeqFusion:
         def zoo(contexts: list[np.ndarray], h: int, rows: np.ndarray) -> np.ndarray:
             return self.predict_windows(self.contexts(contexts), h, k, freq=list(per_row[rows]))
 
+        members = [cast(engine.PatchQuantile, m.model) for m in self.zoo.long_members] if self.long_context else []
+
+        def long(contexts: list[np.ndarray], h: int) -> np.ndarray:
+            out = np.zeros(0)
+            for model in members:  # the mean of the members' quantiles
+                T = model.input_length
+                x = np.full((len(contexts), T), np.nan, dtype=np.float32)
+                for i, c in enumerate(contexts):
+                    x[i, T - min(T, len(c)):] = c[-T:]
+                q = model.forecast(x, h).astype(np.float64)
+                out = q if not len(out) else out + q
+            return out / len(members)
+
         # each history divided by a power of two near its largest magnitude (exact): the
         # seasonal indices, Theta and the back-test errors work at any scale
         top = np.fromiter((np.max(np.abs(h)) for h in hists), dtype=np.float64, count=n)
@@ -562,7 +583,8 @@ class SeqFusion:
                               backtests=history.BACKTESTS if whole else 0,
                               min_context=max(self.input_length, self.min_length),
                               short=history.low_frequency(per_row) & whole,
-                              backtest_horizon=history.backtest_lengths(per_row, horizon))
+                              backtest_horizon=history.backtest_lengths(per_row, horizon),
+                              long=long if members else None)
         with np.errstate(over="ignore", invalid="ignore"):
             fc.point = fc.point * scale[:, None]
             fc.residuals = fc.residuals * scale[:, None, None]

@@ -46,7 +46,7 @@ from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
-                                "zoo_aggregated")
+                                "zoo_aggregated", "long")
 #: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history)
 BACKTESTS = 5
 #: back-test horizon per frequency class: the M4 competition's horizons (as the
@@ -62,7 +62,7 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: back-test: equal thirds of Theta, the damped trend and the drift on the seasonally
 #: adjusted history (chosen on the whole-history benchmark's validation origins, where a
 #: share for the zoo's forecast made these histories worse; elsewhere the zoo alone)
-SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]) / 3.0
+SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]) / 3.0
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -98,8 +98,11 @@ DAMPED_HISTORY = 200
 #: (alpha, beta, phi) grid of the damped trend
 DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
 
-#: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon) -> [n, H]
+#: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon, their series) -> [n, H]
 ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
+#: the long-context members' forecast of many contexts: (contexts, horizon) -> quantiles
+#: [n, Q, H] (levels 1/(Q+1) ... Q/(Q+1), Q odd; the median is the candidate)
+LongForecast = Callable[[list[np.ndarray], int], np.ndarray]
 
 
 def backtest_lengths(classes: Any, horizon: int) -> np.ndarray:
@@ -398,10 +401,13 @@ class HistoryForecast:
     series' back-test length; ``W`` is the larger of ``H`` and the longest back-test);
     ``seasonal [n]``: whether a season was removed; ``season [n]``: the season length used;
     ``candidates [n, C, H]``: each candidate's own forecast (a candidate a series cannot
-    have, such as ``zoo_aggregated`` on a short history, repeats ``zoo_adjusted``; NaN but in
+    have, such as ``zoo_aggregated`` on a short history, repeats ``zoo_adjusted``, and
+    ``long`` without long-context members repeats ``zoo``; NaN but in
     the first column for series that take the zoo alone, where no other is computed);
     ``backtest_horizon [n]``: each series' back-test horizon (its back-tests are that long,
-    or shorter where the history is short).
+    or shorter where the history is short); ``long_quantiles [n, Q, H]``: the long-context
+    members' quantiles of the forecast (NaN for series that take the zoo alone; None
+    without long-context members).
     """
 
     point: np.ndarray
@@ -411,6 +417,7 @@ class HistoryForecast:
     season: np.ndarray
     candidates: np.ndarray
     backtest_horizon: np.ndarray
+    long_quantiles: np.ndarray | None = None
 
     @property
     def n_backtests(self) -> np.ndarray:
@@ -421,7 +428,8 @@ class HistoryForecast:
 def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, zoo: ZooForecast,
              backtests: int | None = None, temperature: float | None = None,
              min_context: int | None = None, short: np.ndarray | None = None,
-             backtest_horizon: Any = None, step_weights: bool | None = None) -> HistoryForecast:
+             backtest_horizon: Any = None, step_weights: bool | None = None,
+             long: LongForecast | None = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
@@ -431,7 +439,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     ``short [n]`` (bool): series that take :data:`SHORT_WEIGHTS` when they have no room for
     a back-test (the others then get the zoo alone); ``backtest_horizon`` (one, or ``[n]``):
     the length of each series' back-tests (``None``: ``horizon``; the forecaster passes
-    :func:`backtest_horizons` of the series' frequencies). The weights come from the
+    :func:`backtest_horizons` of the series' frequencies); ``long(contexts, H)``: the
+    long-context members' forecasts of the raw histories (candidate ``long``; ``None``:
+    the candidate takes no weight). The weights come from the
     back-tests alone, and every candidate's forecast for a step does not depend on the
     steps after it, so with a fixed ``backtest_horizon`` the forecast to ``h`` is the first
     ``h`` steps of any longer forecast.
@@ -477,6 +487,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     preds[:, 0] = raw
     seasonal_task = np.zeros(len(contexts), dtype=bool)
     unavailable = np.zeros((len(contexts), len(CANDIDATES)), dtype=bool)
+    long_q: np.ndarray | None = None
     if full.any():
         rows = np.flatnonzero(full)
         adjusted: list[np.ndarray] = [contexts[r] for r in rows]
@@ -509,6 +520,15 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         on_adjusted["zoo_aggregated"], has_agg = _zoo_aggregated(adjusted, seasons[ts[rows]], H, zoo, ts[rows],
                                                                   zoo_adj)
         unavailable[rows, CANDIDATES.index("zoo_aggregated")] = ~has_agg
+        if long is not None:
+            lq = long([contexts[r] for r in rows], H)
+            preds[rows, CANDIDATES.index("long")] = lq[:, lq.shape[1] // 2]
+            own_rows = np.flatnonzero(tj[rows] == 0)
+            long_q = np.full((n, lq.shape[1], int(horizon)), np.nan)
+            long_q[ts[rows[own_rows]]] = lq[own_rows, :, :horizon]
+        else:
+            preds[rows, CANDIDATES.index("long")] = raw[rows]
+            unavailable[rows, CANDIDATES.index("long")] = True
         for name, arr in on_adjusted.items():
             arr[sa] = np.where(mult[sa, None], arr[sa] * indices[sa], arr[sa] + indices[sa])
             preds[rows, CANDIDATES.index(name)] = arr
@@ -563,7 +583,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     own = preds[tj == 0, :, :horizon]
     own[~full[tj == 0], 1:] = np.nan
     last = min(int(horizon), S) - 1  # the weights of the last step asked for
-    return HistoryForecast(point, weights[:, :, last], residuals, seasonal, seasons, own, bh)
+    return HistoryForecast(point, weights[:, :, last], residuals, seasonal, seasons, own, bh, long_q)
 
 
 def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:

@@ -191,6 +191,32 @@ def spread(residuals: np.ndarray, histories: Sequence[np.ndarray], horizon: int 
     return out[:, :H]
 
 
+#: how the long-context members' own quantiles enter the spread: ``"none"``, ``"weight"``
+#: (mixed in by the candidate ``long``'s weight) or ``"mean"`` (half and half)
+LONG_SPREAD = "weight"
+
+
+def long_spread(quantiles: np.ndarray) -> np.ndarray:
+    """The spread ``[n, H]`` a set of quantiles ``[n, Q, H]`` (levels ``1/(Q+1) ... Q/(Q+1)``)
+    implies: the distance between the outer two over that of the t distribution's."""
+    Q = quantiles.shape[1]
+    lo, hi = t_quantile(np.array([1.0 / (Q + 1), Q / (Q + 1.0)]))
+    return (quantiles[:, -1] - quantiles[:, 0]) / (hi - lo)
+
+
+def with_long_spread(scale: np.ndarray, quantiles: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The back-tests' spread ``scale [n, H]`` mixed with the long-context members' own
+    (:func:`long_spread`) as :data:`LONG_SPREAD` says; series without them (NaN) keep
+    ``scale``; the mix never shrinks with the step."""
+    if LONG_SPREAD == "none":
+        return scale
+    w = np.asarray(weight, dtype=np.float64)[:, None] if LONG_SPREAD == "weight" else 0.5
+    own = long_spread(quantiles)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mixed = np.where(np.isfinite(own), (1.0 - w) * scale + w * own, scale)
+    return np.maximum.accumulate(mixed, axis=1)
+
+
 def from_spread(point: np.ndarray, scale: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """Quantiles ``[n, H, Q]`` of forecasts ``point [n, H]`` with spread ``scale [n, H]``."""
     t = t_quantile(quantiles)

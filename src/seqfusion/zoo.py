@@ -6,6 +6,12 @@ Layout of a zoo folder::
     extractor.safetensors     general extractor weights
     ptms/<name>.safetensors   one file per trained PTM (weight-free members have none)
     router.safetensors        optional learned fusion weights
+    long/<name>.safetensors   optional long-context members (``long_members`` entries)
+
+The PTMs read the zoo's input length (36 points) and are chosen per context by the
+extractor and router; the long-context members read whole histories (hundreds of points)
+and forecast quantiles, and join the whole-history layer's candidates
+(:mod:`seqfusion.history`).
 
 Every weight file is listed with its SHA-256 and must lie inside the zoo folder; loading
 verifies format version, checksums, tensor shapes and that every weight is finite (no NaN
@@ -109,6 +115,7 @@ class Zoo:
         members: list[Member] | None = None,
         info: dict[str, Any] | None = None,
         path: Path | None = None,
+        long_members: list[Member] | None = None,
     ) -> None:
         self.extractor_config = dict(extractor_config)
         self.extractor_state = check_finite(state_arrays(extractor_state), "extractor")
@@ -121,8 +128,11 @@ class Zoo:
         self.info: dict[str, Any] = dict(info or {})
         self.path = path
         self._bank: engine.MemberBank | None = None
+        self.long_members: list[Member] = []
         for m in members or []:
             self.add(m)
+        for m in long_members or []:
+            self.add_long(m)
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:
@@ -207,9 +217,8 @@ class Zoo:
     # ------------------------------------------------------------------ editing
     def add(self, member: Member) -> None:
         """Add a member; its name must be new and its representation match the extractor."""
-        if not member.name or any(c in member.name for c in "/\\ ") or member.name.startswith("."):
-            raise ZooError(f"invalid PTM name {member.name!r} (no spaces or slashes)")
-        if member.name in self.names:
+        _check_name(member.name)
+        if member.name in self.names or member.name in [m.name for m in self.long_members]:
             raise ZooError(f"a PTM named {member.name!r} is already in the zoo")
         rep = np.asarray(member.representation, dtype=np.float32).reshape(-1)
         if rep.shape != (self.dim,) or not np.isfinite(rep).all():
@@ -224,6 +233,19 @@ class Zoo:
         self.members.append(member)
         self._drop_router()  # fitted to the old member set
 
+    def add_long(self, member: Member) -> None:
+        """Add a long-context member (an architecture forecasting quantiles of whole
+        histories, such as ``patch_quantile``); its name must be new."""
+        _check_name(member.name)
+        if member.name in self.names or member.name in [m.name for m in self.long_members]:
+            raise ZooError(f"a PTM named {member.name!r} is already in the zoo")
+        check_finite(member.state, f"long-context member {member.name!r}")
+        if not isinstance(member.model, engine.PatchQuantile):
+            raise ZooError(f"long-context member {member.name!r}: architecture {member.architecture!r} "
+                           "does not forecast quantiles")
+        member.representation = np.zeros(0, dtype=np.float32)
+        self.long_members.append(member)
+
     def remove(self, name: str) -> None:
         """Remove the member called ``name`` (a router, fitted to all members, is dropped)."""
         self.members.remove(self[name])
@@ -235,7 +257,7 @@ class Zoo:
         The router is kept only when ``names`` are all members in their order."""
         keep = self.router is not None and list(names) == self.names
         zoo = Zoo(self.extractor_config, self.extractor_state, [self[n] for n in names],
-                  self.info if keep else _without_router_defaults(self.info), self.path)
+                  self.info if keep else _without_router_defaults(self.info), self.path, self.long_members)
         if keep:
             zoo.set_router(self.router_config, self.router_state, self.router_info)
         return zoo
@@ -249,6 +271,14 @@ class Zoo:
         ext_file = path / "extractor.safetensors"
         _save_state(self.extractor_state, ext_file, half)
         entries = []
+        long_entries = []
+        for m in self.long_members:
+            rel = f"long/{m.name}.safetensors"
+            (path / "long").mkdir(exist_ok=True)
+            _save_state(m.state, path / rel, half)
+            long_entries.append({"name": m.name, "architecture": m.architecture, "config": m.config,
+                                 "source": m.source, "frequency": m.frequency, "domain": m.domain,
+                                 "training": m.training, "file": rel, "sha256": sha256_file(path / rel)})
         for m in self.members:
             entry: dict[str, Any] = {
                 "name": m.name,
@@ -282,6 +312,8 @@ class Zoo:
             },
             "ptms": entries,
         }
+        if long_entries:
+            manifest["long_members"] = long_entries
         router_file = path / "router.safetensors"
         if self.router is not None:
             _save_state(self.router_state, router_file, half)
@@ -342,6 +374,14 @@ class Zoo:
                         _model=model,
                     )
                 )
+            for e in manifest.get("long_members", []):
+                wfile = member_file(path, e["file"])
+                state = load_weights(wfile, e["sha256"])
+                model = engine.build_model(e["architecture"], e["config"], state, str(wfile))
+                zoo.add_long(Member(name=e["name"], architecture=e["architecture"], config=e["config"], state=state,
+                                    representation=np.zeros(0, dtype=np.float32), source=e.get("source", ""),
+                                    frequency=e.get("frequency", ""), domain=e.get("domain", ""),
+                                    training=e.get("training", {}), _model=model))
             if manifest.get("router"):
                 r = manifest["router"]
                 if list(r["members"]) != zoo.names:
@@ -364,6 +404,11 @@ def _without_router_defaults(info: dict[str, Any]) -> dict[str, Any]:
         return info
     fc = {k: v for k, v in fc.items() if k not in ("fusion", "router_temperature")}
     return {**info, "forecaster": fc}
+
+
+def _check_name(name: str) -> None:
+    if not name or any(c in name for c in "/\\ ") or name.startswith("."):
+        raise ZooError(f"invalid PTM name {name!r} (no spaces or slashes)")
 
 
 def member_file(folder: Path, rel: Any) -> Path:

@@ -292,6 +292,46 @@ def test_member_native_horizon_and_fallback() -> None:
         load_config({**cfg, "members": [{**cfg["members"][0], "horizon": 0}]})
 
 
+LONG = {"name": "long_small", "model": {"input_length": 64, "horizon": 8, "patch_len": 16, "d_model": 16,
+                                       "n_heads": 2, "d_ff": 32, "n_layers": 1, "n_quantiles": 5},
+        "train": {"steps": 8, "batch_size": 8, "checkpoint_every": 4, "warmup": 2, "threads": 1},
+        "corpus": {"extra": False, "sources": ["sines", "walks"]}}
+
+
+def test_build_trains_long_members_resumably_and_caches_them(tmp_path) -> None:
+    torch.set_num_threads(1)
+    cfg = _synthetic_config()
+    cfg["members"] = cfg["members"][:2]
+    cache = tmp_path / "cache"
+    stopped = {**LONG, "minutes": 0.0}
+    with pytest.raises(SeqFusionError, match="stopped at step 0 of 8.*run the build again"):
+        build_zoo({**cfg, "long_members": [stopped]}, None, progress=False, sources=_synthetic_sources(),
+                  source_meta=META, cache=cache)
+    zoo = build_zoo({**cfg, "long_members": [LONG]}, tmp_path / "zoo", progress=False,
+                    sources=_synthetic_sources(), source_meta=META, cache=cache)
+    loaded = Zoo.load(tmp_path / "zoo")
+    assert [m.name for m in loaded.long_members] == ["long_small"]
+    assert loaded.info["long_members"]["long_small"]["steps"] == 8
+    assert (tmp_path / "zoo" / "long" / "long_small.safetensors").is_file()
+    fc = SeqFusion(loaded, k=2).predict_histories(_synthetic_sources()["sines"][:2], 10)
+    assert np.isfinite(fc).all()
+    # the cached run is reused, bit for bit; without a cache the same weights come out
+    again = build_zoo({**cfg, "long_members": [LONG]}, None, progress=False, sources=_synthetic_sources(),
+                      source_meta=META, cache=cache)
+    fresh = build_zoo({**cfg, "long_members": [LONG]}, None, progress=False, sources=_synthetic_sources(),
+                      source_meta=META, cache=False)
+    for other in (again, fresh):
+        for k, v in zoo.long_members[0].state.items():
+            np.testing.assert_array_equal(other.long_members[0].state[k], v, err_msg=k)
+    with pytest.raises(SeqFusionError, match="excluded by 'walk\\*'"):
+        build_zoo({**cfg, "members": cfg["members"][:1], "long_members": [LONG], "exclude": ["walk*"]}, None,
+                  progress=False, sources=_synthetic_sources(), source_meta=META, cache=False)
+    with pytest.raises(SeqFusionError, match="unknown corpus key"):
+        load_config({**cfg, "long_members": [{**LONG, "corpus": {"mixups": 1}}]})
+    with pytest.raises(SeqFusionError, match="long_small"):
+        load_config({**cfg, "long_members": [{**LONG, "model": {"patch_len": 7}}]})
+
+
 # ---------------------------------------------------------------------- real data: mini config
 @pytest.mark.data
 def test_mini_config_builds_from_the_data_folder(tmp_path) -> None:
@@ -304,6 +344,8 @@ def test_mini_config_builds_from_the_data_folder(tmp_path) -> None:
     zoo = build_zoo("mini", tmp_path / "zoo", progress=False, cache=tmp_path / "cache")
     loaded = Zoo.load(tmp_path / "zoo")
     assert loaded.names == ["hospital_patchtst", "m4_hourly_dlinear", "naive"]
+    assert [m.name for m in loaded.long_members] == ["long_tiny"]
+    assert loaded.long_members[0].training["steps"] == 40
     assert loaded["hospital_patchtst"].source == "hospital"
     assert loaded.info["build"]["seconds"] < 60
     summ = zoo.info["transfer"]["summary"]

@@ -16,6 +16,7 @@ standard library are imported (not torch). Modules:
 * :mod:`~seqfusion.engine.registry`: :class:`Model` and :func:`build_model`;
 * :mod:`~seqfusion.engine.patchtst`, :mod:`~seqfusion.engine.affine`: the members
   (PatchTST; DLinear, Naive, SeasonalNaive, WindowMean, Drift);
+* :mod:`~seqfusion.engine.patch_quantile`: the long-context members (quantile forecasts);
 * :mod:`~seqfusion.engine.rollout`: recursive and precomposed roll-outs of one member;
 * :mod:`~seqfusion.engine.extractor`, :mod:`~seqfusion.engine.router`: representations
   and fusion weights;
@@ -33,6 +34,7 @@ from seqfusion.engine.configs import (
     ExtractorConfig,
     MemberConfig,
     NaiveConfig,
+    PatchQuantileConfig,
     PatchTSTConfig,
     RouterConfig,
     SeasonalNaiveConfig,
@@ -41,6 +43,7 @@ from seqfusion.engine.configs import (
 from seqfusion.engine.extractor import EXTRACTOR_STD_FLOOR, Extractor, znorm_rows
 from seqfusion.engine.gelu import erf, gelu
 from seqfusion.engine.matmul import matmul_cols, matmul_rows
+from seqfusion.engine.patch_quantile import PatchQuantile
 from seqfusion.engine.patchtst import PatchTST
 from seqfusion.engine.registry import Model, build_model, list_architectures, model_class, register
 from seqfusion.engine.rollout import affine_rollout, rollout
@@ -51,7 +54,8 @@ from seqfusion.engine.weights import State, check_state, load_weights, sha256_fi
 
 __all__ = [
     "EXTRACTOR_STD_FLOOR", "LAYER_NORM_EPS", "Config", "DLinear", "DLinearConfig", "Drift", "DriftConfig",
-    "Extractor", "ExtractorConfig", "MemberBank", "MemberConfig", "Model", "Naive", "NaiveConfig", "PatchTST",
+    "Extractor", "ExtractorConfig", "MemberBank", "MemberConfig", "Model", "Naive", "NaiveConfig", "PatchQuantile",
+    "PatchQuantileConfig", "PatchTST",
     "PatchTSTConfig", "Router", "RouterConfig", "RouterEnsemble", "SeasonalNaive", "SeasonalNaiveConfig",
     "State", "WindowMean", "WindowMeanConfig", "affine_rollout", "build_model", "check_state", "erf",
     "fused_rollout", "gelu", "list_architectures", "load_weights", "make_router", "matmul_cols", "matmul_rows",

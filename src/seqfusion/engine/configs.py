@@ -79,6 +79,40 @@ class PatchTSTConfig(MemberConfig):
 
 
 @dataclass(frozen=True)
+class PatchQuantileConfig(MemberConfig):
+    """:class:`~seqfusion.engine.patch_quantile.PatchQuantile`: a long-context member with
+    ``n_quantiles`` evenly spaced quantile levels (``dropout``: training only)."""
+
+    kind: ClassVar[str] = "patch_quantile"
+    input_length: int = 512
+    horizon: int = 64
+    patch_len: int = 32
+    d_model: int = 128
+    n_heads: int = 8
+    d_ff: int = 256
+    n_layers: int = 3
+    n_quantiles: int = 9
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.input_length % self.patch_len:
+            raise ValueError("input_length must be a multiple of patch_len")
+        if self.d_model % self.n_heads:
+            raise ValueError("d_model must be a multiple of n_heads")
+        if self.n_quantiles < 1 or self.n_quantiles % 2 == 0:
+            raise ValueError(f"n_quantiles must be odd (the median is one of them), got {self.n_quantiles}")
+
+    @property
+    def n_patches(self) -> int:
+        return self.input_length // self.patch_len
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The quantile levels: ``1/(Q+1) ... Q/(Q+1)``."""
+        return tuple((i + 1) / (self.n_quantiles + 1) for i in range(self.n_quantiles))
+
+
+@dataclass(frozen=True)
 class DLinearConfig(MemberConfig):
     """:class:`~seqfusion.engine.affine.DLinear`: ``kernel`` of the moving average."""
 

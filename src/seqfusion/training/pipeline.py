@@ -54,8 +54,10 @@ from tqdm.auto import tqdm
 
 from seqfusion.errors import SeqFusionError
 from seqfusion.frequency import aggregated_class, frequency_class
+from seqfusion.training.corpus import SOURCES
 from seqfusion.training.extractor import Extractor
 from seqfusion.training.extractor_training import ExtractorTrainConfig, pair_cosines, summarize_history, train_extractor
+from seqfusion.training.long_training import build_long_member, check_spec, corpus_sources
 from seqfusion.training.members import classical_member, representation, torch_module
 from seqfusion.training.models import build_model, list_architectures
 from seqfusion.training.router import (
@@ -107,6 +109,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "members": [],
     "classical": [],
+    "long_members": [],
     "prune": {},
     "router": {"enabled": False, "extra_sources": []},
     "forecaster": {},
@@ -216,6 +219,12 @@ def load_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         if demo["kind"] == "source" and not demo.get("source"):
             raise SeqFusionError(f"classical member {c['name']!r}: demo kind 'source' needs 'source'")
         names_check(c["name"], names)
+    for spec in cfg["long_members"]:
+        try:
+            check_spec(spec)
+        except ValueError as exc:
+            raise SeqFusionError(str(exc)) from None
+        names_check(spec["name"], names)
     return cfg
 
 
@@ -243,6 +252,12 @@ def check_exclusions(cfg: Mapping[str, Any], info: Callable[[str], Mapping[str, 
     used = [(m["name"], m["source"]) for m in cfg["members"]]
     used += [(c["name"], c["demo"]["source"]) for c in cfg["classical"]
              if c.get("demo", {}).get("kind") == "source"]
+    for spec in cfg.get("long_members", []):  # extra/<stem> datasets have no registry entry
+        for src in corpus_sources(spec):
+            hit = excluded(src)
+            if hit:
+                raise SeqFusionError(f"member {spec['name']!r} uses source {src!r}, excluded by {hit!r}")
+        used += [(spec["name"], s) for s in spec.get("corpus", {}).get("sources", SOURCES)]
     for name, src in used:
         hit = excluded(src)
         if hit:
@@ -496,6 +511,17 @@ def build_zoo(
     torch.set_num_threads(max(1, int(cfg["threads"])))
     try:
         zoo, stages = _build(cfg, provider, cache_path, progress)
+        t0 = time.perf_counter()
+        for spec in cfg["long_members"]:
+            _log(progress, f"long-context member {spec['name']}")
+            try:
+                member = build_long_member(spec, provider.load, provider.fingerprint, cache_path, progress)
+            except ValueError as exc:
+                raise SeqFusionError(str(exc)) from None
+            zoo.add_long(member)
+        if cfg["long_members"]:
+            stages["long_members"] = round(time.perf_counter() - t0, 1)
+            zoo.info["long_members"] = {m.name: m.training for m in zoo.long_members}
     finally:
         torch.set_num_threads(old_threads)
     zoo.info["build"] = {

@@ -38,6 +38,6 @@ def build_model(architecture: str, **config: Any) -> nn.Module:
 
 
 # Import for registration side effects.
-from seqfusion.training.models import classical, dlinear, patchtst  # noqa: E402,F401
+from seqfusion.training.models import classical, dlinear, patch_quantile, patchtst  # noqa: E402,F401
 
 __all__ = ["register", "build_model", "list_architectures"]
