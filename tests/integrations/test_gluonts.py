@@ -41,7 +41,8 @@ def test_forecast_start_keys_and_values(freq: str, length: int, horizon: int, le
     assert fc.item_id == "x" and fc.forecast_array.shape == (len(QUANTILES) + 1, horizon)
     model = SeqFusion.from_pretrained()
     q = model.predict_histories([target], horizon + lead, freq=start.freqstr, quantiles=QUANTILES)[0, lead:]
-    np.testing.assert_array_equal(fc.mean, model.predict_histories([target], horizon + lead, freq=start.freqstr)[0, lead:])
+    point = model.predict_histories([target], horizon + lead, freq=start.freqstr)[0, lead:]
+    np.testing.assert_array_equal(fc.mean, point)
     for k, level in enumerate(QUANTILES):
         np.testing.assert_array_equal(fc.quantile(level), q[:, k])
 
