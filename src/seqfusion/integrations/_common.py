@@ -40,6 +40,12 @@ def load_model(zoo: Any, options: Mapping[str, Any] | None) -> SeqFusion:
     return Reloadable.from_pretrained(zoo, **dict(options or {}))
 
 
+def min_length(model: SeqFusion) -> int:
+    """The shortest history ``model`` accepts (its ``min_length`` setting)."""
+    settings: Any = getattr(model, "options", model)  # the forecaster's settings, or the forecaster itself
+    return int(settings.min_length)
+
+
 def index_freq(index: pd.Index) -> str | None:
     """The pandas frequency alias of a time index: a PeriodIndex's own, a DatetimeIndex's
     ``freq`` or, without one, the alias pandas infers from three or more stamps; None for

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion.integrations._common import by_frequency, forecast, load_model, require
+from seqfusion.integrations._common import by_frequency, forecast, load_model, min_length, require
 
 require("darts", "darts")
 
@@ -155,7 +155,7 @@ class SeqFusionModel(GlobalForecastingModel):  # type: ignore[misc, unused-ignor
     @property
     def _target_window_lengths(self) -> tuple[int, int]:
         # the shortest history the forecaster accepts; it reads every point of longer ones
-        return int(self.seqfusion.min_length), 0
+        return min_length(self.seqfusion), 0
 
     @property
     def extreme_lags(self) -> tuple[int | None, int | None, int | None, int | None, int | None, int | None, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion.integrations._common import by_frequency, forecast, load_model, require
+from seqfusion.integrations._common import by_frequency, forecast, load_model, min_length, require
 
 require("gluonts", "gluonts")
 
@@ -135,7 +135,7 @@ class SeqFusionPredictor(RepresentablePredictor):  # type: ignore[misc, unused-i
         return out
 
     def _usable(self, values: np.ndarray) -> np.ndarray:
-        if not self.impute_short or int((~np.isnan(values)).sum()) >= self.model.min_length:
+        if not self.impute_short or int((~np.isnan(values)).sum()) >= min_length(self.model):
             return values
         return last_value_impute(values)
 
