@@ -44,9 +44,9 @@ def forecasts() -> dict[str, np.ndarray]:
     for name, y in data.items():
         freq = "D" if name.startswith("array") else None
         point = model.predict(y, 24, freq=freq)
-        quant = model.predict_quantiles(y, 24, list(QUANTILES), freq=freq)
+        quant = model.predict_quantiles(y, 24, quantiles=list(QUANTILES), freq=freq)
         if name != "array1d" and name != "array2d":
-            quant = model.predict_quantiles(y, 24, list(QUANTILES), freq=freq, level=list(LEVELS))
+            quant = model.predict_quantiles(y, 24, quantiles=list(QUANTILES), freq=freq, level=list(LEVELS))
         out[f"{name}/point"] = _values(point)
         out[f"{name}/quantiles"] = _values(quant)
     return out

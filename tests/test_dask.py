@@ -279,7 +279,7 @@ def test_cli_quantiles_and_level_equal_the_local_engine(client, tiny_zoo, frame,
     assert (code, stdout, err) == (0, "", "")
     got = pd.read_parquet(out).sort_values(["unique_id", "ds"]).reset_index(drop=True)
     expected = SeqFusion.from_pretrained(tiny_zoo, k=2).predict_quantiles(
-        _small(frame, 200), H, [0.1, 0.5, 0.9], level=[80, 95])
+        _small(frame, 200), H, quantiles=[0.1, 0.5, 0.9], level=[80, 95])
     assert list(got.columns) == ["unique_id", "ds", "y", "q0.1", "q0.5", "q0.9",
                                  "y-lo-80", "y-hi-80", "y-lo-95", "y-hi-95"]
     assert list(expected.columns) == list(got.columns)

@@ -36,7 +36,7 @@ def test_matches_manual_fusion(model, panel):
     H = 20
     x = panel[-36:, 1]
     mean, std = x.mean(), x.std()
-    idx, _ = model.select(x[None])
+    idx, _ = model._select(x[None])
     z = torch.tensor(((x - mean) / std)[None], dtype=torch.float32)
     manual = np.mean([rollout(torch_module(model.zoo.members[m]), z, H).numpy()[0] for m in idx[0]], axis=0)
     np.testing.assert_allclose(model.predict(panel[:, 1], H, history="last"), manual * std + mean, rtol=1e-5, atol=1e-5)
@@ -222,7 +222,7 @@ def test_backtest_errors_hand_computed(tiny_zoo, panel):
     m = SeqFusion.from_pretrained(tiny_zoo, selection="backtest", backtest=12)
     x = panel[-36:, 1]
     naive = m.zoo.names.index("naive")
-    err = m.backtest_errors(x[None], np.array([[naive]]))[0, 0]
+    err = m._backtest_errors(x[None], np.array([[naive]]))[0, 0]
     hist, target = x[:24], x[24:]
     expected = np.mean(((target - hist[-1]) / hist.std()) ** 2)
     np.testing.assert_allclose(err, expected, rtol=1e-5)
@@ -232,12 +232,12 @@ def test_backtest_selection_picks_lowest_error(tiny_zoo, panel):
     m = SeqFusion.from_pretrained(tiny_zoo, k=1, selection="backtest", fusion="mean")
     ctx = panel[-36:].T
     allm = np.tile(np.arange(len(m.zoo)), (3, 1))
-    errs = m.backtest_errors(ctx, allm)
-    chosen = m.choose(ctx)
+    errs = m._backtest_errors(ctx, allm)
+    chosen = m._pick(ctx)
     np.testing.assert_array_equal(chosen["members"][:, 0], errs.argmin(axis=1))
     ex = m.explain(panel)
     assert np.isfinite(ex["backtest_error"]).all()
-    w = SeqFusion.from_pretrained(tiny_zoo, k=3, selection="backtest", fusion="inverse_error").choose(ctx)["weight"]
+    w = SeqFusion.from_pretrained(tiny_zoo, k=3, selection="backtest", fusion="inverse_error")._pick(ctx)["weight"]
     np.testing.assert_allclose(w.sum(axis=1), 1.0)
     with pytest.raises(SeqFusionError, match="needs selection='backtest'"):
         SeqFusion.from_pretrained(tiny_zoo, fusion="inverse_error").predict(panel, 3)

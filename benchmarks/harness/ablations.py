@@ -46,7 +46,7 @@ def once_per_dataset_method(model: SeqFusion, n_vars: int, **options: Any) -> Me
     Needs all rows in protocol order (window-major: row ``i * C + c``), i.e. no subsampling.
     """
     def method(x: np.ndarray, horizon: int) -> np.ndarray:
-        chosen = model._with(**options).choose(model.contexts(list(x[:n_vars])))["members"]
+        chosen = model.with_options(**options)._pick(model.contexts(list(x[:n_vars])))["members"]
         fixed = chosen[np.arange(len(x)) % n_vars]
         return model.predict_windows(x, horizon, members=fixed, **options)
 
@@ -63,7 +63,7 @@ def data_freq(data: Any) -> str | None:
 def once_per_dataset_weights_method(model: SeqFusion, n_vars: int, freq: str | None = None) -> Method:
     """The model's members and fusion weights per variate fixed from the first window."""
     def method(x: np.ndarray, horizon: int) -> np.ndarray:
-        chosen = model.choose(model.contexts(list(x[:n_vars])), freq=freq)
+        chosen = model._pick(model.contexts(list(x[:n_vars])), freq=freq)
         rows = np.arange(len(x)) % n_vars
         return model.predict_windows(x, horizon, members=chosen["members"][rows],
                                      weights=chosen["weight"][rows])
@@ -91,7 +91,7 @@ PAPER_K = 16
 
 def paper_design(model: SeqFusion) -> SeqFusion:
     """The paper's design on the same zoo: top-k by cosine similarity, plain mean."""
-    return model._with(fusion="mean", selection="similarity", k=min(PAPER_K, len(model.zoo)))
+    return model.with_options(fusion="mean", selection="similarity", k=min(PAPER_K, len(model.zoo)))
 
 
 def variants(model: SeqFusion, zoos: dict[str, Zoo]) -> list[tuple[str, str, Callable[[Any], Method]]]:

@@ -245,7 +245,7 @@ def run_speed(
     result["seqfusion"] = forecaster_speed(forecaster, series, horizon, k, repeats)
     result["peak_rss_mb"] = peak_rss_mb()
     if getattr(forecaster, "exact", False):  # the same, with plain (batch-dependent) products
-        fast = forecaster._with(exact=False)
+        fast = forecaster.with_options(exact=False)
         arr = np.ascontiguousarray(series.T)
         fast.predict(arr[:, :2], horizon, k=k)
         t_fast, _ = _timed(lambda: fast.predict(arr, horizon, k=k))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqfusion.errors import SeqFusionError
+from seqfusion.options import FUSIONS, HISTORIES, NORMALIZATIONS, SELECTIONS, Options
 
 if TYPE_CHECKING:  # pandas is imported by the commands that read data, inside main's error handling
     import pandas as pd
@@ -117,16 +118,13 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         from seqfusion.stream import errors_path
 
         check_output(errors_path(args.output), [args.input], "errors file")
-    model = SeqFusion.from_pretrained(args.zoo, k=args.k, fusion=args.fusion,
-                                      selection=args.selection, normalization=args.normalization,
-                                      router_temperature=args.router_temperature, history=args.history,
-                                      exact=args.exact, min_length=args.min_length)
+    model = SeqFusion.from_pretrained(args.zoo, **settings(args))
     if stream:
         return _forecast_stream(args, model)
     df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format, args.sep, args.decimal)
     plot_levels = args.level or ([80.0, 95.0] if args.plot else None)  # one forecast serves both
     if args.quantiles:
-        full = model.predict_quantiles(df, args.horizon, args.quantiles, freq=args.freq, level=plot_levels)
+        full = model.predict_quantiles(df, args.horizon, quantiles=args.quantiles, freq=args.freq, level=plot_levels)
     else:
         full = model.predict(df, args.horizon, freq=args.freq, level=plot_levels)
     out = full if args.level else full[[c for c in full.columns if not _is_interval(c)]]
@@ -145,6 +143,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if args.explain:
         print(model.explain(df, freq=args.freq, horizon=args.horizon).to_string(index=False), file=sys.stderr)
     return 0
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The forecaster settings the command line gives (:class:`~seqfusion.options.Options`
+    names; ``None``: not given, the zoo's or the default value)."""
+    return {name: getattr(args, name) for name in Options.names() if hasattr(args, name)}
 
 
 def _is_interval(column: Any) -> bool:
@@ -279,15 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--k", type=_positive_int, default=None, help="members fused per variate (default: the zoo's)")
     fc.add_argument("--zoo", default=None, help="zoo folder (default: the shipped zoo)")
     fc.add_argument("--format", choices=["auto", "wide", "long"], default="auto")
-    fc.add_argument("--fusion", choices=["router", "mean", "median", "similarity", "inverse_error"], default=None,
+    fc.add_argument("--fusion", choices=FUSIONS, default=None,
                     help="fusion rule (default: the zoo's; 'mean' with --k 16 is the paper's design)")
     fc.add_argument("--router-temperature", type=float, default=None,
                     help="softens the router's weights (default: the zoo's)")
     fc.add_argument("--freq", default=None,
                     help="sampling frequency: a pandas alias (D, W, MS, QS, h, ...) or yearly, quarterly, "
                          "monthly, weekly, daily, hourly, subhourly, unknown (default: from the dates)")
-    fc.add_argument("--selection", choices=["similarity", "backtest"], default=None)
-    fc.add_argument("--normalization", choices=["window", "last_h"], default=None)
+    fc.add_argument("--selection", choices=SELECTIONS, default=None)
+    fc.add_argument("--normalization", choices=NORMALIZATIONS, default=None)
     fc.add_argument("--dayfirst", action="store_true", default=None,
                     help="read text dates day-first (01/02/2020 = 1 February)")
     fc.add_argument("--date-format", default=None, help="strftime format of the dates, e.g. %%d.%%m.%%Y")
@@ -304,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--level", type=_level, nargs="+", default=None, metavar="L",
                     help="also write prediction intervals at these levels in percent (e.g. 80 95): columns "
                          "<name>-lo-80, <name>-hi-80, ... (name: the variate, or y for long input)")
-    fc.add_argument("--history", choices=["whole", "last"], default=None,
+    fc.add_argument("--history", choices=HISTORIES, default=None,
                     help="whole: use every point of each history (default); last: only the zoo's input "
                          "length (36 points), as the paper")
     fc.add_argument("--no-exact", dest="exact", action="store_false", default=None,

@@ -78,7 +78,7 @@ def _forecast_partition(part: pd.DataFrame, horizon: int, zoo: str | None, optio
     model = _model(zoo, options)
     levels = list(level) if level else None
     if quantiles:
-        out = model.predict_quantiles(part, horizon, list(quantiles), freq=freq, level=levels)
+        out = model.predict_quantiles(part, horizon, quantiles=list(quantiles), freq=freq, level=levels)
     else:
         out = model.predict(part, horizon, freq=freq, level=levels)
     if pd.api.types.is_datetime64_any_dtype(out["ds"]) and not isinstance(meta["ds"].dtype, pd.DatetimeTZDtype) \
@@ -126,13 +126,12 @@ def forecast(ddf: Any, horizon: int, zoo: str | Path | None = None, *, freq: Any
     ``ds`` as text is parsed per partition (give ``dayfirst`` / ``date_format`` for
     non-ISO dates).
     """
-    from seqfusion.forecaster import OPTIONS, _check_horizon
+    from seqfusion.forecaster import _check_horizon
+    from seqfusion.options import Options
     from seqfusion.quantiles import check_levels, check_quantiles
 
     _check_horizon(horizon)
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SeqFusionError(f"unknown option(s): {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+    Options.unknown(options)
     qs = tuple(float(q) for q in check_quantiles(quantiles)) if quantiles is not None else None
     levels = tuple(check_levels(level)) if level is not None else None
     if "unique_id" not in ddf.columns and ddf.index.name == "unique_id":
@@ -334,6 +333,8 @@ def forecast_cli(args: argparse.Namespace) -> int:
     [--overwrite]``."""
     import importlib
 
+    from seqfusion.cli import settings
+
     if not Path(args.input).exists():
         raise SeqFusionError(f"{args.input}: file not found")
     inputs = [args.input]
@@ -359,10 +360,7 @@ def forecast_cli(args: argparse.Namespace) -> int:
                 ddf = read(args.input, sep=getattr(args, "sep", None), decimal=getattr(args, "decimal", None))
                 out = forecast(ddf, args.horizon, args.zoo, freq=args.freq, grouped=False, dayfirst=args.dayfirst,
                                date_format=args.date_format, quantiles=args.quantiles, level=args.level,
-                               k=args.k, fusion=args.fusion, selection=args.selection,
-                               normalization=args.normalization, router_temperature=args.router_temperature,
-                               history=args.history, exact=args.exact,
-                               min_length=getattr(args, "min_length", None))
+                               **settings(args))
                 write_parquet(out, args.output, args.overwrite, inputs=inputs, flag="--overwrite", what="--output")
         except Exception as exc:
             if type(exc).__module__.split(".")[0] in ("distributed", "tornado"):  # the cluster, not the data

@@ -10,18 +10,14 @@ import numpy as np
 
 from seqfusion import engine, history, preprocess
 from seqfusion import quantiles as qmod
-from seqfusion.errors import SeqFusionError, ZooError
+from seqfusion.errors import SeqFusionError
+from seqfusion.options import Options, is_int
 from seqfusion.zoo import Zoo
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FUSIONS = ("mean", "median", "similarity", "inverse_error", "router")
-SELECTIONS = ("similarity", "backtest")
-NORMALIZATIONS = ("window", "last_h")
-HISTORIES = ("whole", "last")
-OPTIONS = ("k", "fusion", "normalization", "selection", "candidates", "backtest", "temperature",
-           "router_temperature", "clip", "min_length", "history", "exact", "long_context")
+OPTIONS = Options.names()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +28,7 @@ def _engine_call(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: SeqFusion, *args: Any, **kwargs: Any) -> Any:
-        with engine.settings(exact=self.exact):
+        with engine.settings(exact=self.options.exact):
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -75,96 +71,31 @@ class SeqFusion:
         the whole-history candidates (``long``); ``False``: they are left out.
     """
 
-    def __init__(
-        self,
-        zoo: Zoo,
-        k: int = 3,
-        fusion: str = "mean",
-        normalization: str = "window",
-        selection: str = "similarity",
-        candidates: int | None = None,
-        backtest: int = 12,
-        temperature: float = 0.05,
-        router_temperature: float = 1.0,
-        clip: float | None = 10.0,
-        min_length: int = 8,
-        history: str = "whole",
-        exact: bool = True,
-        long_context: bool = True,
-    ) -> None:
+    def __init__(self, zoo: Zoo, options: Options | None = None, **settings: Any) -> None:
         self.zoo = zoo
-        self.k = k
-        self.fusion = fusion
-        self.normalization = normalization
-        self.selection = selection
-        self.candidates = candidates
-        self.backtest = backtest
-        self.temperature = temperature
-        self.router_temperature = router_temperature
-        self.clip = clip
-        self.min_length = min_length
-        self.history = history
-        self.exact = exact
-        self.long_context = long_context
-        self._validate_options(k, fusion, normalization)
+        self.options = (options or Options()).with_(**settings).check(zoo)
+
+    def __getattr__(self, name: str) -> Any:
+        """Each setting reads as an attribute too (``model.k``, ``model.fusion``, ...)."""
+        if name != "options" and name in Options.names():
+            return getattr(self.options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, **kwargs: Any) -> SeqFusion:
+    def from_pretrained(cls, path: str | Path | None = None, **settings: Any) -> SeqFusion:
         """Load a zoo folder (``None``: the shipped default zoo) and wrap it.
 
         Settings the zoo's manifest recommends (``info.forecaster``, e.g. its validated
         ``k``; ``"all"`` for every member) are used unless given here; ``None`` values are
-        ignored.
+        ignored (see :meth:`seqfusion.options.Options.resolve`).
         """
-        unknown = sorted(set(kwargs) - set(OPTIONS))
-        if unknown:
-            raise SeqFusionError(f"unknown option(s): {', '.join(unknown)} (known: {', '.join(OPTIONS)})")
+        Options.unknown(settings)
         zoo = Zoo.load(path)
-        recommended = zoo.info.get("forecaster", {})
-        if not isinstance(recommended, dict) or set(recommended) - set(OPTIONS):
-            bad = sorted(set(recommended) - set(OPTIONS)) if isinstance(recommended, dict) else recommended
-            raise ZooError(f"{zoo.path}: unknown forecaster setting(s) in the manifest: {bad}")
-        params = {**recommended, **{k: v for k, v in kwargs.items() if v is not None}}
-        if params.get("k") == "all":
-            params["k"] = len(zoo)
-        elif "k" in params and "k" not in kwargs:
-            params["k"] = min(int(params["k"]), len(zoo))
-        return cls(zoo, **params)
+        return cls(zoo, Options.resolve(zoo, settings))
 
-    # ------------------------------------------------------------------ checks
-    def _validate_options(self, k: Any, fusion: str, normalization: str) -> None:
-        """Check every setting; a bad one is a one-line SeqFusionError."""
-        if len(self.zoo) == 0:
-            raise SeqFusionError("the zoo holds no PTMs")
-        if not _is_int(k) or not 1 <= k <= len(self.zoo):
-            raise SeqFusionError(f"k must be an integer in [1, {len(self.zoo)}], got {k!r}")
-        if fusion not in FUSIONS:
-            raise SeqFusionError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
-        if normalization not in NORMALIZATIONS:
-            raise SeqFusionError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-        if fusion == "router" and self.zoo.router is None:
-            raise SeqFusionError("fusion 'router' needs a zoo with a router (this zoo has none: "
-                                 "build it with a [router] section, or use fusion='mean')")
-        for name in ("router_temperature", "temperature"):
-            if not _is_positive(getattr(self, name)):
-                raise SeqFusionError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
-        if self.clip is not None and not _is_positive(self.clip):
-            raise SeqFusionError(f"clip must be None or a finite number > 0, got {self.clip!r}")
-        for name in ("exact", "long_context"):
-            if not isinstance(getattr(self, name), bool):
-                raise SeqFusionError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.history not in HISTORIES:
-            raise SeqFusionError(f"history must be one of {HISTORIES}, got {self.history!r}")
-        if self.selection not in SELECTIONS:
-            raise SeqFusionError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-        T = self.input_length
-        if not _is_int(self.min_length) or not 1 <= self.min_length <= T:
-            raise SeqFusionError(f"min_length must be an integer in [1, {T}], got {self.min_length!r}")
-        if self.candidates is not None and (not _is_int(self.candidates) or self.candidates < 1):
-            raise SeqFusionError(f"candidates must be None or a positive integer, got {self.candidates!r}")
-        if not _is_int(self.backtest) or not 1 <= self.backtest <= max(1, T - self.min_length):
-            raise SeqFusionError(
-                f"backtest must be an integer in [1, {max(1, T - self.min_length)}], got {self.backtest!r}")
+    def with_options(self, **changes: Any) -> SeqFusion:
+        """A forecaster of the same zoo with some settings changed (checked once, here)."""
+        return SeqFusion(self.zoo, self.options.with_(**changes))
 
     @property
     def input_length(self) -> int:
@@ -179,15 +110,15 @@ class SeqFusion:
         with fewer than ``min_length`` finite points is an error; shorter histories are
         left-padded with their first value.
         """
-        return preprocess.contexts(series, self.input_length, self.min_length, names)
+        return preprocess.contexts(series, self.input_length, self.options.min_length, names)
 
     # ------------------------------------------------------------------ core
     def _normalize(self, x: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ref = x if self.normalization == "window" else x[:, -min(horizon, x.shape[1]):]
+        ref = x if self.options.normalization == "window" else x[:, -min(horizon, x.shape[1]):]
         return preprocess.znorm(x, ref)
 
     @_engine_call
-    def similarities(self, x: np.ndarray) -> np.ndarray:
+    def _similarities(self, x: np.ndarray) -> np.ndarray:
         """Cosine similarity of each context ``[n, T]`` to every member: ``[n, M]``.
 
         Contexts are z-normalized in float64 before embedding, so selection does not depend
@@ -206,16 +137,16 @@ class SeqFusion:
         return engine.matmul_rows(emb, reps.T)  # a row's value does not depend on the other rows
 
     @_engine_call
-    def select(self, x: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _select(self, x: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Chosen members per context: (indices ``[n, k]``, similarities ``[n, k]``).
 
         With similarity selection ties are broken by member order in the zoo (stable sort).
         """
-        chosen = self.choose(np.asarray(x, dtype=np.float64), k)
+        chosen = self._pick(np.asarray(x, dtype=np.float64), k)
         return chosen["members"], chosen["similarity"]
 
     @_engine_call
-    def backtest_errors(self, ctx: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def _backtest_errors(self, ctx: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Back-test error of candidate members on each context's own last points.
 
         For contexts ``[n, T]`` and candidate member indices ``[n, M]``: each candidate
@@ -223,7 +154,7 @@ class SeqFusion:
         their first value to T, z-normalized by their own statistics); returns the MSE in
         that normalized scale, ``[n, M]``.
         """
-        T, b = ctx.shape[1], self.backtest
+        T, b = ctx.shape[1], self.options.backtest
         hist, target = ctx[:, : T - b], ctx[:, T - b :]
         z, mean, std = preprocess.znorm(preprocess.pad_left(hist, T), ref=hist)
         zt = z.astype(np.float32)
@@ -231,14 +162,14 @@ class SeqFusion:
         errors = np.empty(candidates.shape, dtype=np.float64)
         for m in np.unique(candidates):
             rows, slot = np.nonzero(candidates == m)
-            pred = engine.rollout(self.zoo.members[m].model, zt[rows], b, self.clip)
+            pred = engine.rollout(self.zoo.members[m].model, zt[rows], b, self.options.clip)
             errors[rows, slot] = np.mean((pred - target[rows]) ** 2, axis=1)
         return errors
 
     @_engine_call
-    def choose(self, ctx: np.ndarray, k: int | None = None, freq: Any = None) -> dict[str, np.ndarray]:
+    def _pick(self, ctx: np.ndarray, k: int | None = None, freq: Any = None) -> dict[str, np.ndarray]:
         """Pick members and fusion weights per context ``[n, T]`` (``freq``: the sampling
-        frequency, used by a router with frequency inputs; see :func:`router_weights`).
+        frequency, used by a router with frequency inputs; see :meth:`_router_weights_of`).
 
         Returns ``members`` ``[n, k]`` (indices), ``similarity`` ``[n, k]``, ``weight``
         ``[n, k]`` and, with back-test selection, ``error`` ``[n, k]``.
@@ -247,19 +178,20 @@ class SeqFusion:
 
     def _choose(self, ctx: np.ndarray, xn: np.ndarray, k: int | None, freq: Any) -> dict[str, np.ndarray]:
         """:meth:`choose` given the z-normalized contexts ``xn`` (computed once per call)."""
-        k = self.k if k is None else k
+        k = self.options.k if k is None else k
         emb = self.zoo.extractor.embed(xn)
         sims_all = self._cosines(emb)
-        if self.fusion == "router":
+        if self.options.fusion == "router":
             return self._choose_router(xn, emb, sims_all, k, freq)
         order = np.argsort(-sims_all, axis=1, kind="stable")
-        if self.selection == "similarity":
+        if self.options.selection == "similarity":
             idx = order[:, :k]
             err = None
         else:
-            m = len(self.zoo) if self.candidates is None else max(k, min(self.candidates, len(self.zoo)))
+            limit = self.options.candidates
+            m = len(self.zoo) if limit is None else max(k, min(limit, len(self.zoo)))
             cand = order[:, :m]
-            cerr = self.backtest_errors(ctx, cand)
+            cerr = self._backtest_errors(ctx, cand)
             pick = np.argsort(cerr, axis=1, kind="stable")[:, :k]
             idx = np.take_along_axis(cand, pick, axis=1)
             err = np.take_along_axis(cerr, pick, axis=1)
@@ -270,7 +202,7 @@ class SeqFusion:
         return out
 
     @_engine_call
-    def router_weights(self, ctx: np.ndarray, emb: np.ndarray | None = None, freq: Any = None
+    def _router_weights_of(self, ctx: np.ndarray, emb: np.ndarray | None = None, freq: Any = None
                        ) -> np.ndarray:
         """The zoo router's weights over all members for contexts ``[n, T]``: ``[n, M]``.
 
@@ -287,7 +219,7 @@ class SeqFusion:
         if router is None:
             raise SeqFusionError("this zoo has no router")
         fidx = self._frequency_indices(freq, len(xn)) if router.frequencies else None
-        return router.weights(xn, emb, self.router_temperature, fidx)
+        return router.weights(xn, emb, self.options.router_temperature, fidx)
 
     @staticmethod
     def _frequency_indices(freq: Any, n: int) -> np.ndarray:
@@ -310,41 +242,35 @@ class SeqFusion:
         return {"members": idx, "similarity": np.take_along_axis(sims_all, idx, axis=1), "weight": w}
 
     def _weights(self, sims: np.ndarray, err: np.ndarray | None = None) -> np.ndarray:
-        if self.fusion in ("mean", "median"):
+        if self.options.fusion in ("mean", "median"):
             return np.full_like(sims, 1.0 / sims.shape[1], dtype=np.float64)
-        if self.fusion == "inverse_error":
+        if self.options.fusion == "inverse_error":
             if err is None:
                 raise SeqFusionError("fusion 'inverse_error' needs selection='backtest'")
             w = 1.0 / np.maximum(err, 1e-6)
             return w / w.sum(axis=1, keepdims=True)
-        z = (sims - sims.max(axis=1, keepdims=True)) / self.temperature
+        z = (sims - sims.max(axis=1, keepdims=True)) / self.options.temperature
         w = np.exp(z.astype(np.float64))
         return w / w.sum(axis=1, keepdims=True)
 
     @_engine_call
-    def predict_windows(
-        self,
-        x: np.ndarray,
-        horizon: int,
-        k: int | None = None,
-        members: np.ndarray | None = None,
-        weights: np.ndarray | None = None,
-        freq: Any = None,
-        **options: Any,
-    ) -> np.ndarray:
+    def predict_windows(self, x: np.ndarray, horizon: int, *, freq: Any = None, k: int | None = None,
+                        members: np.ndarray | None = None, weights: np.ndarray | None = None,
+                        **options: Any) -> np.ndarray:
         """Forecast each row of ``x [n, L]`` (one univariate history per row): ``[n, H]``.
 
         ``members`` optionally fixes the chosen member indices per row (``[n, k]``, e.g.
         chosen once per dataset), fused by plain mean or by ``weights`` (``[n, k]``, rows
         summing to 1); ``freq`` is the sampling frequency (one or one per row, see
-        :meth:`router_weights`; None: unknown); ``options`` override constructor settings
+        :meth:`_router_weights_of`; None: unknown); ``options`` override constructor settings
         for this call.
         """
         if options:
-            return self._with(**options).predict_windows(x, horizon, k, members, weights, freq)
+            return self.with_options(**options).predict_windows(x, horizon, freq=freq, k=k, members=members,
+                                                                weights=weights)
         _check_horizon(horizon)
-        k = self.k if k is None else k
-        self._validate_options(k, self.fusion, self.normalization)
+        k = self.options.k if k is None else k
+        Options.check_k(k, len(self.zoo))
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2:
             raise SeqFusionError(f"windows must be [n, L], got shape {x.shape}")
@@ -364,14 +290,14 @@ class SeqFusion:
             raise SeqFusionError("weights need members")
         else:
             # the whole-window normalization is the one selection uses: compute it once
-            xsel = xn if self.normalization == "window" else preprocess.znorm(ctx)[0]
+            xsel = xn if self.options.normalization == "window" else preprocess.znorm(ctx)[0]
             chosen = self._choose(ctx, xsel, k, freq)
             idx, weights = chosen["members"], chosen["weight"]
-        if self.fusion == "median" and members is None:
-            preds = engine.member_rollouts(self.zoo.bank, xn, idx, horizon, self.clip)  # [n, k, H]
+        if self.options.fusion == "median" and members is None:
+            preds = engine.member_rollouts(self.zoo.bank, xn, idx, horizon, self.options.clip)  # [n, k, H]
             fused = np.median(preds, axis=1).astype(np.float64)
         else:  # each (row, member) pair once, summed as they come
-            fused = engine.fused_rollout(self.zoo.bank, xn, idx, weights, horizon, self.clip)
+            fused = engine.fused_rollout(self.zoo.bank, xn, idx, weights, horizon, self.options.clip)
         with np.errstate(over="ignore", invalid="ignore"):
             out = fused * std + mean
         constant = preprocess.is_constant(ctx)
@@ -382,19 +308,10 @@ class SeqFusion:
                                  "near the largest representable number); rescale the series")
         return out
 
-    def _with(self, **options: Any) -> SeqFusion:
-        params = {name: getattr(self, name) for name in OPTIONS}
-        unknown = set(options) - set(params)
-        if unknown:
-            raise SeqFusionError(f"unknown option(s): {', '.join(sorted(unknown))} (known: {', '.join(OPTIONS)})")
-        params.update(options)
-        return SeqFusion(self.zoo, **params)
-
     # ------------------------------------------------------------------ user API
     @_engine_call
-    def predict(self, y: Any, horizon: int, k: int | None = None, freq: Any = None, *,
-                level: Any = None, dayfirst: bool | None = None, date_format: str | None = None,
-                **options: Any) -> Any:
+    def predict(self, y: Any, horizon: int, *, freq: Any = None, k: int | None = None, level: Any = None,
+                dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
         """Forecast ``horizon`` steps for every variate / series of ``y``.
 
         ``y``: array ``[T]`` or ``[T, C]``, a wide DataFrame or a long DataFrame
@@ -410,8 +327,8 @@ class SeqFusion:
         ``options`` override constructor settings for this call.
         """
         if options:
-            return self._with(**options).predict(y, horizon, k, freq, level=level, dayfirst=dayfirst,
-                                                 date_format=date_format)
+            return self.with_options(**options).predict(y, horizon, freq=freq, k=k, level=level, dayfirst=dayfirst,
+                                                        date_format=date_format)
         _check_horizon(horizon)
         if level is not None:
             return self._predict_levels(y, horizon, k, freq, qmod.check_levels(level), dayfirst, date_format)
@@ -426,14 +343,15 @@ class SeqFusion:
         return assemble(parsed, fc, horizon, freq)
 
     @_engine_call
-    def predict_histories(self, histories: Any, horizon: int, freq: Any = None, k: int | None = None,
-                          quantiles: Any = None, **options: Any) -> np.ndarray:
+    def predict_histories(self, histories: Any, horizon: int, *, quantiles: Any = None, freq: Any = None,
+                          k: int | None = None, **options: Any) -> np.ndarray:
         """Forecast whole histories of any lengths: a list of 1-D arrays (or ``[n, L]``) ->
         ``[n, H]``, or ``[n, H, Q]`` with ``quantiles`` (levels in (0, 1)). ``freq``: one
         sampling frequency for all (or one per history); None: unknown. The array-in,
         array-out core of :meth:`predict` and :meth:`predict_quantiles` (no pandas needed)."""
         if options:
-            return self._with(**options).predict_histories(histories, horizon, freq, k, quantiles)
+            return self.with_options(**options).predict_histories(histories, horizon, quantiles=quantiles, freq=freq,
+                                                                  k=k)
         _check_horizon(horizon)
         series = [np.asarray(h, dtype=np.float64).reshape(-1) for h in histories]
         if not series:
@@ -452,11 +370,11 @@ class SeqFusion:
         from the whole histories."""
         _check_horizon(horizon, series)
         low = bool(history.low_frequency(classes).any())
-        if self.history == "last" or (max(len(v) for v in series) <= self.input_length and not low):
+        if self.options.history == "last" or (max(len(v) for v in series) <= self.input_length and not low):
             same = len(series) > 1 and len({len(v) for v in series}) == 1
             names = parsed.names if parsed is not None else None
             ctx = self.contexts(np.stack(series) if same else series, names)  # equal lengths: [n, T] at once
-            return self.predict_windows(ctx, horizon, k, freq=classes)
+            return self.predict_windows(ctx, horizon, freq=classes, k=k)
         return self._forecast_histories(series, parsed, horizon, k, classes, freq)[0].point
 
     def _quantiles(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,
@@ -478,8 +396,8 @@ class SeqFusion:
         return fc.point, out
 
     @_engine_call
-    def predict_quantiles(self, y: Any, horizon: int, quantiles: Any = qmod.DEFAULT_QUANTILES,
-                          k: int | None = None, freq: Any = None, *, level: Any = None,
+    def predict_quantiles(self, y: Any, horizon: int, *, quantiles: Any = qmod.DEFAULT_QUANTILES,
+                          freq: Any = None, k: int | None = None, level: Any = None,
                           dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
         """Quantile forecasts of every variate / series of ``y`` (inputs as :meth:`predict`).
 
@@ -491,8 +409,9 @@ class SeqFusion:
         :meth:`predict` (DataFrame input).
         """
         if options:
-            return self._with(**options).predict_quantiles(y, horizon, quantiles, k, freq, level=level,
-                                                           dayfirst=dayfirst, date_format=date_format)
+            return self.with_options(**options).predict_quantiles(y, horizon, quantiles=quantiles, freq=freq, k=k,
+                                                                  level=level, dayfirst=dayfirst,
+                                                                  date_format=date_format)
         _check_horizon(horizon)
         q = qmod.check_quantiles(quantiles)
         levels = qmod.check_levels(level) if level is not None else []
@@ -549,7 +468,7 @@ class SeqFusion:
         """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo,
         and the histories as it read them (see :func:`seqfusion.history.clean_histories`)."""
         names = parsed.names if parsed is not None else list(range(len(series)))
-        hists = history.clean_histories(series, self.min_length, names)
+        hists = history.clean_histories(series, self.options.min_length, names)
         n = len(hists)
         per_row = np.asarray(classes if isinstance(classes, list) else [classes] * n, dtype=object)
         seasons = np.array([history.season_length(c) for c in per_row], dtype=np.int64)
@@ -559,9 +478,9 @@ class SeqFusion:
             seasons[sub] = [history.season_length("subhourly", steps[i]) for i in sub]
 
         def zoo(contexts: list[np.ndarray], h: int, rows: np.ndarray) -> np.ndarray:
-            return self.predict_windows(self.contexts(contexts), h, k, freq=list(per_row[rows]))
+            return self.predict_windows(self.contexts(contexts), h, freq=list(per_row[rows]), k=k)
 
-        members = [cast(engine.PatchQuantile, m.model) for m in self.zoo.long_members] if self.long_context else []
+        members = [cast(engine.PatchQuantile, m.model) for m in self.zoo.long_members if self.options.long_context]
 
         def long(contexts: list[np.ndarray], h: int) -> np.ndarray:
             out = np.zeros(0)
@@ -578,10 +497,10 @@ class SeqFusion:
         # seasonal indices, Theta and the back-test errors work at any scale
         top = np.fromiter((np.max(np.abs(h)) for h in hists), dtype=np.float64, count=n)
         scale = preprocess.pow2_scale(top[:, None])[:, 0]
-        whole = self.history == "whole"
+        whole = self.options.history == "whole"
         fc = history.forecast([h / sc for h, sc in zip(hists, scale)], horizon, seasons, zoo,
                               backtests=history.BACKTESTS if whole else 0,
-                              min_context=max(self.input_length, self.min_length),
+                              min_context=max(self.input_length, self.options.min_length),
                               short=history.low_frequency(per_row) & whole,
                               backtest_horizon=history.backtest_lengths(per_row, horizon),
                               long=long if members else None)
@@ -635,14 +554,14 @@ class SeqFusion:
         return given
 
     @_engine_call
-    def explain(self, y: Any, k: int | None = None, freq: Any = None, *, horizon: int | None = None,
+    def explain(self, y: Any, horizon: int | None = None, *, freq: Any = None, k: int | None = None,
                 dayfirst: bool | None = None, date_format: str | None = None) -> pd.DataFrame:
         """Per variate, the chosen members with rank, similarity, fusion weight and source.
 
         With ``horizon``, also where the whole-history forecast and its spread come from:
         the weight of each candidate of :mod:`seqfusion.history` (``weight_zoo``,
         ``weight_zoo_adjusted``, ``weight_theta``, ``weight_seasonal_naive``,
-        ``weight_damped``, ``weight_drift``, ``weight_zoo_aggregated``), the season
+        ``weight_damped``, ``weight_drift``, ``weight_zoo_aggregated``, ``weight_long``), the season
         removed (0: none) and ``spread``: the source of the quantiles' spread.
         """
         import pandas as pd
@@ -650,11 +569,11 @@ class SeqFusion:
         from seqfusion.frames import parse
 
         if k is not None:
-            self._validate_options(k, self.fusion, self.normalization)
+            Options.check_k(k, len(self.zoo))
         parsed = parse(y, dayfirst, date_format)
         ctx = self.contexts(parsed.series, parsed.names)
         classes = self._input_frequency(parsed, freq)
-        chosen = self.choose(ctx, k, classes)
+        chosen = self._pick(ctx, k, classes)
         err = chosen.get("error", np.full(chosen["members"].shape, np.nan))
         per_series: list[dict[str, Any]] = [{} for _ in parsed.names]
         if horizon is not None:
@@ -700,15 +619,6 @@ def _add_columns(frame: pd.DataFrame, parsed: Any, values: np.ndarray, labels: l
     return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_positive(v: Any) -> bool:
-    return bool(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-                and np.isfinite(v) and v > 0)
-
-
 MAX_HORIZON = 100_000
 """The longest horizon forecast (memory and time grow with it: 100,000 steps of one series
 take about 15 s and 0.8 GiB)."""
@@ -720,7 +630,7 @@ def _check_horizon(horizon: Any, series: Sequence[np.ndarray] | None = None) -> 
     """A one-line SeqFusionError unless ``horizon`` is a positive integer within
     :data:`MAX_HORIZON` and, given the ``series``, :data:`HORIZON_PER_POINT` times the
     longest of them (at least 1,000)."""
-    if not _is_int(horizon) or horizon < 1:
+    if not is_int(horizon) or horizon < 1:
         raise SeqFusionError(f"horizon must be a positive integer, got {horizon!r}")
     if horizon > MAX_HORIZON:
         raise SeqFusionError(f"horizon {horizon:,} is above the longest supported, {MAX_HORIZON:,} steps")

@@ -377,7 +377,7 @@ def predict_chunk(model: SeqFusion, chunk: pd.DataFrame, horizon: int, freq: Any
             return None
     try:
         if quantiles:
-            out = model.predict_quantiles(chunk, horizon, quantiles, freq=freq, level=level)
+            out = model.predict_quantiles(chunk, horizon, quantiles=quantiles, freq=freq, level=level)
         else:
             out = model.predict(chunk, horizon, freq=freq, level=level)
         return out

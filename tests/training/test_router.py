@@ -232,10 +232,10 @@ def test_forecaster_router_fusion(tiny_zoo: Path, tmp_path: Path) -> None:
     _with_router(tiny_zoo, tmp_path / "z")
     model = SeqFusion.from_pretrained(tmp_path / "z", k=2, fusion="router", router_temperature=2.0)
     y = np.sin(np.arange(50) / 3)[:, None] + np.random.default_rng(0).normal(0, 0.1, (50, 3))
-    chosen = model.choose(model.contexts(list(y.T)))
+    chosen = model._pick(model.contexts(list(y.T)))
     assert chosen["members"].shape == (3, 2)
     np.testing.assert_allclose(chosen["weight"].sum(1), 1.0)
-    w_all = model.router_weights(model.contexts(list(y.T)))
+    w_all = model._router_weights_of(model.contexts(list(y.T)))
     # The kept members are the two with the largest router weights.
     np.testing.assert_array_equal(np.sort(chosen["members"], 1), np.sort(np.argsort(-w_all, 1)[:, :2], 1))
     fc = model.predict(y, 10)

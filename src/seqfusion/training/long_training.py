@@ -87,8 +87,18 @@ def train_long(model_config: dict[str, Any], cfg: LongTrainConfig, corpus: Corpu
     mode) and the run's record."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     torch.set_flush_denormal(True)  # denormal floats slow CPU training many times over
+    try:
+        return _train(model_config, cfg, corpus, folder, minutes, until, progress)
+    finally:  # process-wide settings: restored for whatever runs next
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(threads)
+
+
+def _train(model_config: dict[str, Any], cfg: LongTrainConfig, corpus: Corpus, folder: Path,
+           minutes: float | None, until: int | None, progress: bool) -> tuple[PatchQuantile, dict[str, Any]]:
     torch.manual_seed(cfg.seed)
     model = PatchQuantile(**model_config)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n != "position"]
