@@ -29,19 +29,18 @@ def test_seasonal_indices_recover_a_multiplicative_season() -> None:
     m = 12
     season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(m) / m)
     x = (100 + np.arange(120)) * np.tile(season, 10)
-    s = history.seasonal_indices(x, m)
-    assert s is not None and s.multiplicative
-    np.testing.assert_allclose(s.indices, season / season.mean(), atol=0.01)
-    adjusted, _ = history.adjust(x, m)
+    idx, mult = history.seasonal_rows(x[None], m)
+    assert mult[0]
+    np.testing.assert_allclose(idx[0], season / season.mean(), atol=0.01)
+    adjusted = x / idx[0, np.arange(120) % m]
     assert np.std(np.diff(adjusted)) < 0.1 * np.std(np.diff(x))
-    np.testing.assert_allclose(s.future(m), s.indices[np.arange(120, 132) % m])
 
 
 def test_no_season_where_there_is_none() -> None:
     rng = np.random.default_rng(0)
-    assert history.seasonal_indices(rng.normal(size=200), 12) is None
-    assert history.seasonal_indices(np.sin(np.arange(20.0)), 12) is None  # fewer than 3 cycles
-    assert not history.is_seasonal(np.ones(100), 4)
+    for x, m in [(rng.normal(size=200), 12), (np.sin(np.arange(20.0)), 12), (np.ones(100), 4), (np.ones(100), 1)]:
+        idx, mult = history.seasonal_rows(x[None], m)  # noise; fewer than 3 cycles; constant; no season
+        assert np.isnan(idx).all() and not mult[0]
 
 
 def test_theta_is_level_plus_half_the_trend() -> None:
@@ -171,8 +170,6 @@ def test_short_low_frequency_histories_lean_on_theta() -> None:
     np.testing.assert_array_equal(fc.weights, np.tile(history.SHORT_WEIGHTS, (2, 1)))
     assert history.SHORT_WEIGHTS.sum() == 1.0 and (history.SHORT_WEIGHTS >= 0).all()
     assert fc.seasonal[0] and not fc.seasonal[1] and (fc.n_backtests == 0).all()
-    adjusted, season = history.adjust(trend, 1)
-    assert season is None
     w = dict(zip(history.CANDIDATES, history.SHORT_WEIGHTS))
     expected = (w["zoo_adjusted"] * trend[-1] + w["theta"] * history.theta([trend], 8)[0]
                 + w["damped"] * history.damped([trend], 8)[0] + w["drift"] * history.drift([trend], 8)[0])
@@ -233,10 +230,10 @@ def test_seasonal_rows_match_one_history_at_a_time() -> None:
                   rng.normal(size=90)])                                          # no season
     idx, mult = history.seasonal_rows(x, 12)
     assert list(mult) == [True, False, False] and np.isnan(idx[2]).all()
-    for row in range(2):
-        one = history.seasonal_indices(x[row], 12)
-        assert one is not None and one.multiplicative == mult[row]
-        np.testing.assert_allclose(one.indices, idx[row])
+    for row in range(3):  # each history alone gets the same indices
+        one, one_mult = history.seasonal_rows(x[row:row + 1], 12)
+        assert one_mult[0] == mult[row]
+        np.testing.assert_array_equal(one[0], idx[row])
     np.testing.assert_allclose(np.mean(idx[0]), 1.0)
     np.testing.assert_allclose(np.mean(idx[1]), 0.0, atol=1e-12)
 

@@ -1,6 +1,6 @@
 """seqfusion: zero-shot time-series forecasting by sequential fusion of pre-trained models.
 
-``SeqFusion``, ``Zoo`` and ``Member`` are imported on first access, so that importing a
+``SeqFusion``, ``Options``, ``Zoo`` and ``Member`` are imported on first access, so that importing a
 torch-free submodule (``seqfusion.engine``, ``seqfusion.errors``) does not load torch.
 """
 from __future__ import annotations
@@ -13,12 +13,14 @@ from seqfusion.errors import SeqFusionError, ZooError
 
 if TYPE_CHECKING:
     from seqfusion.forecaster import SeqFusion
+    from seqfusion.options import Options
     from seqfusion.zoo import Member, Zoo
 
 __version__ = "0.1.0"
-__all__ = ["Member", "SeqFusion", "SeqFusionError", "Zoo", "ZooError", "__version__"]
+__all__ = ["Member", "Options", "SeqFusion", "SeqFusionError", "Zoo", "ZooError", "__version__"]
 
-_LAZY = {"SeqFusion": "seqfusion.forecaster", "Zoo": "seqfusion.zoo", "Member": "seqfusion.zoo"}
+_LAZY = {"SeqFusion": "seqfusion.forecaster", "Options": "seqfusion.options", "Zoo": "seqfusion.zoo",
+         "Member": "seqfusion.zoo"}
 
 
 def __getattr__(name: str) -> Any:

@@ -386,6 +386,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"seqfusion: error: this command needs {exc.name}: pip install 'seqfusion[{extra}]'", file=sys.stderr)
         return 2
     except (SeqFusionError, KeyError, ValueError) as exc:
+        if not isinstance(exc, SeqFusionError) and _raised_by_seqfusion(exc):
+            raise  # a bug of ours: the traceback is what a report needs
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"seqfusion: error: {_one_line(msg)}", file=sys.stderr)
         return 2
@@ -397,6 +399,18 @@ def _main(argv: list[str] | None) -> int:
 
 def _warning_line(message: Any, category: Any, filename: str, lineno: int, line: str | None = None) -> str:
     return f"seqfusion: warning: {_one_line(message)}\n"
+
+
+def _raised_by_seqfusion(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside this package (not by pandas, pyarrow, numpy ...
+    reading the user's data), i.e. a bug rather than bad input."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    package = Path(__file__).resolve().parent
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(package)
 
 
 def _one_line(msg: Any) -> str:

@@ -7,3 +7,7 @@ class SeqFusionError(ValueError):
 
 class ZooError(SeqFusionError):
     """A zoo folder or one of its files is missing, corrupt or inconsistent."""
+
+
+class UnknownMemberError(ZooError, KeyError):
+    """A zoo has no member of the name asked for (a ``KeyError`` too, as for a mapping)."""

@@ -139,26 +139,6 @@ def season_length(freq_class: str, step: Any = None) -> int:
 # ------------------------------------------------------------------ seasonal adjustment
 
 
-@dataclass(frozen=True)
-class Seasonal:
-    """Seasonal indices ``[m]`` by position modulo ``m`` (counted from the history's first
-    point), multiplicative or additive, of a history of ``length`` points."""
-
-    indices: np.ndarray
-    multiplicative: bool
-    length: int
-
-    def future(self, horizon: int) -> np.ndarray:
-        """Indices of the ``horizon`` points after the history: ``[H]``."""
-        m = len(self.indices)
-        return self.indices[(self.length + np.arange(horizon)) % m]
-
-    def reseasonalize(self, forecast: np.ndarray) -> np.ndarray:
-        """Put the season back on a forecast ``[H]`` of the adjusted series."""
-        s = self.future(forecast.shape[-1])
-        return forecast * s if self.multiplicative else forecast + s
-
-
 def _significant_acf(x: np.ndarray, m: int) -> np.ndarray:
     """Rows of ``x [n, L]`` whose autocorrelation at lag ``m`` is significant at 90%
     (Bartlett's bound over lags 1..m-1): ``[n]`` bool."""
@@ -171,35 +151,10 @@ def _significant_acf(x: np.ndarray, m: int) -> np.ndarray:
         return np.asarray((denom > 0) & (np.abs(acf[:, -1]) > bound))
 
 
-def is_seasonal(x: np.ndarray, m: int) -> bool:
-    """Whether the autocorrelation of ``x [L]`` at lag ``m`` is significant at 90%
-    (Bartlett's bound over lags 1..m-1); needs at least 3 cycles."""
-    x = np.asarray(x, dtype=np.float64)
-    return bool(m > 1 and len(x) >= 3 * m and _significant_acf(x[None, :], m)[0])
-
-
-def seasonal_indices(x: np.ndarray, m: int) -> Seasonal | None:
-    """Classical decomposition of a history ``[n]`` with season ``m``: indices from the last
-    :data:`SEASON_CYCLES` cycles, or None when the series is not seasonal at ``m``
-    (:func:`seasonal_rows` for one history)."""
-    x = np.asarray(x, dtype=np.float64)
-    idx, mult = seasonal_rows(x[None, :], m)
-    if m <= 1 or not np.isfinite(idx[0]).all():
-        return None
-    return Seasonal(idx[0], bool(mult[0]), len(x))
-
-
-def adjust(x: np.ndarray, m: int) -> tuple[np.ndarray, Seasonal | None]:
-    """``x`` without its season (unchanged when not seasonal) and the season removed."""
-    season = seasonal_indices(x, m) if m > 1 else None
-    if season is None:
-        return x, None
-    s = season.indices[np.arange(len(x)) % m]
-    return (x / s if season.multiplicative else x - s), season
-
-
 def seasonal_rows(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`seasonal_indices` for many histories of one length at once.
+    """Classical decomposition of many histories of one length with season ``m``: seasonal
+    indices from the last :data:`SEASON_CYCLES` cycles where the autocorrelation at lag
+    ``m`` is significant (90%, Bartlett's bound over lags 1..m-1; at least 3 cycles).
 
     ``x [n, L]`` -> (indices ``[n, m]``, NaN rows where a history is not seasonal at ``m``;
     ``multiplicative [n]`` bool). Positions count from each history's first point.

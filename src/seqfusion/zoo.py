@@ -30,7 +30,7 @@ from safetensors.numpy import save_file
 
 from seqfusion import engine
 from seqfusion.engine import sha256_file
-from seqfusion.errors import ZooError
+from seqfusion.errors import UnknownMemberError, ZooError
 
 FORMAT = "seqfusion-zoo"
 FORMAT_VERSION = 1
@@ -146,7 +146,7 @@ class Zoo:
         for m in self.members:
             if m.name == name:
                 return m
-        raise KeyError(f"no PTM named {name!r} in the zoo (have: {', '.join(self.names)})")
+        raise UnknownMemberError(f"no PTM named {name!r} in the zoo (have: {', '.join(self.names)})")
 
     @property
     def input_length(self) -> int:

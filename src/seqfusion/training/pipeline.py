@@ -54,6 +54,7 @@ from tqdm.auto import tqdm
 
 from seqfusion.errors import SeqFusionError
 from seqfusion.frequency import aggregated_class, frequency_class
+from seqfusion.preprocess import pad_left
 from seqfusion.training.corpus import SOURCES
 from seqfusion.training.extractor import Extractor
 from seqfusion.training.extractor_training import ExtractorTrainConfig, pair_cosines, summarize_history, train_extractor
@@ -308,11 +309,11 @@ def split_series(series: Sequence[np.ndarray], context: int, horizon: int, fract
 
 
 def pad_inputs(windows: np.ndarray, context: int, input_length: int) -> np.ndarray:
-    """Left-pad the first ``context`` columns of windows to ``input_length`` (first value)."""
+    """Left-pad the first ``context`` columns of windows to ``input_length`` with their first
+    value, as inference pads short histories (:func:`seqfusion.preprocess.pad_left`)."""
     if context >= input_length:
         return windows
-    pad = np.repeat(windows[:, :1], input_length - context, axis=1)
-    return np.concatenate([pad, windows], axis=1)
+    return pad_left(windows, windows.shape[1] + input_length - context)
 
 
 def sample_padded(series: Sequence[np.ndarray], context: int, horizon: int, input_length: int,
