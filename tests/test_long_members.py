@@ -120,3 +120,18 @@ def test_long_forecasts_do_not_depend_on_the_batch(zoo_with_long: Path) -> None:
     whole = model.predict_histories(series, 30, freq="h")
     for i in (0, 5):
         np.testing.assert_array_equal(model.predict_histories([series[i]], 30, freq="h")[0], whole[i])
+
+
+def test_long_quantiles_are_on_the_series_scale(zoo_with_long: Path) -> None:
+    """The members' quantiles enter the spread in the series' own units: quantiles of
+    ``c * y`` are ``c`` times those of ``y``."""
+    model = SeqFusion.from_pretrained(zoo_with_long)
+    series = _series(3, 300)
+    q = model.predict_histories(series, 24, quantiles=[0.1, 0.5, 0.9], freq="h")
+    for c in (1e-3, 1e4):
+        scaled = model.predict_histories([s * c for s in series], 24, quantiles=[0.1, 0.5, 0.9], freq="h")
+        np.testing.assert_allclose(scaled, q * c, rtol=1e-5)
+    fc, _ = model._forecast_histories(series, None, 24, None, "hourly", "h")
+    assert fc.long_quantiles is not None
+    np.testing.assert_allclose(np.nanmean(fc.long_quantiles[:, 4]), np.mean([s[-48:].mean() for s in series]),
+                               rtol=0.5)

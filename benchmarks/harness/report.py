@@ -673,6 +673,15 @@ def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
             if isinstance(d, dict):
                 rows.append([f"statsforecast {name} fits / s on the same histories ({d['n_series']} "
                              f"series, season {d['season_length']})", _fmt(d["fits_per_s"], 1)])
+    wl = result.get("whole_history_without_long")
+    if wl:
+        rows.append(["forecasts / s, the same whole histories without the long-context members "
+                     "(`long_context=False`)", _fmt(wl["forecasts_per_s"], 1)])
+    lm = result.get("long_member")
+    if lm:
+        rows.append([f"long-context member `{lm['member']}` alone: forecasts / s ({lm['n_series']} series of "
+                     f"{lm['length']} points, {lm['horizon']} steps x {lm['quantiles']} quantiles)",
+                     _fmt(lm["forecasts_per_s"], 1)])
     lines += _table(["quantity", "value"], rows)
     lines += [""]
     return "\n".join(lines) + "\n"

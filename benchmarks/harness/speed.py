@@ -174,6 +174,22 @@ def history_speed(forecaster: Any, n_series: int = 1_000, length: int = 500, hor
     return result
 
 
+def long_member_speed(forecaster: Any, n_series: int = 2_000, length: int = 512, seed: int = 0,
+                      repeats: int = 3) -> dict[str, Any]:
+    """The zoo's first long-context member alone: quantile forecasts of its own horizon per
+    second for ``n_series`` synthetic series of ``length`` points (best of ``repeats``)."""
+    members = getattr(getattr(forecaster, "zoo", None), "long_members", [])
+    if not members:
+        return {}
+    model = members[0].model
+    rng = np.random.default_rng(seed)
+    x = (50.0 + np.cumsum(rng.normal(0.0, 0.5, (n_series, length)), axis=1)).astype(np.float32)
+    model.quantiles(x[:2])  # warm-up
+    sec = min(_timed(lambda: model.quantiles(x))[0] for _ in range(repeats))
+    return {"member": members[0].name, "n_series": n_series, "length": length, "horizon": model.horizon,
+            "quantiles": model.config.n_quantiles, "seconds": sec, "forecasts_per_s": n_series / sec}
+
+
 def statsforecast_speed(
     series: np.ndarray, horizon: int = 48, season_length: int = 7,
     models: tuple[str, ...] = ("AutoETS", "AutoTheta"),
@@ -255,6 +271,10 @@ def run_speed(
     result["peak_rss_mb_before_forecasting"] = rss_before
     n_hist = max(1, min(1_000, n_series // 10))
     result["whole_history"] = history_speed(forecaster, n_series=n_hist, sf_series=min(sf_series, n_hist))
+    if getattr(getattr(forecaster, "zoo", None), "long_members", []):
+        result["whole_history_without_long"] = history_speed(forecaster.with_options(long_context=False),
+                                                             n_series=n_hist)
+        result["long_member"] = long_member_speed(forecaster)
     if sf_series > 0:
         try:
             result["statsforecast"] = statsforecast_speed(series[:sf_series], horizon)

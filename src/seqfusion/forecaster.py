@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -504,10 +505,11 @@ class SeqFusion:
                               short=history.low_frequency(per_row) & whole,
                               backtest_horizon=history.backtest_lengths(per_row, horizon),
                               long=long if members else None)
-        with np.errstate(over="ignore", invalid="ignore"):
-            fc.point = fc.point * scale[:, None]
-            fc.residuals = fc.residuals * scale[:, None, None]
-            fc.candidates = fc.candidates * scale[:, None, None]
+        with np.errstate(over="ignore", invalid="ignore"):  # back to each series' own scale
+            lq = fc.long_quantiles
+            fc = replace(fc, point=fc.point * scale[:, None], residuals=fc.residuals * scale[:, None, None],
+                         candidates=fc.candidates * scale[:, None, None],
+                         long_quantiles=None if lq is None else lq * scale[:, None, None])
         bad = ~np.isfinite(fc.point).all(axis=1)
         if bad.any():
             raise SeqFusionError(f"the forecast of series {preprocess.series_label(names[int(np.argmax(bad))])} "
