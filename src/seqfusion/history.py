@@ -413,7 +413,50 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     if n and bh.min() < 1:
         raise ValueError(f"back-test horizons must be >= 1, got {bh.min()}")
     seasons = np.asarray(seasons, dtype=np.int64)
-    # tasks: (series, back-test j); j = 0 is the forecast itself
+    tasks = _tasks(histories, int(horizon), bh, backtests, min_context, short)
+    preds, unavailable, seasonal_task, long_q = _candidates(tasks, seasons, zoo, long, int(horizon))
+    weights, targets = _weights(histories, tasks, preds, unavailable, temperature, step_weights)
+    ts, tj, H = tasks.series, tasks.j, tasks.H
+    # the zoo's forecast plus the weighted departures from it: candidates that agree give
+    # exactly their common value (weights that sum to one only up to rounding would not)
+    if step_weights:
+        fused = preds[:, 0] + np.einsum("tch,tch->th", weights[ts], preds - preds[:, :1])
+    else:
+        fused = preds[:, 0] + np.einsum("tc,tch->th", weights[ts, :, 0], preds - preds[:, :1])
+    residuals = np.full((n, backtests, H), np.nan)
+    bt = np.flatnonzero(tj > 0)
+    residuals[ts[bt], tj[bt] - 1] = targets[bt] - fused[bt]
+    point = fused[tj == 0, :horizon]
+    seasonal = np.zeros(n, dtype=bool)
+    seasonal[ts[tj == 0]] = seasonal_task[tj == 0]
+    own = preds[tj == 0, :, :horizon]
+    own[~tasks.full[tj == 0], 1:] = np.nan
+    last = min(int(horizon), weights.shape[2]) - 1  # the weights of the last step asked for
+    return HistoryForecast(point, weights[:, :, last], residuals, seasonal, seasons, own, bh, long_q)
+
+
+@dataclass
+class _Tasks:
+    """What :func:`forecast` computes: one task per (series, back-test ``j``), ``j = 0`` the
+    forecast itself; ``contexts``: each task's history up to its origin; ``span [n]``: each
+    series' back-test length; ``H``: the steps every task forecasts; ``has_bt [n]`` /
+    ``prior [n]``: series with back-tests / taking :data:`SHORT_WEIGHTS`; ``full``: tasks
+    that need every candidate (the others take the zoo alone)."""
+
+    series: np.ndarray
+    j: np.ndarray
+    contexts: list[np.ndarray]
+    span: np.ndarray
+    H: int
+    has_bt: np.ndarray
+    prior: np.ndarray
+    full: np.ndarray
+
+
+def _tasks(histories: Sequence[np.ndarray], horizon: int, bh: np.ndarray, backtests: int, min_context: int,
+           short: np.ndarray | None) -> _Tasks:
+    """Stage 1: the forecast and the back-tests of each history."""
+    n = len(histories)
     task_series: list[int] = []
     task_j: list[int] = []
     contexts: list[np.ndarray] = []
@@ -431,70 +474,94 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     tj = np.asarray(task_j, dtype=np.int64)
     # every task forecasts H = the longer of the horizon and the longest back-test (a
     # candidate's step does not depend on the steps after it); the forecast keeps ``horizon``
-    H = max(int(horizon), int(span[ts[tj > 0]].max()) if (tj > 0).any() else 0)
+    H = max(horizon, int(span[ts[tj > 0]].max()) if (tj > 0).any() else 0)
     has_bt = np.zeros(n, dtype=bool)
     has_bt[ts[tj > 0]] = True
     prior = np.zeros(n, dtype=bool) if short is None else np.asarray(short, dtype=bool) & ~has_bt
     # series without back-tests get the zoo alone (or SHORT_WEIGHTS): only what they use is computed
-    full = (has_bt | prior)[ts]
+    return _Tasks(ts, tj, contexts, span, H, has_bt, prior, (has_bt | prior)[ts])
+
+
+def _seasonal_adjustment(contexts: list[np.ndarray], seasons: np.ndarray, H: int
+                         ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Stage 2: each context without its season (unchanged where none is found), the
+    seasonal indices of its next ``H`` steps (``[n, H]``, NaN rows where none) and whether
+    they are multiplicative (``[n]``)."""
+    adjusted = list(contexts)
+    indices = np.full((len(contexts), H), np.nan)
+    mult = np.zeros(len(contexts), dtype=bool)
+    lengths = np.fromiter((len(a) for a in adjusted), dtype=np.int64, count=len(contexts))
+    keys = np.stack([lengths, seasons], axis=1)
+    for length, m in np.unique(keys[seasons > 1], axis=0):  # one group per (length, season)
+        group = np.flatnonzero((lengths == length) & (seasons == m))
+        x = np.stack([adjusted[k] for k in group])
+        idx, is_mult = seasonal_rows(x, int(m))
+        found = np.isfinite(idx[:, 0])
+        if not found.any():
+            continue
+        g, idx, is_mult, x = group[found], idx[found], is_mult[found], x[found]
+        past = idx[:, np.arange(length) % m]
+        adj = np.where(is_mult[:, None], x / np.where(is_mult[:, None], past, 1.0), x - past)
+        for k, a in zip(g, adj):
+            adjusted[k] = a
+        indices[g] = idx[:, (length + np.arange(H)) % m]
+        mult[g] = is_mult
+    return adjusted, indices, mult
+
+
+def _candidates(tasks: _Tasks, seasons: np.ndarray, zoo: ZooForecast, long: LongForecast | None, horizon: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Stage 3: every candidate's forecast of every task, ``[tasks, C, H]``; which a task
+    cannot have (``[tasks, C]``); which tasks were seasonally adjusted; the long-context
+    members' quantiles of the forecasts (``[n, Q, horizon]``, None without them)."""
+    ts, tj, contexts, H = tasks.series, tasks.j, tasks.contexts, tasks.H
     raw = zoo(contexts, H, ts)
     preds = np.zeros((len(contexts), len(CANDIDATES), H))
     preds[:, 0] = raw
     seasonal_task = np.zeros(len(contexts), dtype=bool)
     unavailable = np.zeros((len(contexts), len(CANDIDATES)), dtype=bool)
     long_q: np.ndarray | None = None
-    if full.any():
-        rows = np.flatnonzero(full)
-        adjusted: list[np.ndarray] = [contexts[r] for r in rows]
-        indices = np.full((len(rows), H), np.nan)  # seasonal indices of the forecast steps
-        mult = np.zeros(len(rows), dtype=bool)
-        lengths = np.fromiter((len(a) for a in adjusted), dtype=np.int64, count=len(rows))
-        m_rows = seasons[ts[rows]]
-        keys = np.stack([lengths, m_rows], axis=1)
-        for length, m in np.unique(keys[m_rows > 1], axis=0):  # one group per (length, season)
-            group = np.flatnonzero((lengths == length) & (m_rows == m))
-            x = np.stack([adjusted[k] for k in group])
-            idx, is_mult = seasonal_rows(x, int(m))
-            found = np.isfinite(idx[:, 0])
-            if not found.any():
-                continue
-            g, idx, is_mult, x = group[found], idx[found], is_mult[found], x[found]
-            past = idx[:, np.arange(length) % m]
-            adj = np.where(is_mult[:, None], x / np.where(is_mult[:, None], past, 1.0), x - past)
-            for k, a in zip(g, adj):
-                adjusted[k] = a
-            indices[g] = idx[:, (length + np.arange(H)) % m]
-            mult[g] = is_mult
-        sa = np.flatnonzero(np.isfinite(indices[:, 0]))
-        seasonal_task[rows[sa]] = True
-        zoo_adj = raw[rows].copy()  # not seasonal: the adjusted series is the series
-        if len(sa):
-            zoo_adj[sa] = zoo([adjusted[k] for k in sa], H, ts[rows[sa]])
-        on_adjusted = {"zoo_adjusted": zoo_adj, "theta": theta(adjusted, H), "damped": damped(adjusted, H),
-                       "drift": drift(adjusted, H)}
-        on_adjusted["zoo_aggregated"], has_agg = _zoo_aggregated(adjusted, seasons[ts[rows]], H, zoo, ts[rows],
-                                                                  zoo_adj)
-        unavailable[rows, CANDIDATES.index("zoo_aggregated")] = ~has_agg
-        if long is not None:
-            lq = long([contexts[r] for r in rows], H)
-            preds[rows, CANDIDATES.index("long")] = lq[:, lq.shape[1] // 2]
-            own_rows = np.flatnonzero(tj[rows] == 0)
-            long_q = np.full((n, lq.shape[1], int(horizon)), np.nan)
-            long_q[ts[rows[own_rows]]] = lq[own_rows, :, :horizon]
-        else:
-            preds[rows, CANDIDATES.index("long")] = raw[rows]
-            unavailable[rows, CANDIDATES.index("long")] = True
-        for name, arr in on_adjusted.items():
-            arr[sa] = np.where(mult[sa, None], arr[sa] * indices[sa], arr[sa] + indices[sa])
-            preds[rows, CANDIDATES.index(name)] = arr
-        preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
-                                                                         seasons[ts[rows]])
-    # weights from back-test errors: [n, C, S], S = 1 (every step alike) or H (per step)
+    if not tasks.full.any():
+        return preds, unavailable, seasonal_task, long_q
+    rows = np.flatnonzero(tasks.full)
+    adjusted, indices, mult = _seasonal_adjustment([contexts[r] for r in rows], seasons[ts[rows]], H)
+    sa = np.flatnonzero(np.isfinite(indices[:, 0]))
+    seasonal_task[rows[sa]] = True
+    zoo_adj = raw[rows].copy()  # not seasonal: the adjusted series is the series
+    if len(sa):
+        zoo_adj[sa] = zoo([adjusted[k] for k in sa], H, ts[rows[sa]])
+    on_adjusted = {"zoo_adjusted": zoo_adj, "theta": theta(adjusted, H), "damped": damped(adjusted, H),
+                   "drift": drift(adjusted, H)}
+    on_adjusted["zoo_aggregated"], has_agg = _zoo_aggregated(adjusted, seasons[ts[rows]], H, zoo, ts[rows], zoo_adj)
+    unavailable[rows, CANDIDATES.index("zoo_aggregated")] = ~has_agg
+    if long is not None:
+        lq = long([contexts[r] for r in rows], H)
+        preds[rows, CANDIDATES.index("long")] = lq[:, lq.shape[1] // 2]
+        own_rows = np.flatnonzero(tj[rows] == 0)
+        long_q = np.full((len(tasks.has_bt), lq.shape[1], horizon), np.nan)
+        long_q[ts[rows[own_rows]]] = lq[own_rows, :, :horizon]
+    else:
+        preds[rows, CANDIDATES.index("long")] = raw[rows]
+        unavailable[rows, CANDIDATES.index("long")] = True
+    for name, arr in on_adjusted.items():  # re-seasonalized
+        arr[sa] = np.where(mult[sa, None], arr[sa] * indices[sa], arr[sa] + indices[sa])
+        preds[rows, CANDIDATES.index(name)] = arr
+    preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
+                                                                     seasons[ts[rows]])
+    return preds, unavailable, seasonal_task, long_q
+
+
+def _weights(histories: Sequence[np.ndarray], tasks: _Tasks, preds: np.ndarray, unavailable: np.ndarray,
+             temperature: float, step_weights: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 4: candidate weights from back-test errors, ``[n, C, S]`` (``S`` = 1: every step
+    alike, or ``H``: per step), and each task's target (``[tasks, H]``, NaN for forecasts)."""
+    ts, tj, span, H, has_bt = tasks.series, tasks.j, tasks.span, tasks.H, tasks.has_bt
+    n = len(histories)
     S = H if step_weights else 1
     weights = np.zeros((n, len(CANDIDATES), S))
     weights[:, 0] = 1.0
-    weights[prior] = SHORT_WEIGHTS[:, None]
-    targets = np.full((len(contexts), H), np.nan)
+    weights[tasks.prior] = SHORT_WEIGHTS[:, None]
+    targets = np.full((len(ts), H), np.nan)
     bt = np.flatnonzero(tj > 0)
     for r in bt:
         h = histories[ts[r]]
@@ -523,22 +590,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         logs -= logs.min(axis=1, keepdims=True)
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
-    # the zoo's forecast plus the weighted departures from it: candidates that agree give
-    # exactly their common value (weights that sum to one only up to rounding would not)
-    if step_weights:
-        fused = preds[:, 0] + np.einsum("tch,tch->th", weights[ts], preds - preds[:, :1])
-    else:
-        fused = preds[:, 0] + np.einsum("tc,tch->th", weights[ts, :, 0], preds - preds[:, :1])
-    residuals = np.full((n, backtests, H), np.nan)
-    bt = np.flatnonzero(tj > 0)
-    residuals[ts[bt], tj[bt] - 1] = targets[bt] - fused[bt]
-    point = fused[tj == 0, :horizon]
-    seasonal = np.zeros(n, dtype=bool)
-    seasonal[ts[tj == 0]] = seasonal_task[tj == 0]
-    own = preds[tj == 0, :, :horizon]
-    own[~full[tj == 0], 1:] = np.nan
-    last = min(int(horizon), S) - 1  # the weights of the last step asked for
-    return HistoryForecast(point, weights[:, :, last], residuals, seasonal, seasons, own, bh, long_q)
+    return weights, targets
 
 
 def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
