@@ -135,3 +135,11 @@ def test_long_quantiles_are_on_the_series_scale(zoo_with_long: Path) -> None:
     assert fc.long_quantiles is not None
     np.testing.assert_allclose(np.nanmean(fc.long_quantiles[:, 4]), np.mean([s[-48:].mean() for s in series]),
                                rtol=0.5)
+
+
+def test_zoo_table_lists_long_members_with_their_role(zoo_with_long: Path) -> None:
+    zoo = Zoo.load(zoo_with_long)
+    tab = zoo.table()
+    assert list(tab["name"]) == zoo.names + ["long_small"]
+    assert list(tab["role"]) == ["routed"] * len(zoo) + ["long-context"]
+    assert int(tab["input_length"].iloc[-1]) == 64

@@ -169,13 +169,15 @@ class Zoo:
         return np.stack([m.representation for m in self.members]).astype(np.float32)
 
     def table(self) -> Any:
-        """A pandas DataFrame with one row per member."""
+        """A pandas DataFrame with one row per member (``role``: ``routed`` for the PTMs the
+        router weighs, ``long-context`` for the long-context members)."""
         import pandas as pd
 
         return pd.DataFrame(
             [
                 {
                     "name": m.name,
+                    "role": role,
                     "architecture": m.architecture,
                     "source": m.source,
                     "frequency": m.frequency,
@@ -184,7 +186,8 @@ class Zoo:
                     "input_length": m.input_length,
                     "horizon": m.horizon,
                 }
-                for m in self.members
+                for role, members in (("routed", self.members), ("long-context", self.long_members))
+                for m in members
             ]
         )
 

@@ -228,6 +228,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     """``zoo map`` / ``zoo show --plot``: PTM table, PCA map, nearest PTMs of --data variates."""
     zoo = _load_zoo(getattr(args, "zoo", None))
     tab = zoo.table()
+    tab = tab[tab["role"] == "routed"].copy()  # the map places the routed members
     tab["size_kB"] = [(_file_size(zoo, n) or 0) / 1e3 for n in tab["name"]]
     with _pd_options():
         print(tab[["name", "architecture", "source", "frequency", "parameters", "size_kB"]]
