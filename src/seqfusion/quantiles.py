@@ -194,8 +194,9 @@ def spread(residuals: np.ndarray, histories: Sequence[np.ndarray], horizon: int 
 
 
 #: how the long-context members' own quantiles enter the spread: ``"none"``, ``"weight"``
-#: (mixed in by the candidate ``long``'s weight) or ``"mean"`` (half and half)
-LONG_SPREAD = "weight"
+#: (mixed in by the candidate ``long``'s weight) or ``"mean"`` (half and half; chosen on
+#: validation origins: ``benchmarks/sweeps/long_context.py``)
+LONG_SPREAD = "mean"
 
 
 def long_spread(quantiles: np.ndarray) -> np.ndarray:
