@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         variants[label] = (zoo, comp, spread or "weight")
     started = time.perf_counter()
     res = run(variants, gift=not args.no_gift, gift_only=tuple(args.gift_only))
-    res["meta"] = run_metadata(["-m", "benchmarks.sweeps.long_context", *(argv or [])], started)
+    given = sys.argv[1:] if argv is None else argv
+    res["meta"] = run_metadata(["-m", "benchmarks.sweeps.long_context", *given], started)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep_long_context.json").write_text(json.dumps(res, indent=1, default=float))
