@@ -494,9 +494,11 @@ class SeqFusion:
                 # input, and so the forecast, is the same at any scale of the series
                 mean = np.nanmean(x, axis=1)[:, None]
                 std = np.nanstd(x, axis=1)[:, None]
-                std = np.where(std > 0, std, 1.0)
+                constant = ~(std[:, 0] > 0)
+                std = np.where(constant[:, None], 1.0, std)
                 q = model.forecast(((x - mean) / std).astype(np.float32), h).astype(np.float64)
                 q = q * std[:, :, None] + mean[:, :, None]
+                q[constant] = mean[constant, :, None]  # a constant context: that constant, no spread
                 out = q if not len(out) else out + q
             return out / len(members)
 
