@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from benchmarks.harness.report import run_metadata
-from benchmarks.sweeps.long_context import realuse_validation
+from benchmarks.sweeps.common import OUT, realuse_validation, write_results
 
-OUT = Path(__file__).resolve().parents[1] / "results"
 #: constant -> values tried (the shipped value among them)
 GRID: dict[str, tuple[Any, ...]] = {
     "BACKTESTS": (3, 5, 8),
@@ -93,13 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     started = time.perf_counter()
     res = run(args.zoo, args.competition_zoo)
-    given = sys.argv[1:] if argv is None else argv
-    res["meta"] = run_metadata(["-m", "benchmarks.sweeps.history_constants", *given], started)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep_history_constants.json").write_text(json.dumps(res, indent=1, default=float))
-    (out / "sweep_history_constants.md").write_text(markdown(res))
-    print(markdown(res))
+    write_results("history_constants", res, markdown, args.out, argv, started)
     return 0
 
 
