@@ -512,7 +512,8 @@ class SeqFusion:
                               min_context=max(self.input_length, self.options.min_length),
                               short=history.low_frequency(per_row) & whole,
                               backtest_horizon=history.backtest_lengths(per_row, horizon),
-                              long=long if members else None)
+                              long=long if members else None,
+                              weeks=np.where(np.isin(per_row, ("hourly", "subhourly")) & (seasons > 1), 7 * seasons, 1))
         with np.errstate(over="ignore", invalid="ignore"):  # back to each series' own scale
             lq = fc.long_quantiles
             fc = replace(fc, point=fc.point * scale[:, None], residuals=fc.residuals * scale[:, None, None],

@@ -46,7 +46,7 @@ from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
-                                "zoo_aggregated", "long")
+                                "zoo_aggregated", "long", "lags")
 #: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history).
 #: This and the other tuned constants below (TEMPERATURE, SEASON_CYCLES, THETA_HISTORY,
 #: AGG_MIN_CYCLES, DAMPED_HISTORY) are checked on validation origins by
@@ -65,7 +65,7 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: back-test: equal thirds of Theta, the damped trend and the drift on the seasonally
 #: adjusted history (chosen on the whole-history benchmark's validation origins, where a
 #: share for the zoo's forecast made these histories worse; elsewhere the zoo alone)
-SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]) / 3.0
+SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]) / 3.0
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -100,6 +100,16 @@ AGG_MIN_CYCLES = 12
 DAMPED_HISTORY = 200
 #: (alpha, beta, phi) grid of the damped trend
 DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
+
+#: points of the raw history the lag regression (``lags``) fits on
+LAG_HISTORY = 2000
+#: ridge penalty of the lag regression (on standardized lags, intercept free)
+LAG_PENALTY = 0.1
+#: width buckets of the lag regression: a history is zero-padded to a multiple of this
+#: (its own length decides, so its forecast never depends on the other series)
+LAG_BUCKET = 256
+#: histories fitted at once (bounds the memory of the lag matrices)
+LAG_CHUNK = 64
 
 #: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon, their series) -> [n, H]
 ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
@@ -337,6 +347,76 @@ def _zoo_aggregated(adjusted: list[np.ndarray], seasons: np.ndarray, horizon: in
     return out, has
 
 
+def lag_set(length: int, season: int, week: int) -> tuple[int, ...]:
+    """The lags the lag regression of a history of ``length`` points uses: 1-3, the
+    season's ``m - 1, m, m + 1, 2m`` (``m > 1``) and the week's ``w - 1, w, w + 1``
+    (``w > 1``: the week of hourly and sub-hourly data), each at most a third of the
+    history (so that at least a third of it are regression rows)."""
+    lags = {1, 2, 3}
+    if season > 1:
+        lags |= {season - 1, season, season + 1, 2 * season}
+    if week > 1:
+        lags |= {week - 1, week, week + 1}
+    return tuple(sorted(lag for lag in lags if 3 * lag <= length))
+
+
+def lag_regression(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, weeks: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """A linear autoregression on short, seasonal and weekly lags (:func:`lag_set`), fitted
+    by ridge (:data:`LAG_PENALTY`) on each standardized history (its last
+    :data:`LAG_HISTORY` points) and rolled out recursively: ``[n, H]``, and which histories
+    have it (enough points for twice as many rows as coefficients; the others get their
+    last value and take no weight). The roll-out is kept within the history's range
+    widened by that range on each side, so an unstable fit cannot run away."""
+    n = len(histories)
+    out = np.empty((n, horizon))
+    has = np.zeros(n, dtype=bool)
+    tails = [np.asarray(h, dtype=np.float64)[-LAG_HISTORY:] for h in histories]
+    keys = [(lag_set(len(t), int(m), int(w)), -(-len(t) // LAG_BUCKET) * LAG_BUCKET)
+            for t, m, w in zip(tails, seasons, weeks)]
+    for key in sorted(set(keys)):
+        group = np.array([i for i, k in enumerate(keys) if k == key])
+        lags, width = np.asarray(key[0], dtype=np.int64), key[1]
+        lengths = np.array([len(tails[i]) for i in group])
+        ok = lengths - int(lags.max()) >= 2 * (len(lags) + 1)
+        for i in group[~ok]:
+            out[i] = tails[i][-1]
+        for start in range(0, int(ok.sum()), LAG_CHUNK):
+            idx = group[ok][start: start + LAG_CHUNK]
+            out[idx] = _lag_fit(tails, idx, lags, width, horizon)
+            has[idx] = True
+    return out, has
+
+
+def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: int, horizon: int) -> np.ndarray:
+    """:func:`lag_regression` of the histories ``idx`` (one lag set, one width bucket)."""
+    p, k = int(lags.max()), len(lags)
+    lengths = np.array([len(tails[i]) for i in idx])
+    y = np.zeros((len(idx), width))
+    for row, i in enumerate(idx):
+        y[row, width - lengths[row]:] = tails[i]
+    valid = np.arange(width)[None, :] >= (width - lengths)[:, None]
+    mean = y.sum(axis=1) / lengths
+    std = np.sqrt(np.where(valid, (y - mean[:, None]) ** 2, 0.0).sum(axis=1) / lengths)
+    std = np.where(std > 0, std, 1.0)
+    z = np.where(valid, (y - mean[:, None]) / std[:, None], 0.0)
+    rows = np.arange(p, width)[None, :] >= (width - lengths + p)[:, None]  # every lag inside the history
+    X = np.stack([z[:, p - lag: width - lag] for lag in lags] + [np.ones_like(z[:, p:])], axis=2)
+    X = X * rows[:, :, None]
+    A = np.einsum("ntk,ntj->nkj", X, X)
+    A[:, np.arange(k), np.arange(k)] += LAG_PENALTY
+    b = np.einsum("ntk,nt->nk", X, z[:, p:] * rows)
+    coef = np.linalg.solve(A, b[:, :, None])[:, :, 0]
+    zmin = np.where(valid, z, np.inf).min(axis=1)
+    zmax = np.where(valid, z, -np.inf).max(axis=1)
+    lo, hi = 2 * zmin - zmax, 2 * zmax - zmin
+    buf = np.concatenate([z, np.zeros((len(idx), horizon))], axis=1)
+    for step in range(horizon):
+        t = width + step
+        buf[:, t] = np.clip(np.einsum("nk,nk->n", buf[:, t - lags], coef[:, :k]) + coef[:, k], lo, hi)
+    return buf[:, width:] * std[:, None] + mean[:, None]
+
+
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
     """Repeat each history's last cycle (its last value when shorter than a cycle): ``[n, H]``."""
     out = np.empty((len(histories), horizon))
@@ -387,7 +467,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
              backtests: int | None = None, temperature: float | None = None,
              min_context: int | None = None, short: np.ndarray | None = None,
              backtest_horizon: Any = None, step_weights: bool | None = None,
-             long: LongForecast | None = None) -> HistoryForecast:
+             long: LongForecast | None = None, weeks: np.ndarray | None = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
@@ -399,7 +479,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     the length of each series' back-tests (``None``: ``horizon``; the forecaster passes
     :func:`backtest_horizons` of the series' frequencies); ``long(contexts, H)``: the
     long-context members' forecasts of the raw histories (candidate ``long``; ``None``:
-    the candidate takes no weight). The weights come from the
+    the candidate takes no weight); ``weeks [n]``: the steps of a week for series whose
+    season is a day (hourly and sub-hourly data), else 1, for the lag regression
+    (``None``: all 1). The weights come from the
     back-tests alone, and every candidate's forecast for a step does not depend on the
     steps after it, so with a fixed ``backtest_horizon`` the forecast to ``h`` is the first
     ``h`` steps of any longer forecast.
@@ -417,7 +499,8 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         raise ValueError(f"back-test horizons must be >= 1, got {bh.min()}")
     seasons = np.asarray(seasons, dtype=np.int64)
     tasks = _tasks(histories, int(horizon), bh, backtests, min_context, short)
-    preds, unavailable, seasonal_task, long_q = _candidates(tasks, seasons, zoo, long, int(horizon))
+    weeks = np.ones(n, dtype=np.int64) if weeks is None else np.asarray(weeks, dtype=np.int64)
+    preds, unavailable, seasonal_task, long_q = _candidates(tasks, seasons, weeks, zoo, long, int(horizon))
     weights, targets = _weights(histories, tasks, preds, unavailable, temperature, step_weights)
     ts, tj, H = tasks.series, tasks.j, tasks.H
     # the zoo's forecast plus the weighted departures from it: candidates that agree give
@@ -512,8 +595,8 @@ def _seasonal_adjustment(contexts: list[np.ndarray], seasons: np.ndarray, H: int
     return adjusted, indices, mult
 
 
-def _candidates(tasks: _Tasks, seasons: np.ndarray, zoo: ZooForecast, long: LongForecast | None, horizon: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _candidates(tasks: _Tasks, seasons: np.ndarray, weeks: np.ndarray, zoo: ZooForecast, long: LongForecast | None,
+                horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Stage 3: every candidate's forecast of every task, ``[tasks, C, H]``; which a task
     cannot have (``[tasks, C]``); which tasks were seasonally adjusted; the long-context
     members' quantiles of the forecasts (``[n, Q, horizon]``, None without them)."""
@@ -551,6 +634,9 @@ def _candidates(tasks: _Tasks, seasons: np.ndarray, zoo: ZooForecast, long: Long
         preds[rows, CANDIDATES.index(name)] = arr
     preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
                                                                      seasons[ts[rows]])
+    lag_pred, has_lags = lag_regression([contexts[r] for r in rows], H, seasons[ts[rows]], weeks[ts[rows]])
+    preds[rows, CANDIDATES.index("lags")] = lag_pred
+    unavailable[rows, CANDIDATES.index("lags")] = ~has_lags
     return preds, unavailable, seasonal_task, long_q
 
 
