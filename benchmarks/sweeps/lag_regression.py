@@ -1,8 +1,8 @@
-"""Sweep: the lag regression candidate (``lags``) of the whole-history layer, on validation origins.
+"""Sweep: the lag regression candidates (``lags``, ``lags_differenced``) of whole histories, on validation origins.
 
-Variants: without the candidate (it takes no weight), and with it at several ridge
-penalties (``LAG_PENALTY``) and history lengths (``LAG_HISTORY``) of
-:mod:`seqfusion.history`, the others at their shipped values. Scored on validation origins
+Variants: without the candidates (they take no weight), with the regression on levels
+only, and with both at several ridge penalties (``LAG_PENALTY``) and history lengths
+(``LAG_HISTORY``) of :mod:`seqfusion.history`, the others at their shipped values. Scored on validation origins
 only, never on test ones:
 
 1. the whole-history benchmark's validation split (``python -m benchmarks.harness realuse
@@ -31,35 +31,37 @@ from benchmarks.sweeps.backtest_weights import GIFT_CONFIGS, gift_scores, valida
 from benchmarks.sweeps.common import OUT, realuse_validation, write_results
 
 CONFIGS = ["m4_hourly/H/short", *GIFT_CONFIGS]
-#: label -> module settings of seqfusion.history (``None``: the candidate takes no weight)
-VARIANTS: dict[str, dict[str, Any] | None] = {
-    "without": None,
-    "LAG_PENALTY=0.01": {"LAG_PENALTY": 0.01},
-    "shipped": {},
-    "LAG_PENALTY=1.0": {"LAG_PENALTY": 1.0},
-    "LAG_HISTORY=1000": {"LAG_HISTORY": 1000},
-    "LAG_HISTORY=4000": {"LAG_HISTORY": 4000},
+#: label -> (candidates switched off, module settings of seqfusion.history)
+VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "without": (("lags", "lags_differenced"), {}),
+    "levels only": (("lags_differenced",), {}),
+    "differences only": (("lags",), {}),
+    "shipped": ((), {}),
+    "LAG_PENALTY=0.01": ((), {"LAG_PENALTY": 0.01}),
+    "LAG_PENALTY=1.0": ((), {"LAG_PENALTY": 1.0}),
+    "LAG_HISTORY=1000": ((), {"LAG_HISTORY": 1000}),
+    "LAG_HISTORY=4000": ((), {"LAG_HISTORY": 4000}),
 }
 
 
 @contextlib.contextmanager
-def variant(settings: dict[str, Any] | None) -> Iterator[None]:
-    """The history module with ``settings`` (restored after); ``None``: no ``lags`` candidate."""
+def variant(off: tuple[str, ...], settings: dict[str, Any]) -> Iterator[None]:
+    """The history module with ``settings`` and the candidates ``off`` taking no weight
+    (restored after)."""
     from seqfusion import history
 
     saved = {name: getattr(history, name) for name in ("LAG_PENALTY", "LAG_HISTORY", "lag_regression")}
+    original = history.lag_regression
+
+    def switched(histories: Any, horizon: int, seasons: Any, weeks: Any, differences: bool = False) -> Any:
+        point, has = original(histories, horizon, seasons, weeks, differences)
+        name = "lags_differenced" if differences else "lags"
+        return point, (np.zeros_like(has) if name in off else has)
+
     try:
-        if settings is None:
-            original = history.lag_regression
-
-            def without(histories: Any, horizon: int, seasons: Any, weeks: Any) -> Any:
-                point, _ = original(histories, horizon, seasons, weeks)
-                return point, np.zeros(len(histories), dtype=bool)
-
-            history.lag_regression = without
-        else:
-            for name, value in settings.items():
-                setattr(history, name, value)
+        history.lag_regression = switched
+        for name, value in settings.items():
+            setattr(history, name, value)
         yield
     finally:
         for name, value in saved.items():
@@ -73,13 +75,13 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
     model = SeqFusion.from_pretrained(competition_zoo)
     out: dict[str, Any] = {"shipped": {"LAG_PENALTY": history.LAG_PENALTY, "LAG_HISTORY": history.LAG_HISTORY},
                            "variants": {}}
-    for label, settings in VARIANTS.items():
+    for label, (off, settings) in VARIANTS.items():
         start = time.perf_counter()
-        with variant(settings):
+        with variant(off, settings):
             whole = realuse_validation(zoo, competition_zoo)
             scores = gift_scores(model, tasks)
         out["variants"][label] = {
-            "settings": settings, "realuse": whole,
+            "off": list(off), "settings": settings, "realuse": whole,
             "gift_mase": geomean([v["mase"] for v in scores.values()]),
             "gift_crps": geomean([v["crps"] for v in scores.values()]),
             "per_config": scores, "seconds": time.perf_counter() - start}
@@ -91,7 +93,7 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
 def markdown(res: dict[str, Any]) -> str:
     meta = res["meta"]
     variants = res["variants"]
-    lines = ["# Sweep: the lag regression candidate", "",
+    lines = ["# Sweep: the lag regression candidates", "",
              (__doc__ or "").split("\n\n")[0].replace("\n", " "), "",
              f"- command: `{meta['command']}`",
              f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}",

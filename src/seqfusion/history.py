@@ -16,7 +16,10 @@ module uses both, without any per-series iterative fitting:
    trend (smoothing weights and damping from a grid, initial state in closed form), the
    random walk with drift and, with at least :data:`AGG_MIN_CYCLES` cycles, the zoo's
    forecast of the means of the last 36 cycles (``zoo_aggregated``: a view of the history
-   36 cycles long); and the seasonal naive forecast. All are vectorized over series.
+   36 cycles long); the seasonal naive forecast; and on the raw series a linear
+   autoregression on short, seasonal and (for hourly and sub-hourly data) weekly lags,
+   fitted by ridge and rolled out recursively (``lags``: several seasonalities at once).
+   All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
    windows of ``max(B, H)`` points inside the history (each from the points before it),
    ``B`` set by the frequency (:data:`BACKTEST_HORIZONS`: 6 yearly ... 48 hourly; the
@@ -46,7 +49,7 @@ from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
-                                "zoo_aggregated", "long", "lags")
+                                "zoo_aggregated", "long", "lags", "lags_differenced")
 #: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history).
 #: This and the other tuned constants below (TEMPERATURE, SEASON_CYCLES, THETA_HISTORY,
 #: AGG_MIN_CYCLES, DAMPED_HISTORY) are checked on validation origins by
@@ -65,7 +68,7 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: back-test: equal thirds of Theta, the damped trend and the drift on the seasonally
 #: adjusted history (chosen on the whole-history benchmark's validation origins, where a
 #: share for the zoo's forecast made these histories worse; elsewhere the zoo alone)
-SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]) / 3.0
+SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]) / 3.0
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -360,11 +363,12 @@ def lag_set(length: int, season: int, week: int) -> tuple[int, ...]:
     return tuple(sorted(lag for lag in lags if 3 * lag <= length))
 
 
-def lag_regression(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, weeks: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def lag_regression(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, weeks: np.ndarray,
+                   differences: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A linear autoregression on short, seasonal and weekly lags (:func:`lag_set`), fitted
     by ridge (:data:`LAG_PENALTY`) on each standardized history (its last
-    :data:`LAG_HISTORY` points) and rolled out recursively: ``[n, H]``, and which histories
+    :data:`LAG_HISTORY` points), or on its one-step differences (``differences``: a
+    trend carries on), and rolled out recursively: ``[n, H]``, and which histories
     have it (enough points for twice as many rows as coefficients; the others get their
     last value and take no weight). The roll-out is kept within the history's range
     widened by that range on each side, so an unstable fit cannot run away."""
@@ -378,17 +382,18 @@ def lag_regression(histories: Sequence[np.ndarray], horizon: int, seasons: np.nd
         group = np.array([i for i, k in enumerate(keys) if k == key])
         lags, width = np.asarray(key[0], dtype=np.int64), key[1]
         lengths = np.array([len(tails[i]) for i in group])
-        ok = lengths - int(lags.max()) >= 2 * (len(lags) + 1)
+        ok = lengths - int(lags.max()) - int(differences) >= 2 * (len(lags) + 1)
         for i in group[~ok]:
             out[i] = tails[i][-1]
         for start in range(0, int(ok.sum()), LAG_CHUNK):
             idx = group[ok][start: start + LAG_CHUNK]
-            out[idx] = _lag_fit(tails, idx, lags, width, horizon)
+            out[idx] = _lag_fit(tails, idx, lags, width, horizon, differences)
             has[idx] = True
     return out, has
 
 
-def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: int, horizon: int) -> np.ndarray:
+def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: int, horizon: int,
+             differences: bool) -> np.ndarray:
     """:func:`lag_regression` of the histories ``idx`` (one lag set, one width bucket)."""
     p, k = int(lags.max()), len(lags)
     lengths = np.array([len(tails[i]) for i in idx])
@@ -400,21 +405,33 @@ def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: 
     std = np.sqrt(np.where(valid, (y - mean[:, None]) ** 2, 0.0).sum(axis=1) / lengths)
     std = np.where(std > 0, std, 1.0)
     z = np.where(valid, (y - mean[:, None]) / std[:, None], 0.0)
-    rows = np.arange(p, width)[None, :] >= (width - lengths + p)[:, None]  # every lag inside the history
-    X = np.stack([z[:, p - lag: width - lag] for lag in lags] + [np.ones_like(z[:, p:])], axis=2)
+    first = width - lengths + int(differences)  # first point of the modelled series
+    s = np.diff(z, axis=1, prepend=0.0) if differences else z
+    s = np.where(np.arange(width)[None, :] >= first[:, None], s, 0.0)
+    rows = np.arange(p, width)[None, :] >= (first + p)[:, None]  # every lag inside the history
+    X = np.stack([s[:, p - lag: width - lag] for lag in lags] + [np.ones_like(s[:, p:])], axis=2)
     X = X * rows[:, :, None]
     A = np.einsum("ntk,ntj->nkj", X, X)
     A[:, np.arange(k), np.arange(k)] += LAG_PENALTY
-    b = np.einsum("ntk,nt->nk", X, z[:, p:] * rows)
+    b = np.einsum("ntk,nt->nk", X, s[:, p:] * rows)
     coef = np.linalg.solve(A, b[:, :, None])[:, :, 0]
     zmin = np.where(valid, z, np.inf).min(axis=1)
     zmax = np.where(valid, z, -np.inf).max(axis=1)
     lo, hi = 2 * zmin - zmax, 2 * zmax - zmin
-    buf = np.concatenate([z, np.zeros((len(idx), horizon))], axis=1)
+    buf = np.concatenate([s, np.zeros((len(idx), horizon))], axis=1)
+    level = z[:, -1].copy()
+    out = np.empty((len(idx), horizon))
     for step in range(horizon):
         t = width + step
-        buf[:, t] = np.clip(np.einsum("nk,nk->n", buf[:, t - lags], coef[:, :k]) + coef[:, k], lo, hi)
-    return buf[:, width:] * std[:, None] + mean[:, None]
+        nxt = np.einsum("nk,nk->n", buf[:, t - lags], coef[:, :k]) + coef[:, k]
+        if differences:
+            new = np.clip(level + nxt, lo, hi)
+            buf[:, t] = new - level
+            level = new
+        else:
+            buf[:, t] = level = np.clip(nxt, lo, hi)
+        out[:, step] = level
+    return out * std[:, None] + mean[:, None]
 
 
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
@@ -634,9 +651,11 @@ def _candidates(tasks: _Tasks, seasons: np.ndarray, weeks: np.ndarray, zoo: ZooF
         preds[rows, CANDIDATES.index(name)] = arr
     preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
                                                                      seasons[ts[rows]])
-    lag_pred, has_lags = lag_regression([contexts[r] for r in rows], H, seasons[ts[rows]], weeks[ts[rows]])
-    preds[rows, CANDIDATES.index("lags")] = lag_pred
-    unavailable[rows, CANDIDATES.index("lags")] = ~has_lags
+    for name, differences in (("lags", False), ("lags_differenced", True)):
+        lag_pred, has_lags = lag_regression([contexts[r] for r in rows], H, seasons[ts[rows]], weeks[ts[rows]],
+                                            differences)
+        preds[rows, CANDIDATES.index(name)] = lag_pred
+        unavailable[rows, CANDIDATES.index(name)] = ~has_lags
     return preds, unavailable, seasonal_task, long_q
 
 
