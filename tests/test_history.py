@@ -378,15 +378,17 @@ def test_lag_regression_learns_a_daily_and_weekly_pattern() -> None:
 
 
 def test_lag_regression_does_not_depend_on_the_batch_and_is_equivariant() -> None:
-    series = [_daily_weekly(n, seed=s) for s, n in enumerate((400, 700, 1500, 2600))]
-    seasons, weeks = np.full(4, 24), np.full(4, 168)
-    together, has = history.lag_regression(series, 30, seasons, weeks)
-    assert has.all()
-    for i, s in enumerate(series):
-        alone, _ = history.lag_regression([s], 30, seasons[:1], weeks[:1])
-        np.testing.assert_array_equal(alone[0], together[i])
-    scaled, _ = history.lag_regression([3.0 * s - 7.0 for s in series], 30, seasons, weeks)
-    np.testing.assert_allclose(scaled, 3.0 * together - 7.0, rtol=1e-9, atol=1e-9)
+    lengths = (204, 252, 300, 400, 450, 700, 1500, 2600)  # some share a width bucket
+    series = [_daily_weekly(n, seed=s) for s, n in enumerate(lengths)]
+    seasons, weeks = np.full(len(series), 24), np.full(len(series), 168)
+    for differences in (False, True):
+        together, has = history.lag_regression(series, 30, seasons, weeks, differences)
+        assert has.all()
+        for i, s in enumerate(series):
+            alone, _ = history.lag_regression([s], 30, seasons[:1], weeks[:1], differences)
+            np.testing.assert_array_equal(alone[0], together[i])
+        scaled, _ = history.lag_regression([3.0 * s - 7.0 for s in series], 30, seasons, weeks, differences)
+        np.testing.assert_allclose(scaled, 3.0 * together - 7.0, rtol=1e-9, atol=1e-9)
 
 
 def test_lag_regression_stays_in_bounds_and_handles_short_and_constant_histories() -> None:

@@ -104,9 +104,11 @@ DAMPED_HISTORY = 200
 #: (alpha, beta, phi) grid of the damped trend
 DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
 
-#: points of the raw history the lag regression (``lags``) fits on
+#: points of the raw history the lag regressions (``lags``, ``lags_differenced``) fit on;
+#: this, LAG_PENALTY and both candidates against either alone are checked on validation
+#: origins by ``benchmarks/sweeps/lag_regression.py`` (``benchmarks/results/sweep_lag_regression.md``)
 LAG_HISTORY = 2000
-#: ridge penalty of the lag regression (on standardized lags, intercept free)
+#: ridge penalty of the lag regressions (on standardized lags, intercept free)
 LAG_PENALTY = 0.1
 #: width buckets of the lag regression: a history is zero-padded to a multiple of this
 #: (its own length decides, so its forecast never depends on the other series)
@@ -409,11 +411,16 @@ def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: 
     s = np.diff(z, axis=1, prepend=0.0) if differences else z
     s = np.where(np.arange(width)[None, :] >= first[:, None], s, 0.0)
     rows = np.arange(p, width)[None, :] >= (first + p)[:, None]  # every lag inside the history
-    X = np.stack([s[:, p - lag: width - lag] for lag in lags] + [np.ones_like(s[:, p:])], axis=2)
-    X = X * rows[:, :, None]
-    A = np.einsum("ntk,ntj->nkj", X, X)
+    # features [n, k + 1, rows]; every sum runs along a row's last axis, so a history's
+    # numbers never depend on the others fitted with it
+    X = np.stack([s[:, p - lag: width - lag] for lag in lags] + [np.ones_like(s[:, p:])], axis=1)
+    X = X * rows[:, None, :]
+    A = np.empty((len(idx), k + 1, k + 1))
+    for a in range(k + 1):
+        for c in range(a, k + 1):
+            A[:, a, c] = A[:, c, a] = (X[:, a] * X[:, c]).sum(axis=1)
     A[:, np.arange(k), np.arange(k)] += LAG_PENALTY
-    b = np.einsum("ntk,nt->nk", X, s[:, p:] * rows)
+    b = (X * (s[:, p:] * rows)[:, None, :]).sum(axis=2)
     coef = np.linalg.solve(A, b[:, :, None])[:, :, 0]
     zmin = np.where(valid, z, np.inf).min(axis=1)
     zmax = np.where(valid, z, -np.inf).max(axis=1)
@@ -423,7 +430,7 @@ def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: 
     out = np.empty((len(idx), horizon))
     for step in range(horizon):
         t = width + step
-        nxt = np.einsum("nk,nk->n", buf[:, t - lags], coef[:, :k]) + coef[:, k]
+        nxt = (buf[:, t - lags] * coef[:, :k]).sum(axis=1) + coef[:, k]
         if differences:
             new = np.clip(level + nxt, lo, hi)
             buf[:, t] = new - level
