@@ -198,21 +198,6 @@ def seasonal_rows(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------ simple candidates
 
 
-def right_aligned(histories: Sequence[np.ndarray], cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``cap`` points of each history, right-aligned and left-padded with their
-    first value: (``[n, width]``, lengths ``[n]`` before padding)."""
-    tails = [np.asarray(h, dtype=np.float64)[-cap:] for h in histories]
-    lengths = np.fromiter((len(t) for t in tails), dtype=np.int64, count=len(tails))
-    width = int(lengths.max())
-    if (lengths == width).all():
-        return np.stack(tails), lengths
-    y = np.empty((len(tails), width))
-    for row, t in zip(y, tails):
-        row[: width - len(t)] = t[0]
-        row[width - len(t):] = t
-    return y, lengths
-
-
 def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     """The Theta method on each history (its last :data:`THETA_HISTORY` points): ``[n, H]``.
 
@@ -224,7 +209,7 @@ def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    y, lengths = right_aligned(histories, THETA_HISTORY)
+    y, lengths = preprocess.right_aligned(histories, THETA_HISTORY)
     L = y.shape[1]
     first = L - lengths  # first real column of each row
     col = np.arange(L)[None, :]
@@ -260,7 +245,7 @@ def damped(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    y, lengths = right_aligned(histories, DAMPED_HISTORY)
+    y, lengths = preprocess.right_aligned(histories, DAMPED_HISTORY)
     L = y.shape[1]
     first = L - lengths
     origin = y[np.arange(n), first][:, None]
@@ -594,24 +579,3 @@ def _weights(histories: Sequence[np.ndarray], tasks: _Tasks, preds: np.ndarray, 
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
     return weights, targets
-
-
-def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
-    """Whole histories as float64 without NaN: leading NaN dropped, the others filled as
-    :func:`preprocess.fill_gaps` does (so the forecast still starts after the last point);
-    the checks of :func:`preprocess.contexts` apply (inf, fewer than ``min_length`` finite
-    points)."""
-    from seqfusion.errors import SeqFusionError
-
-    out = []
-    for name, s in zip(names, series):
-        x = np.asarray(s, dtype=np.float64).reshape(-1)
-        finite = np.flatnonzero(np.isfinite(x))
-        reason = preprocess.unusable(name, len(finite), bool(np.isinf(x).any()), min_length)
-        if reason is not None:
-            raise SeqFusionError(reason)
-        x = x[finite[0]:]  # leading NaN dropped; inner NaN interpolated, trailing NaN: the last value
-        if len(finite) < len(x):
-            x = preprocess.fill_gaps(x[None, :])[0]
-        out.append(x)
-    return out

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion import history
+from seqfusion import preprocess
 from seqfusion.errors import SeqFusionError
 
 #: the quantile levels returned by default (as Chronos and GIFT-Eval)
@@ -176,7 +176,7 @@ def spread(residuals: np.ndarray, histories: Sequence[np.ndarray], horizon: int 
     # no back-test: a random walk of the one-step differences, capped at the standard deviation
     rows = np.flatnonzero(~covered)
     if len(rows):
-        x, lengths = history.right_aligned([histories[int(i)] for i in rows], DIFF_HISTORY)
+        x, lengths = preprocess.right_aligned([histories[int(i)] for i in rows], DIFF_HISTORY)
         x_unit = _pow2(np.max(np.abs(x), axis=1))[:, None]
         x = x / x_unit
         real = np.arange(x.shape[1])[None, :] >= (x.shape[1] - lengths)[:, None]
