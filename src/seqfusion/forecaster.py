@@ -18,8 +18,6 @@ from seqfusion.zoo import Zoo
 if TYPE_CHECKING:
     import pandas as pd
 
-OPTIONS = Options.names()
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
