@@ -33,11 +33,11 @@ from benchmarks.sweeps.common import OUT, PROTOCOL_ROWS, protocol_validation, wr
 #: setting -> values tried (the shipped value among them)
 GRID: dict[str, tuple[Any, ...]] = {
     "clip": (5.0, 10.0, 20.0, None),
-    "temperature": (0.02, 0.05, 0.1, 0.2),
+    "temperature": (0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
     "backtest": (6, 12, 18, 24),
 }
 #: context lengths of the ``min_length`` rows
-CONTEXT_LENGTHS = (4, 6, 8, 12, 18)
+CONTEXT_LENGTHS = (2, 3, 4, 6, 8, 12, 18)
 
 
 def _freq(data: Any) -> str | None:

@@ -1,11 +1,12 @@
-"""Sweep: the parameter grids of the whole-history layer's Theta and damped trend, on validation origins.
+"""Sweep: the grids of the whole-history layer's Theta and damped trend and its fixed weights, on validation origins.
 
 Each variant replaces one grid of :mod:`seqfusion.history` (the rest at the shipped
 values) and scores the default forecaster on the whole-history benchmark's validation
 split, as ``benchmarks/sweeps/history_constants.py`` does (geo-mean of MASE relative to
 SeasonalNaive over 20 datasets): the smoothing weights Theta chooses from
-(``THETA_ALPHAS``) and the (alpha, beta, phi) grid of the damped trend (``DAMPED_GRID``;
-``beta`` is a fraction of ``alpha``).
+(``THETA_ALPHAS``), the (alpha, beta, phi) grid of the damped trend (``DAMPED_GRID``;
+``beta`` is a fraction of ``alpha``) and the fixed candidate weights of low-frequency
+histories too short for a back-test (``SHORT_WEIGHTS``, over ``history.CANDIDATES``).
 
 ``python -m benchmarks.sweeps.history_grids --competition-zoo ZOO`` writes
 ``benchmarks/results/sweep_history_grids.{md,json}``.
@@ -45,6 +46,14 @@ GRID: dict[str, dict[str, Any]] = {
         "b (0.01, 0.05, 0.2, 0.5)": damped((0.1, 0.3, 0.5, 0.8), (0.01, 0.05, 0.2, 0.5), (0.9, 0.98)),
         "a (0.3, 0.8), b 0.2, phi 0.98 (small)": damped((0.3, 0.8), (0.2,), (0.98,)),
     },
+    # weights over (zoo, zoo_adjusted, theta, seasonal_naive, damped, drift, zoo_aggregated, long)
+    "SHORT_WEIGHTS": {
+        "shipped: thirds of theta, damped, drift": np.array([0, 0, 1, 0, 1, 1, 0, 0]) / 3.0,
+        "the zoo alone": np.array([1.0, 0, 0, 0, 0, 0, 0, 0]),
+        "quarters of zoo, theta, damped, drift": np.array([1, 0, 1, 0, 1, 1, 0, 0]) / 4.0,
+        "halves of theta, damped": np.array([0, 0, 1, 0, 1, 0, 0, 0]) / 2.0,
+        "theta alone": np.array([0, 0, 1.0, 0, 0, 0, 0, 0]),
+    },
 }
 
 
@@ -78,7 +87,7 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
 
 def markdown(res: dict[str, Any]) -> str:
     meta = res["meta"]
-    lines = ["# Sweep: grids of the whole-history layer's Theta and damped trend", "",
+    lines = ["# Sweep: grids and fixed weights of the whole-history layer", "",
              (__doc__ or "").split("\n\n")[0].replace("\n", " "), "",
              f"- command: `{meta['command']}`",
              f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}", "",
