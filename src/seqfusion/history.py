@@ -85,20 +85,25 @@ TEMPERATURE = 0.2
 #: ``B`` back-test steps (False: better on validation, see
 #: ``benchmarks/results/sweep_backtest_weights.md``)
 STEP_WEIGHTS = False
-#: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
-#: so a history of one zoo input is forecast by the zoo alone, exactly as before)
+#: shortest context a back-test forecasts from (derived, not tuned: the shipped zoo's input
+#: length; the forecaster passes its zoo's, so a history of one zoo input is forecast by
+#: the zoo alone, exactly as before)
 MIN_BACKTEST_CONTEXT = 36
 #: cycles of history the seasonal indices are estimated on
 SEASON_CYCLES = 10
 #: points of the (adjusted) history Theta smooths over
 THETA_HISTORY = 500
-#: smoothing weights Theta chooses from
+#: smoothing weights Theta chooses from. This grid and DAMPED_GRID are checked on validation
+#: origins by ``benchmarks/sweeps/history_grids.py``
+#: (``benchmarks/results/sweep_history_grids.md``: coarser, finer or wider grids score
+#: within 0.001 of it)
 THETA_ALPHAS = np.linspace(0.05, 1.0, 20)
 #: fewest cycles of history for the zoo's forecast of cycle means (``zoo_aggregated``)
 AGG_MIN_CYCLES = 12
 #: points of the (adjusted) history the damped trend smooths over
 DAMPED_HISTORY = 200
-#: (alpha, beta, phi) grid of the damped trend
+#: (alpha, beta, phi) grid of the damped trend (``benchmarks/results/sweep_history_grids.md``:
+#: finer alphas, more betas or an undamped phi within 0.001; a 2-point grid 0.005 worse)
 DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
 
 #: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon, their series) -> [n, H]
