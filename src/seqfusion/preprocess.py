@@ -24,6 +24,7 @@ import numpy as np
 from seqfusion.errors import SeqFusionError
 
 #: a row whose range is at most this many float64 ulps of its largest magnitude is constant
+#: (a rounding tolerance for rows meant to be constant, not tuned on forecasts)
 CONSTANT_ULPS = 16
 
 
