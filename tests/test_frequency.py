@@ -14,7 +14,6 @@ from seqfusion.frequency import (
     aggregated_class,
     frequency_class,
     frequency_index,
-    infer_frequencies,
     infer_frequency,
     median_step_ns,
     median_steps_ns,
@@ -121,4 +120,3 @@ def test_many_indexes_at_once_equal_one_by_one(steps, unit, tz) -> None:
     one_by_one = [median_step_ns(ix) for ix in parsed.index]
     assert median_steps_ns(parsed.index) == one_by_one
     assert median_steps_ns(list(parsed.index)) == one_by_one
-    assert infer_frequencies(parsed.index) == [infer_frequency(ix) for ix in parsed.index]

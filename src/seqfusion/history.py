@@ -67,7 +67,9 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: candidate weights (as :data:`CANDIDATES`) for a low-frequency history too short for a
 #: back-test: equal thirds of Theta, the damped trend and the drift on the seasonally
 #: adjusted history (chosen on the whole-history benchmark's validation origins, where a
-#: share for the zoo's forecast made these histories worse; elsewhere the zoo alone)
+#: share for the zoo's forecast made these histories worse; elsewhere the zoo alone;
+#: ``benchmarks/results/sweep_history_grids.md``: the zoo alone 0.032 worse, quarters with
+#: the zoo 0.003, Theta alone 0.007)
 SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]) / 3.0
 
 
@@ -88,20 +90,25 @@ TEMPERATURE = 0.2
 #: ``B`` back-test steps (False: better on validation, see
 #: ``benchmarks/results/sweep_backtest_weights.md``)
 STEP_WEIGHTS = False
-#: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
-#: so a history of one zoo input is forecast by the zoo alone, exactly as before)
+#: shortest context a back-test forecasts from (derived, not tuned: the shipped zoo's input
+#: length; the forecaster passes its zoo's, so a history of one zoo input is forecast by
+#: the zoo alone, exactly as before)
 MIN_BACKTEST_CONTEXT = 36
 #: cycles of history the seasonal indices are estimated on
 SEASON_CYCLES = 10
 #: points of the (adjusted) history Theta smooths over
 THETA_HISTORY = 500
-#: smoothing weights Theta chooses from
+#: smoothing weights Theta chooses from. This grid and DAMPED_GRID are checked on validation
+#: origins by ``benchmarks/sweeps/history_grids.py``
+#: (``benchmarks/results/sweep_history_grids.md``: coarser, finer or wider grids score
+#: within 0.001 of it)
 THETA_ALPHAS = np.linspace(0.05, 1.0, 20)
 #: fewest cycles of history for the zoo's forecast of cycle means (``zoo_aggregated``)
 AGG_MIN_CYCLES = 12
 #: points of the (adjusted) history the damped trend smooths over
 DAMPED_HISTORY = 200
-#: (alpha, beta, phi) grid of the damped trend
+#: (alpha, beta, phi) grid of the damped trend (``benchmarks/results/sweep_history_grids.md``:
+#: finer alphas, more betas or an undamped phi within 0.001; a 2-point grid 0.005 worse)
 DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
 
 #: points of the raw history the lag regressions (``lags``, ``lags_differenced``) fit on;
@@ -213,21 +220,6 @@ def seasonal_rows(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------ simple candidates
 
 
-def right_aligned(histories: Sequence[np.ndarray], cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``cap`` points of each history, right-aligned and left-padded with their
-    first value: (``[n, width]``, lengths ``[n]`` before padding)."""
-    tails = [np.asarray(h, dtype=np.float64)[-cap:] for h in histories]
-    lengths = np.fromiter((len(t) for t in tails), dtype=np.int64, count=len(tails))
-    width = int(lengths.max())
-    if (lengths == width).all():
-        return np.stack(tails), lengths
-    y = np.empty((len(tails), width))
-    for row, t in zip(y, tails):
-        row[: width - len(t)] = t[0]
-        row[width - len(t):] = t
-    return y, lengths
-
-
 def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     """The Theta method on each history (its last :data:`THETA_HISTORY` points): ``[n, H]``.
 
@@ -239,7 +231,7 @@ def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    y, lengths = right_aligned(histories, THETA_HISTORY)
+    y, lengths = preprocess.right_aligned(histories, THETA_HISTORY)
     L = y.shape[1]
     first = L - lengths  # first real column of each row
     col = np.arange(L)[None, :]
@@ -275,7 +267,7 @@ def damped(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    y, lengths = right_aligned(histories, DAMPED_HISTORY)
+    y, lengths = preprocess.right_aligned(histories, DAMPED_HISTORY)
     L = y.shape[1]
     first = L - lengths
     origin = y[np.arange(n), first][:, None]
@@ -706,24 +698,3 @@ def _weights(histories: Sequence[np.ndarray], tasks: _Tasks, preds: np.ndarray, 
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
     return weights, targets
-
-
-def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
-    """Whole histories as float64 without NaN: leading NaN dropped, the others filled as
-    :func:`preprocess.fill_gaps` does (so the forecast still starts after the last point);
-    the checks of :func:`preprocess.contexts` apply (inf, fewer than ``min_length`` finite
-    points)."""
-    from seqfusion.errors import SeqFusionError
-
-    out = []
-    for name, s in zip(names, series):
-        x = np.asarray(s, dtype=np.float64).reshape(-1)
-        finite = np.flatnonzero(np.isfinite(x))
-        reason = preprocess.unusable(name, len(finite), bool(np.isinf(x).any()), min_length)
-        if reason is not None:
-            raise SeqFusionError(reason)
-        x = x[finite[0]:]  # leading NaN dropped; inner NaN interpolated, trailing NaN: the last value
-        if len(finite) < len(x):
-            x = preprocess.fill_gaps(x[None, :])[0]
-        out.append(x)
-    return out
