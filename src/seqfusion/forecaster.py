@@ -68,6 +68,10 @@ class SeqFusion:
         relative) in another batch.
     long_context: ``True`` (default): the zoo's long-context members (if it has any) join
         the whole-history candidates (``long``); ``False``: they are left out.
+    nonnegative: ``True`` (default): a series with no negative value in its history
+        (counts, sales, prices, loads) gets no negative forecast or quantile (they are
+        raised to 0; for a target that stays non-negative this never adds error);
+        ``False``: forecasts are left as they come.
     """
 
     def __init__(self, zoo: Zoo, options: Options | None = None, **settings: Any) -> None:
@@ -373,8 +377,19 @@ class SeqFusion:
             same = len(series) > 1 and len({len(v) for v in series}) == 1
             names = parsed.names if parsed is not None else None
             ctx = self.contexts(np.stack(series) if same else series, names)  # equal lengths: [n, T] at once
-            return self.predict_windows(ctx, horizon, freq=classes, k=k)
+            return self._floor(self.predict_windows(ctx, horizon, freq=classes, k=k), series)
         return self._forecast_histories(series, parsed, horizon, k, classes, freq)[0].point
+
+    def _floor(self, values: np.ndarray, series: Sequence[np.ndarray]) -> np.ndarray:
+        """``values [n, ...]`` raised to 0 for the series without a negative value (with
+        :attr:`Options.nonnegative`; NaN are not values)."""
+        if not self.options.nonnegative:
+            return values
+        nonneg = np.array([not (np.asarray(s) < 0).any() for s in series], dtype=bool)
+        if nonneg.any():
+            values = values.copy()
+            values[nonneg] = np.maximum(values[nonneg], 0.0)
+        return values
 
     def _quantiles(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,
                    freq: Any, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +401,7 @@ class SeqFusion:
         scale = qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon)
         if fc.long_quantiles is not None:
             scale = qmod.with_long_spread(scale, fc.long_quantiles, fc.weights[:, history.CANDIDATES.index("long")])
-        out = qmod.from_spread(fc.point, scale, q)
+        out = self._floor(qmod.from_spread(fc.point, scale, q), hists)
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             raise SeqFusionError(f"the quantiles of series {preprocess.series_label(names[int(np.argmax(bad))])} "
@@ -511,8 +526,8 @@ class SeqFusion:
                               weeks=np.where(np.isin(per_row, ("hourly", "subhourly")) & (seasons > 1), 7 * seasons, 1))
         with np.errstate(over="ignore", invalid="ignore"):  # back to each series' own scale
             lq = fc.long_quantiles
-            fc = replace(fc, point=fc.point * scale[:, None], residuals=fc.residuals * scale[:, None, None],
-                         candidates=fc.candidates * scale[:, None, None],
+            fc = replace(fc, point=self._floor(fc.point * scale[:, None], hists),
+                         residuals=fc.residuals * scale[:, None, None], candidates=fc.candidates * scale[:, None, None],
                          long_quantiles=None if lq is None else lq * scale[:, None, None])
         bad = ~np.isfinite(fc.point).all(axis=1)
         if bad.any():
