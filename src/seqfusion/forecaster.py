@@ -378,11 +378,14 @@ class SeqFusion:
             names = parsed.names if parsed is not None else None
             ctx = self.contexts(np.stack(series) if same else series, names)  # equal lengths: [n, T] at once
             return self._floor(self.predict_windows(ctx, horizon, freq=classes, k=k), series)
-        return self._forecast_histories(series, parsed, horizon, k, classes, freq)[0].point
+        fc, hists = self._forecast_histories(series, parsed, horizon, k, classes, freq)
+        return self._floor(fc.point, hists)
 
     def _floor(self, values: np.ndarray, series: Sequence[np.ndarray]) -> np.ndarray:
         """``values [n, ...]`` raised to 0 for the series without a negative value (with
-        :attr:`Options.nonnegative`; NaN are not values)."""
+        :attr:`Options.nonnegative`; NaN are not values). Applied to point forecasts and
+        to each quantile alone, so the median stays the point forecast and, for a target
+        that is not negative, no pinball loss grows."""
         if not self.options.nonnegative:
             return values
         nonneg = np.array([not (np.asarray(s) < 0).any() for s in series], dtype=bool)
@@ -401,13 +404,13 @@ class SeqFusion:
         scale = qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon)
         if fc.long_quantiles is not None:
             scale = qmod.with_long_spread(scale, fc.long_quantiles, fc.weights[:, history.CANDIDATES.index("long")])
-        out = self._floor(qmod.from_spread(fc.point, scale, q), hists)
+        out = self._floor(qmod.from_spread(fc.point, scale, q), hists)  # each quantile raised alone
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             raise SeqFusionError(f"the quantiles of series {preprocess.series_label(names[int(np.argmax(bad))])} "
                                  "overflow float64; "
                                  "rescale the series")
-        return fc.point, out
+        return self._floor(fc.point, hists), out
 
     @_engine_call
     def predict_quantiles(self, y: Any, horizon: int, *, quantiles: Any = qmod.DEFAULT_QUANTILES,
@@ -526,7 +529,7 @@ class SeqFusion:
                               weeks=np.where(np.isin(per_row, ("hourly", "subhourly")) & (seasons > 1), 7 * seasons, 1))
         with np.errstate(over="ignore", invalid="ignore"):  # back to each series' own scale
             lq = fc.long_quantiles
-            fc = replace(fc, point=self._floor(fc.point * scale[:, None], hists),
+            fc = replace(fc, point=fc.point * scale[:, None],
                          residuals=fc.residuals * scale[:, None, None], candidates=fc.candidates * scale[:, None, None],
                          long_quantiles=None if lq is None else lq * scale[:, None, None])
         bad = ~np.isfinite(fc.point).all(axis=1)
