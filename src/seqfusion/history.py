@@ -49,7 +49,7 @@ from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
-                                "zoo_aggregated", "long", "lags", "lags_differenced", "median")
+                                "zoo_aggregated", "long", "lags", "lags_differenced")
 #: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history).
 #: This and the other tuned constants below (TEMPERATURE, SEASON_CYCLES, THETA_HISTORY,
 #: AGG_MIN_CYCLES, DAMPED_HISTORY) are checked on validation origins by
@@ -70,7 +70,7 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: share for the zoo's forecast made these histories worse; elsewhere the zoo alone;
 #: ``benchmarks/results/sweep_history_grids.md``: the zoo alone 0.032 worse, quarters with
 #: the zoo 0.003, Theta alone 0.007)
-SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]) / 3.0
+SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]) / 3.0
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -122,11 +122,6 @@ LAG_PENALTY = 0.1
 LAG_BUCKET = 256
 #: histories fitted at once (bounds the memory of the lag matrices)
 LAG_CHUNK = 64
-
-#: candidates that take no weight (for ablations and sweeps; none by default)
-SWITCHED_OFF: tuple[str, ...] = ()
-#: fewest points the median candidate (``median``) is taken over (more for a longer season)
-MEDIAN_POINTS = 12
 
 #: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon, their series) -> [n, H]
 ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
@@ -438,17 +433,6 @@ def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: 
     return out * std[:, None] + mean[:, None]
 
 
-def recent_median(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
-    """The median of each history's last cycle (at least :data:`MEDIAN_POINTS` points),
-    held flat: ``[n, H]``. Mean absolute error is smallest at the median, so for
-    intermittent series (mostly zeros) this flat median often beats every forecast of the
-    mean."""
-    out = np.empty((len(histories), horizon))
-    for i, h in enumerate(histories):
-        out[i] = np.median(h[-max(int(seasons[i]), MEDIAN_POINTS):])
-    return out
-
-
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
     """Repeat each history's last cycle (its last value when shorter than a cycle): ``[n, H]``."""
     out = np.empty((len(histories), horizon))
@@ -666,14 +650,11 @@ def _candidates(tasks: _Tasks, seasons: np.ndarray, weeks: np.ndarray, zoo: ZooF
         preds[rows, CANDIDATES.index(name)] = arr
     preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
                                                                      seasons[ts[rows]])
-    preds[rows, CANDIDATES.index("median")] = recent_median([contexts[r] for r in rows], H, seasons[ts[rows]])
     for name, differences in (("lags", False), ("lags_differenced", True)):
         lag_pred, has_lags = lag_regression([contexts[r] for r in rows], H, seasons[ts[rows]], weeks[ts[rows]],
                                             differences)
         preds[rows, CANDIDATES.index(name)] = lag_pred
         unavailable[rows, CANDIDATES.index(name)] = ~has_lags
-    for name in SWITCHED_OFF:
-        unavailable[rows, CANDIDATES.index(name)] = True
     return preds, unavailable, seasonal_task, long_q
 
 
