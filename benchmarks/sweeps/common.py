@@ -132,3 +132,81 @@ def write_results(name: str, res: dict[str, Any], markdown: Callable[[dict[str, 
     text = markdown(res)
     (folder / f"sweep_{name}.md").write_text(text)
     print(text)
+
+
+def header(title: str, doc: str | None, res: dict[str, Any]) -> list[str]:
+    """A results file's first lines: the title, the sweep's first docstring paragraph, the
+    command and the commit it ran at."""
+    meta = res["meta"]
+    return [f"# {title}", "", (doc or "").split("\n\n")[0].replace("\n", " "), "",
+            f"- command: `{meta['command']}`",
+            f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}"]
+
+
+def one_at_a_time(res: dict[str, Any], column: str) -> list[str]:
+    """Rows of a sweep that varies each setting alone: the shipped value (``res["base"]``)
+    and every ``"<name>=<value>"`` variant with its difference to it."""
+    lines = [f"| {column} | value | whole-history validation | vs shipped |", "|---|---|---|---|"]
+    base = res["base"]["geomean"]
+    for name, value in res["shipped"].items():
+        lines.append(f"| {name} | {value} (shipped) | {base:.4f} | |")
+        for label, v in res["variants"].items():
+            if label.startswith(name + "="):
+                lines.append(f"| {name} | {label.split('=', 1)[1]} | {v['geomean']:.4f} | {v['geomean'] - base:+.4f} |")
+    return lines
+
+
+def gift_config_rows(res: dict[str, Any]) -> list[str]:
+    """The per-config table (MASE / CRPS of each variant) of a sweep scored on GIFT-Eval
+    validation windows (``res["configs"]``, each variant's ``per_config``)."""
+    variants = res["variants"]
+    labels = list(variants)
+    lines = ["GIFT-Eval validation windows per config (MASE / CRPS):", "",
+             "| config | H | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for c, info in res["configs"].items():
+        cells = [f"{variants[k]['per_config'][c]['mase']:.3f} / {variants[k]['per_config'][c]['crps']:.3f}"
+                 for k in labels]
+        lines.append(f"| {c} | {info['horizon']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def per_dataset_rows(res: dict[str, Any], key: str, title: str) -> list[str]:
+    """A per-dataset table of every variant's ``variants[label][key]["per_dataset"]``."""
+    variants = res["variants"]
+    labels = list(variants)
+    lines = [title, "", "| dataset | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for d in variants[labels[0]][key]["per_dataset"]:
+        lines.append(f"| {d} | " + " | ".join(f"{variants[k][key]['per_dataset'][d]:.3f}" for k in labels) + " |")
+    return lines
+
+
+def zoo_sweep_main(name: str, doc: str | None, run: Callable[[str, str], dict[str, Any]],
+                   markdown: Callable[[dict[str, Any]], str], argv: list[str] | None) -> int:
+    """The command line of a sweep scored with the shipped zoo and the zoo built without
+    M3/M4/Tourism: ``--zoo``, ``--competition-zoo``, ``--out``; writes ``sweep_<name>.*``."""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    ap.add_argument("--zoo", default="src/seqfusion/default_zoo")
+    ap.add_argument("--competition-zoo", required=True, help="the zoo built without M3/M4/Tourism")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    started = time.perf_counter()
+    res = run(args.zoo, args.competition_zoo)
+    write_results(name, res, markdown, args.out, argv, started)
+    return 0
+
+
+def gift_entry(scores: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """A variant's GIFT-Eval validation record: geo-means of MASE and CRPS over the configs
+    and the per-config scores."""
+    from benchmarks.gift.evaluate import geomean
+
+    return {"gift_mase": geomean([v["mase"] for v in scores.values()]),
+            "gift_crps": geomean([v["crps"] for v in scores.values()]), "per_config": scores}
+
+
+def config_info(tasks: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Horizon, windows and series of each GIFT-Eval validation task."""
+    return {n: {"horizon": t.horizon, "windows": t.n_windows, "series": t.n_series} for n, t in tasks.items()}

@@ -14,11 +14,10 @@ the zoo's forecast of cycle means (``AGG_MIN_CYCLES``).
 """
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
-from benchmarks.sweeps.common import OUT, constant, realuse_validation, write_results
+from benchmarks.sweeps.common import constant, header, one_at_a_time, realuse_validation, zoo_sweep_main
 
 #: constant -> values tried (the shipped value among them)
 GRID: dict[str, tuple[Any, ...]] = {
@@ -49,32 +48,14 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    meta = res["meta"]
-    lines = ["# Sweep: constants of the whole-history layer", "",
-             (__doc__ or "").split("\n\n")[0].replace("\n", " "), "",
-             f"- command: `{meta['command']}`",
-             f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}", "",
+    lines = [*header("Sweep: constants of the whole-history layer", __doc__, res), "",
              "Validation origins only; geo-mean of MASE / SeasonalNaive over 20 datasets, lower is better.", "",
-             "| constant | value | whole-history validation | vs shipped |", "|---|---|---|---|"]
-    base = res["base"]["geomean"]
-    for name, value in res["shipped"].items():
-        lines.append(f"| {name} | {value} (shipped) | {base:.4f} | |")
-        for label, v in res["variants"].items():
-            if label.startswith(name + "="):
-                lines.append(f"| {name} | {label.split('=', 1)[1]} | {v['geomean']:.4f} | {v['geomean'] - base:+.4f} |")
+             *one_at_a_time(res, "constant")]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--zoo", default="src/seqfusion/default_zoo")
-    ap.add_argument("--competition-zoo", required=True, help="the zoo built without M3/M4/Tourism")
-    ap.add_argument("--out", default=str(OUT))
-    args = ap.parse_args(argv)
-    started = time.perf_counter()
-    res = run(args.zoo, args.competition_zoo)
-    write_results("history_constants", res, markdown, args.out, argv, started)
-    return 0
+    return zoo_sweep_main("history_constants", __doc__, run, markdown, argv)
 
 
 if __name__ == "__main__":

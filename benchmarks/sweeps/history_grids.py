@@ -13,13 +13,12 @@ histories too short for a back-test (``SHORT_WEIGHTS``, over ``history.CANDIDATE
 """
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 import numpy as np
 
-from benchmarks.sweeps.common import OUT, constant, realuse_validation, write_results
+from benchmarks.sweeps.common import constant, header, one_at_a_time, realuse_validation, zoo_sweep_main
 
 
 def damped(alphas: tuple[float, ...], betas: tuple[float, ...], phis: tuple[float, ...]) -> list[tuple[float, ...]]:
@@ -94,32 +93,14 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    meta = res["meta"]
-    lines = ["# Sweep: grids and fixed weights of the whole-history layer", "",
-             (__doc__ or "").split("\n\n")[0].replace("\n", " "), "",
-             f"- command: `{meta['command']}`",
-             f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}", "",
+    lines = [*header("Sweep: grids and fixed weights of the whole-history layer", __doc__, res), "",
              "Validation origins only; geo-mean of MASE / SeasonalNaive over 20 datasets, lower is better.", "",
-             "| grid | value | whole-history validation | vs shipped |", "|---|---|---|---|"]
-    base = res["base"]["geomean"]
-    for name, value in res["shipped"].items():
-        lines.append(f"| {name} | {value} (shipped) | {base:.4f} | |")
-        for label, v in res["variants"].items():
-            if label.startswith(name + "="):
-                lines.append(f"| {name} | {label.split('=', 1)[1]} | {v['geomean']:.4f} | {v['geomean'] - base:+.4f} |")
+             *one_at_a_time(res, "grid")]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--zoo", default="src/seqfusion/default_zoo")
-    ap.add_argument("--competition-zoo", required=True, help="the zoo built without M3/M4/Tourism")
-    ap.add_argument("--out", default=str(OUT))
-    args = ap.parse_args(argv)
-    started = time.perf_counter()
-    res = run(args.zoo, args.competition_zoo)
-    write_results("history_grids", res, markdown, args.out, argv, started)
-    return 0
+    return zoo_sweep_main("history_grids", __doc__, run, markdown, argv)
 
 
 if __name__ == "__main__":

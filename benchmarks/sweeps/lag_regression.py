@@ -18,7 +18,6 @@ only, never on test ones:
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import time
 from collections.abc import Iterator
@@ -26,9 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.gift.evaluate import geomean
 from benchmarks.sweeps.backtest_weights import GIFT_CONFIGS, gift_scores, validation_task
-from benchmarks.sweeps.common import OUT, realuse_validation, write_results
+from benchmarks.sweeps.common import (
+    config_info,
+    gift_config_rows,
+    gift_entry,
+    header,
+    per_dataset_rows,
+    realuse_validation,
+    zoo_sweep_main,
+)
 
 CONFIGS = ["m4_hourly/H/short", *GIFT_CONFIGS]
 #: label -> (candidates switched off, module settings of seqfusion.history)
@@ -80,53 +86,27 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
         with variant(off, settings):
             whole = realuse_validation(zoo, competition_zoo)
             scores = gift_scores(model, tasks)
-        out["variants"][label] = {
-            "off": list(off), "settings": settings, "realuse": whole,
-            "gift_mase": geomean([v["mase"] for v in scores.values()]),
-            "gift_crps": geomean([v["crps"] for v in scores.values()]),
-            "per_config": scores, "seconds": time.perf_counter() - start}
-    out["configs"] = {n: {"horizon": t.horizon, "windows": t.n_windows, "series": t.n_series}
-                      for n, t in tasks.items()}
+        out["variants"][label] = {"off": list(off), "settings": settings, "realuse": whole, **gift_entry(scores),
+                                  "seconds": time.perf_counter() - start}
+    out["configs"] = config_info(tasks)
     return out
 
 
 def markdown(res: dict[str, Any]) -> str:
-    meta = res["meta"]
-    variants = res["variants"]
-    lines = ["# Sweep: the lag regression candidates", "",
-             (__doc__ or "").split("\n\n")[0].replace("\n", " "), "",
-             f"- command: `{meta['command']}`",
-             f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}",
+    lines = [*header("Sweep: the lag regression candidates", __doc__, res),
              f"- shipped: {res['shipped']}", "",
              "Validation origins only. MASE (CRPS) relative to SeasonalNaive; lower is better.", "",
              "| variant | whole-history validation | GIFT-Eval validation MASE | GIFT-Eval validation CRPS |",
              "|---|---|---|---|"]
-    for label, v in variants.items():
+    for label, v in res["variants"].items():
         lines.append(f"| {label} | {v['realuse']['geomean']:.4f} | {v['gift_mase']:.4f} | {v['gift_crps']:.4f} |")
-    labels = list(variants)
-    lines += ["", "Whole-history validation per dataset:", "",
-              "| dataset | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    for d in variants[labels[0]]["realuse"]["per_dataset"]:
-        lines.append(f"| {d} | " + " | ".join(f"{variants[k]['realuse']['per_dataset'][d]:.3f}" for k in labels) + " |")
-    lines += ["", "GIFT-Eval validation windows per config (MASE / CRPS):", "",
-              "| config | H | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
-    for c, info in res["configs"].items():
-        cells = [f"{variants[k]['per_config'][c]['mase']:.3f} / {variants[k]['per_config'][c]['crps']:.3f}"
-                 for k in labels]
-        lines.append(f"| {c} | {info['horizon']} | " + " | ".join(cells) + " |")
+    lines += ["", *per_dataset_rows(res, "realuse", "Whole-history validation per dataset:"), "",
+              *gift_config_rows(res)]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--zoo", default="src/seqfusion/default_zoo")
-    ap.add_argument("--competition-zoo", required=True, help="the zoo built without M3/M4/Tourism")
-    ap.add_argument("--out", default=str(OUT))
-    args = ap.parse_args(argv)
-    started = time.perf_counter()
-    res = run(args.zoo, args.competition_zoo)
-    write_results("lag_regression", res, markdown, args.out, argv, started)
-    return 0
+    return zoo_sweep_main("lag_regression", __doc__, run, markdown, argv)
 
 
 if __name__ == "__main__":

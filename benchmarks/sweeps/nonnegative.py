@@ -15,15 +15,22 @@ validation origins only, never on test ones:
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from benchmarks.gift.evaluate import geomean
 from benchmarks.sweeps.backtest_weights import gift_scores, validation_task
-from benchmarks.sweeps.common import OUT, realuse_quantile_validation, realuse_validation, write_results
+from benchmarks.sweeps.common import (
+    config_info,
+    gift_config_rows,
+    gift_entry,
+    header,
+    per_dataset_rows,
+    realuse_quantile_validation,
+    realuse_validation,
+    zoo_sweep_main,
+)
 
 CONFIGS = ["m4_hourly/H/short", "m4_weekly/W/short", "hospital/M/short", "car_parts/M/short",
            "ett1/D/short", "ett2/D/short", "ett1/W/short", "ett2/W/short", "ett1/H/short", "ett2/H/short",
@@ -57,56 +64,29 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
             whole = realuse_validation(zoo, competition_zoo)
             quant = realuse_quantile_validation(zoo, competition_zoo)
             scores = gift_scores(model, tasks)
-        out["variants"][label] = {
-            "realuse": whole, "realuse_quantiles": quant,
-            "gift_mase": geomean([v["mase"] for v in scores.values()]),
-            "gift_crps": geomean([v["crps"] for v in scores.values()]),
-            "per_config": scores, "seconds": time.perf_counter() - start}
-    out["configs"] = {n: {"horizon": t.horizon, "windows": t.n_windows, "series": t.n_series}
-                      for n, t in tasks.items()}
+        out["variants"][label] = {"realuse": whole, "realuse_quantiles": quant, **gift_entry(scores),
+                                  "seconds": time.perf_counter() - start}
+    out["configs"] = config_info(tasks)
     return out
 
 
 def markdown(res: dict[str, Any]) -> str:
-    meta = res["meta"]
-    variants = res["variants"]
-    labels = list(variants)
-    lines = ["# Sweep: non-negative forecasts of non-negative series", "",
-             (__doc__ or "").split("\n\n")[0].replace("\n", " "), "",
-             f"- command: `{meta['command']}`",
-             f"- commit: {meta['git_commit']}{' (dirty)' if meta['git_dirty'] else ''}", "",
+    lines = [*header("Sweep: non-negative forecasts of non-negative series", __doc__, res), "",
              "Validation origins only. MASE, WQL and CRPS relative to SeasonalNaive; lower is better.", "",
              "| variant | whole-history MASE | whole-history WQL | coverage 80 / 95 | GIFT MASE | GIFT CRPS |",
              "|---|---|---|---|---|---|"]
-    for label, v in variants.items():
+    for label, v in res["variants"].items():
         q = v["realuse_quantiles"]
         lines.append(f"| {label} | {v['realuse']['geomean']:.4f} | {q['geomean']:.4f} | "
                      f"{100 * q['coverage_80']:.1f} / {100 * q['coverage_95']:.1f} | {v['gift_mase']:.4f} | "
                      f"{v['gift_crps']:.4f} |")
-    lines += ["", "GIFT-Eval validation windows per config (MASE / CRPS):", "",
-              "| config | H | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
-    for c, info in res["configs"].items():
-        cells = [f"{variants[k]['per_config'][c]['mase']:.3f} / {variants[k]['per_config'][c]['crps']:.3f}"
-                 for k in labels]
-        lines.append(f"| {c} | {info['horizon']} | " + " | ".join(cells) + " |")
-    lines += ["", "Whole-history validation WQL per dataset:", "",
-              "| dataset | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    for d in variants[labels[0]]["realuse_quantiles"]["per_dataset"]:
-        lines.append(f"| {d} | " + " | ".join(f"{variants[k]['realuse_quantiles']['per_dataset'][d]:.3f}"
-                                              for k in labels) + " |")
+    lines += ["", *gift_config_rows(res), "",
+              *per_dataset_rows(res, "realuse_quantiles", "Whole-history validation WQL per dataset:")]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--zoo", default="src/seqfusion/default_zoo")
-    ap.add_argument("--competition-zoo", required=True, help="the zoo built without M3/M4/Tourism")
-    ap.add_argument("--out", default=str(OUT))
-    args = ap.parse_args(argv)
-    started = time.perf_counter()
-    res = run(args.zoo, args.competition_zoo)
-    write_results("nonnegative", res, markdown, args.out, argv, started)
-    return 0
+    return zoo_sweep_main("nonnegative", __doc__, run, markdown, argv)
 
 
 if __name__ == "__main__":
