@@ -451,3 +451,38 @@ def add_calendar(df: pd.DataFrame, X_df: pd.DataFrame | None = None, **options: 
         return pd.concat([frame, cal], axis=1)
 
     return with_cal(df), (None if X_df is None else with_cal(X_df))
+
+
+# ------------------------------------------------------------------ files and chunks
+
+
+def read_future(path: str, sep: str | None = None, decimal: str | None = None, dayfirst: bool | None = None,
+                date_format: str | None = None) -> pd.DataFrame:
+    """A file of future covariate values (``unique_id, ds, <covariates>``; CSV or
+    Parquet), its ``ds`` read as time stamps (numbers stay numbers)."""
+    import pandas as pd
+
+    from seqfusion.files import read_table
+    from seqfusion.frames import to_datetime
+
+    df = read_table(path, sep, decimal)
+    missing = [c for c in KEYS if c not in df.columns]
+    if missing:
+        raise SeqFusionError(f"{path}: future covariates need columns unique_id, ds (missing {', '.join(missing)})")
+    if not pd.api.types.is_numeric_dtype(df["ds"]):
+        df["ds"] = to_datetime(df["ds"], "ds", dayfirst, date_format)
+    return df
+
+
+def future_rows(X_df: pd.DataFrame, ids: Any) -> pd.DataFrame:
+    """The rows of ``X_df`` for the series ``ids`` (a chunk's or a partition's), compared
+    as text as the chunked reader compares ids."""
+    import pandas as pd
+
+    want = pd.Index(pd.unique(pd.Series(ids).astype(str)))
+    keep = pd.Index(X_df["unique_id"].astype(str)).isin(want)
+    out = X_df[keep].reset_index(drop=True)
+    kind = pd.Series(ids).dtype
+    text = pd.api.types.is_object_dtype(kind) or pd.api.types.is_string_dtype(kind)
+    out["unique_id"] = out["unique_id"].astype(str) if text else out["unique_id"].astype(kind)
+    return out
