@@ -148,13 +148,13 @@ def parse_inputs(df: Any, X_df: Any, horizon: int, freq: Any = None, dayfirst: b
     past = []
     for name, r in zip(parsed.names, rows):
         x = past_values[r]
-        bad = ~np.isfinite(x).any(axis=0) & np.isfinite(y[r]).any()
-        if bad.any():
-            raise SeqFusionError(f"covariate {names[int(np.argmax(bad))]!r} of series "
-                                 f"{preprocess.series_label(name)} has no value in the history")
         if np.isinf(x).any():
             raise SeqFusionError(f"covariate {names[int(np.argmax(np.isinf(x).any(axis=0)))]!r} of series "
                                  f"{preprocess.series_label(name)} holds inf")
+        bad = ~np.isfinite(x).any(axis=0)
+        if bad.any():
+            raise SeqFusionError(f"covariate {names[int(np.argmax(bad))]!r} of series "
+                                 f"{preprocess.series_label(name)} has no value in the history")
         if not np.isfinite(x).all():  # gaps filled as the series' own
             x = preprocess.fill_gaps(x.T).T
         past.append(x)
