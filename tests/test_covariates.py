@@ -74,7 +74,7 @@ def test_a_covariate_with_signal_lowers_the_error_and_takes_the_weight(model: Se
     inputs = cov.parse_inputs(hist, fut, H)
     fc = cov.forecast(model, inputs, H, None, model._input_frequency(inputs.parsed, None), None)
     assert (fc.weight > 0.9).all()
-    assert all(b[0] > 0 for b in fc.beta)  # x standardized: the first feature is x itself
+    assert (fc.gain < 0.2).all()  # the regression explains most of the back-test windows' changes
 
 
 def test_an_unrelated_covariate_changes_the_forecast_little(model: SeqFusion) -> None:

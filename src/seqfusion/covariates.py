@@ -52,8 +52,9 @@ if TYPE_CHECKING:
     from seqfusion.forecaster import SeqFusion
     from seqfusion.frames import Parsed
 
-#: hinge knots per covariate with more than two distinct values (history quantiles)
-KNOTS = 4
+#: hinge knots per covariate with more than two distinct values (history quantiles); a
+#: tuple: each series takes the one whose regression has the lowest back-test window error
+KNOTS: int | tuple[int, ...] = 4
 #: lag of the differences the regression is fitted on: an int, or "season"
 DIFF_LAG: int | str = 1
 #: ridge penalties tried (relative to the number of points: ``lambda * n``); chosen per series
@@ -63,6 +64,15 @@ REG_HISTORY = 5000
 #: a penalty must lower the back-test windows' squared error of the differences below this
 #: share of no regression's for the covariate candidate to be computed
 MIN_GAIN = 0.98
+#: how the covariate candidates are made: ``"adjust"``: the forecast without covariates
+#: plus the covariate effect's departure from what that forecast already extrapolates
+#: (each of :data:`ANCHORS`; no second forecast), or ``"refit"``: the whole-history
+#: forecaster on ``y - effect`` plus the future effect (a second forecast per series)
+MODE = "adjust"
+#: what the forecast without covariates is taken to extrapolate of the past effect, one
+#: candidate each: ``last`` (its last value), ``season`` (its last cycle repeated),
+#: ``mean`` (the mean of its last cycle)
+ANCHORS: tuple[str, ...] = ("last", "season", "mean")
 
 KEYS = ("unique_id", "ds")
 
@@ -225,7 +235,8 @@ def features(past: np.ndarray, future: np.ndarray, knots: int | None = None) -> 
     each covariate standardized on the past, plus ``knots`` hinge functions at its past
     quantiles when it takes more than two values; constant covariates are dropped.
     Returns (``[L, d]``, ``[H, d]``)."""
-    knots = KNOTS if knots is None else knots
+    if knots is None:
+        knots = KNOTS if isinstance(KNOTS, int) else max(KNOTS)
     cols_p: list[np.ndarray] = []
     cols_f: list[np.ndarray] = []
     for j in range(past.shape[1]):
@@ -246,49 +257,61 @@ def features(past: np.ndarray, future: np.ndarray, knots: int | None = None) -> 
 
 
 def _lag(season: int, lag: int | str | None = None) -> int:
+    """The differencing lag of a series of season ``season`` (:data:`DIFF_LAG`'s)."""
     lag = DIFF_LAG if lag is None else lag
     return max(int(season), 1) if lag == "season" else int(lag)
 
 
 def ridge(y: np.ndarray, F: np.ndarray, windows: Sequence[tuple[int, int]], lag: int,
           penalties: Sequence[float] | None = None) -> tuple[np.ndarray, float, float]:
-    """Ridge coefficients of ``y [L]`` on ``F [L, d]`` fitted on differences at ``lag``,
-    the penalty chosen by forward-chaining on ``windows`` (``(start, end)`` positions in
-    ``y``): returns (``beta [d]``, the chosen penalty, the windows' squared error with it
-    over their error without regression; ``inf`` when there is nothing to fit)."""
+    """Ridge coefficients of ``y [L]`` on ``F [L, d]`` fitted on differences at ``lag``
+    (0: on the levels, with an intercept), the penalty chosen by forward-chaining on
+    ``windows`` (``(start, end)`` positions in ``y``): for each window, the fit on the
+    points before it predicts the window's differences. Returns (``beta [d]``, the chosen
+    penalty, the windows' squared error with it over their error without regression;
+    ``inf`` when there is nothing to fit)."""
     penalties = PENALTIES if penalties is None else penalties
     d = F.shape[1]
-    if d == 0 or len(y) <= lag + d:
+    if d == 0 or len(y) <= lag + d + 1:
         return np.zeros(d), float("nan"), float("inf")
-    dy = y[lag:] - y[:-lag]
-    dF = F[lag:] - F[:-lag]
+    if lag > 0:
+        dy, dF = y[lag:] - y[:-lag], F[lag:] - F[:-lag]
+    else:
+        dy, dF = y, np.concatenate([F, np.ones((len(F), 1))], axis=1)
     off = lag  # row r of the differences is point r + lag
-    # cumulative Gram matrices: the fit on the points before any window in closed form
-    G = np.concatenate([np.zeros((1, d, d)), np.cumsum(dF[:, :, None] * dF[:, None, :], axis=0)])
-    b = np.concatenate([np.zeros((1, d)), np.cumsum(dF * dy[:, None], axis=0)])
-    scale = np.maximum(np.trace(G[-1]) / max(d, 1), 1e-12)
-    eye = np.eye(d)
+    k_cols = dF.shape[1]
+    eye = np.eye(k_cols)
+    if lag == 0:
+        eye[-1, -1] = 1e-6  # the intercept is hardly penalized
+    folds = sorted((a - off, e - off) for a, e in windows if k_cols + 1 <= a - off < e - off <= len(dy))
+    # Gram matrices of the points before each window, by blocks in time order (closed form)
+    G = np.zeros((k_cols, k_cols))
+    b = np.zeros(k_cols)
+    done = 0
     sse = np.zeros(len(penalties))
     base = 0.0
-    used = 0
-    for start, end in windows:
-        a, e = start - off, end - off
-        if a < d + 1 or e > len(dy) or e <= a:
-            continue
-        used += 1
+    for a, e in folds:
+        G = G + dF[done:a].T @ dF[done:a]
+        b = b + dF[done:a].T @ dy[done:a]
+        done = a
         target = dy[a:e]
-        base += float(target @ target)
-        na = G[a]
+        if lag == 0:  # no regression: the mean of the points before the window
+            base += float(np.sum((target - b[-1] / max(G[-1, -1], 1.0)) ** 2))
+        else:
+            base += float(target @ target)
+        scale = max(float(np.trace(G)) / k_cols, 1e-12)
         for k, lam in enumerate(penalties):
-            beta = np.linalg.solve(na + lam * scale * a / len(dy) * eye, b[a])
+            beta = np.linalg.solve(G + lam * scale * eye, b)
             r = target - dF[a:e] @ beta
             sse[k] += float(r @ r)
-    if used == 0 or not base > 0:
+    if not folds or not base > 0:
         return np.zeros(d), float("nan"), float("inf")
+    G = G + dF[done:].T @ dF[done:]
+    b = b + dF[done:].T @ dy[done:]
     k = int(np.argmin(sse))
     lam = float(penalties[k])
-    beta = np.linalg.solve(G[-1] + lam * scale * eye, b[-1])
-    return beta, lam, float(sse[k] / base)
+    beta = np.linalg.solve(G + lam * max(float(np.trace(G)) / k_cols, 1e-12) * eye, b)
+    return beta[:d], lam, float(sse[k] / base)
 
 
 # ------------------------------------------------------------------ the forecast
@@ -298,16 +321,15 @@ def ridge(y: np.ndarray, F: np.ndarray, windows: Sequence[tuple[int, int]], lag:
 class CovariateForecast:
     """What :func:`forecast` returns for ``n`` series: ``point [n, H]``; ``weight [n]``:
     the covariate candidate's weight (0 where it was not computed); ``residuals [n, J, W]``:
-    back-test errors of the fused forecast; ``beta``: each series' coefficients (on its
-    features); ``gain [n]``: the back-test windows' squared error of the differences with
-    the chosen penalty over that without regression; ``base``: the forecast without
+    back-test errors of the fused forecast; ``gain [n]``: the back-test windows' squared
+    error of the differences with the chosen penalty over that without regression (inf
+    where there is no back-test window); ``base``: the forecast without
     covariates (:class:`seqfusion.history.HistoryForecast`); ``histories``: the series as
     the forecaster read them."""
 
     point: np.ndarray
     weight: np.ndarray
     residuals: np.ndarray
-    beta: list[np.ndarray]
     gain: np.ndarray
     base: history.HistoryForecast
     histories: list[np.ndarray]
@@ -326,66 +348,138 @@ def _windows(length: int, span: int, backtests: int, min_context: int) -> list[t
     return out
 
 
+def _settings(model: SeqFusion, parsed: Parsed, hists: list[np.ndarray], horizon: int, classes: Any,
+              freq: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each series' season and back-test length, as the whole-history forecast sets them."""
+    n = len(hists)
+    per_row = np.asarray(classes if isinstance(classes, list) else [classes] * n, dtype=object)
+    seasons = np.array([history.season_length(c) for c in per_row], dtype=np.int64)
+    sub = np.flatnonzero(per_row == "subhourly")
+    if len(sub):
+        steps = model._steps(parsed, freq, n)
+        seasons[sub] = [history.season_length("subhourly", steps[i]) for i in sub]
+    return seasons, history.backtest_lengths(per_row, horizon)
+
+
+def fit(h: np.ndarray, past: np.ndarray, future: np.ndarray, windows: Sequence[tuple[int, int]], lag: int
+        ) -> tuple[np.ndarray, np.ndarray, float]:
+    """One series' covariate effect: the regression of :func:`ridge` on the features of
+    each :data:`KNOTS` setting (one, or a tuple to choose from by the back-test windows),
+    on the last :data:`REG_HISTORY` points. Returns (the effect on the history ``[L]``, on
+    the forecast ``[H]``, the windows' error ratio)."""
+    cap = min(len(h), REG_HISTORY)
+    shift = len(h) - cap
+    local = [(a - shift, e - shift) for a, e in windows if a - shift > 0]
+    best: tuple[np.ndarray, np.ndarray, float] = (np.zeros(len(h)), np.zeros(len(future)), float("inf"))
+    for knots in (KNOTS,) if isinstance(KNOTS, int) else KNOTS:
+        F, Ff = features(past, future, knots)
+        beta, _, g = ridge(h[-cap:], F[-cap:], local, lag)
+        if g < best[2]:
+            best = (F @ beta, Ff @ beta, g)
+    return best
+
+
+def anchor(past: np.ndarray, n: int, how: str, season: int) -> np.ndarray:
+    """What a forecaster of the series extrapolates of its past effect ``past`` over ``n``
+    steps, as :data:`ANCHORS` names it."""
+    m = season if len(past) >= season > 1 else 1
+    if how == "last" or m == 1:
+        return np.full(n, past[-1])
+    if how == "season":
+        return np.resize(past[-m:], n)
+    return np.full(n, float(np.mean(past[-m:])))
+
+
 def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, classes: Any,
              freq: Any) -> CovariateForecast:
     """The covariate forecast of ``inputs`` (see the module's docstring)."""
     parsed = inputs.parsed
-    base, hists = model._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+    hists = history.clean_histories(parsed.series, model.options.min_length, parsed.names)
     n = len(hists)
+    seasons, spans = _settings(model, parsed, hists, horizon, classes, freq)
     min_context = max(model.input_length, model.options.min_length)
-    whole = model.options.history == "whole"
-    betas: list[np.ndarray] = []
     gain = np.full(n, np.inf)
-    z_series: list[np.ndarray] = []
-    effect = np.zeros((n, horizon))
-    active: list[int] = []
+    effects: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
     for i, h in enumerate(hists):
-        past = inputs.past[i][-len(h):]
-        F, Ff = features(past, inputs.future[i])
-        span = int(min(int(base.backtest_horizon[i]), max(len(h) - min_context, 0)))
-        windows = _windows(len(h), span, history.BACKTESTS, min_context) if whole else []
-        cap = min(len(h), REG_HISTORY)
-        shift = len(h) - cap
-        local = [(a - shift, e - shift) for a, e in windows if a - shift > 0]
-        beta, _, g = ridge(h[-cap:], F[-cap:], local, _lag(int(base.season[i])))
-        betas.append(beta)
-        gain[i] = g
-        if windows and g < MIN_GAIN and int(base.n_backtests[i]) > 0:
-            active.append(i)
-            z_series.append(h - F @ beta)
-            effect[i] = Ff @ beta
+        span = int(min(int(spans[i]), max(len(h) - min_context, 0)))
+        windows = _windows(len(h), span, history.BACKTESTS, min_context)
+        if not windows:
+            continue
+        past_effect, future_effect, gain[i] = fit(h, inputs.past[i][-len(h):], inputs.future[i], windows,
+                                                  _lag(int(seasons[i])))
+        if gain[i] < MIN_GAIN:
+            effects[i] = (past_effect, future_effect, windows)
+    rows = np.asarray(sorted(effects), dtype=np.int64)
+    if MODE == "refit":
+        z = [hists[r] - effects[int(r)][0] for r in rows]
+        both = _with_rows(parsed, rows, z)
+        both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
+        fc, _ = model._forecast_histories(both.series, both, horizon, k, both_classes, freq)
+        base = _take(fc, np.arange(n))
+        cand_point = (fc.point[n:] + np.stack([effects[int(r)][1] for r in rows]))[:, None] if len(rows) else None
+        cand_res = fc.residuals[n:][:, None] if len(rows) else None
+    else:
+        base, _ = model._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+        cand_point, cand_res = _adjusted(base, rows, effects, seasons, horizon)
     point = base.point.copy()
     residuals = base.residuals.copy()
     weight = np.zeros(n)
-    if active:
-        rows = np.asarray(active, dtype=np.int64)
-        sub = _subset(parsed, rows)
-        sub_classes = [classes[r] for r in rows] if isinstance(classes, list) else classes
-        cov, _ = model._forecast_histories(z_series, sub, horizon, k, sub_classes, freq)
-        res_b = base.residuals[rows]
-        res_c = np.full_like(res_b, np.nan)
-        w = min(res_b.shape[2], cov.residuals.shape[2])
-        res_c[:, :, :w] = cov.residuals[:, :, :w]
-        err_b = np.nanmean(np.abs(res_b), axis=(1, 2))
-        err_c = np.nanmean(np.abs(res_c), axis=(1, 2))
+    if len(rows) and cand_point is not None and cand_res is not None:
+        res = np.concatenate([base.residuals[rows][:, None], cand_res], axis=1)  # [r, 1 + C, J, W]
+        pts = np.concatenate([base.point[rows][:, None], cand_point], axis=1)  # [r, 1 + C, H]
+        err = np.nanmean(np.abs(res), axis=(2, 3))
         with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.log(np.maximum(np.stack([err_b, err_c], axis=1), 1e-300))
+            logs = np.log(np.maximum(err, 1e-300))
+        logs = np.where(np.isfinite(logs), logs, np.inf)
         logs -= logs.min(axis=1, keepdims=True)
         sw = np.exp(-logs / history.TEMPERATURE)
         sw /= sw.sum(axis=1, keepdims=True)
-        wc = sw[:, 1]
-        weight[rows] = wc
-        point[rows] = (1.0 - wc[:, None]) * base.point[rows] + wc[:, None] * (cov.point + effect[rows])
-        residuals[rows] = (1.0 - wc[:, None, None]) * res_b + wc[:, None, None] * res_c
+        weight[rows] = 1.0 - sw[:, 0]
+        point[rows] = np.einsum("rc,rch->rh", sw, pts)
+        residuals[rows] = np.einsum("rc,rcjw->rjw", sw, res)
     long_weight = (1.0 - weight) * base.weights[:, history.CANDIDATES.index("long")]
-    return CovariateForecast(point, weight, residuals, betas, gain, base, hists, long_weight)
+    return CovariateForecast(point, weight, residuals, gain, base, hists, long_weight)
 
 
-def _subset(parsed: Parsed, rows: np.ndarray) -> Parsed:
+def _adjusted(base: history.HistoryForecast, rows: np.ndarray,
+              effects: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]], seasons: np.ndarray,
+              horizon: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The ``adjust`` candidates of series ``rows``: forecasts ``[r, A, H]`` and back-test
+    errors ``[r, A, J, W]`` (``A``: one per anchor of :data:`ANCHORS`)."""
+    if not len(rows):
+        return None, None
+    J, W = base.residuals.shape[1:]
+    pts = np.empty((len(rows), len(ANCHORS), horizon))
+    res = np.full((len(rows), len(ANCHORS), J, W), np.nan)
+    for a, r in enumerate(rows):
+        past, future, windows = effects[int(r)]
+        m = int(seasons[r])
+        for c, how in enumerate(ANCHORS):
+            pts[a, c] = base.point[r] + future - anchor(past, horizon, how, m)
+            for j, (start, end) in enumerate(windows):
+                b = end - start
+                res[a, c, j, :b] = base.residuals[r, j, :b] - (past[start:end] - anchor(past[:start], b, how, m))
+    return pts, res
+
+
+def _take(fc: history.HistoryForecast, rows: np.ndarray) -> history.HistoryForecast:
+    """The rows of a whole-history forecast."""
+    from dataclasses import replace
+
+    lq = fc.long_quantiles
+    return replace(fc, point=fc.point[rows], weights=fc.weights[rows], residuals=fc.residuals[rows],
+                   seasonal=fc.seasonal[rows], season=fc.season[rows], candidates=fc.candidates[rows],
+                   backtest_horizon=fc.backtest_horizon[rows], long_quantiles=None if lq is None else lq[rows])
+
+
+def _with_rows(parsed: Parsed, rows: np.ndarray, series: list[np.ndarray]) -> Parsed:
+    """``parsed`` followed by ``series`` as more series (names and stamps of ``rows``)."""
     from seqfusion.frames import Parsed
 
-    index = [parsed.index[int(r)] for r in rows] if len(parsed.index) else []
-    return Parsed(parsed.kind, [parsed.series[int(r)] for r in rows], [parsed.names[int(r)] for r in rows],
+    if not len(rows):
+        return parsed
+    index = [parsed.index[i] for i in range(len(parsed.names))] + [parsed.index[int(r)] for r in rows]
+    return Parsed(parsed.kind, list(parsed.series) + series, list(parsed.names) + [parsed.names[int(r)] for r in rows],
                   index, parsed.time_column)
 
 
