@@ -50,6 +50,7 @@ METHODS = ("seqfusion", "seqfusion_cov", "seqfusion_noise", "autoarima_x", "lgbm
 ARIMA_CAP = 500
 ARIMA_MAX_SEASON = 24
 LEVELS = (20, 40, 60, 80)
+SPEED_COPIES = 20
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: design variants of the covariate method scored on validation (module settings of seqfusion.covariates)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -112,6 +113,25 @@ def run_seqfusion(model: SeqFusion, d: Dataset, starts: Sequence[int], mode: str
     assert out is not None
     point, q = _quantile_array(out, len(starts), d.horizon)
     return point, q, best
+
+
+def speed(model: SeqFusion, d: Dataset, starts: Sequence[int], copies: int = SPEED_COPIES) -> dict[str, float]:
+    """Seconds of one ``predict_quantiles`` call on ``copies`` copies of the windows (as
+    that many series; best of three), without covariates, with them and with noise."""
+    out: dict[str, float] = {}
+    for mode in ("plain", "cov", "noise"):
+        X = {"plain": None, "cov": d.X, "noise": noise_covariates(d)}[mode]
+        names = d.names if mode == "cov" else ["noise_1", "noise_2"]
+        parts = [_frames(d, o, f"c{c}_w{k}", X, names) for c in range(copies) for k, o in enumerate(starts)]
+        hist = pd.concat([p[0] for p in parts], ignore_index=True)
+        fut = None if X is None else pd.concat([p[1] for p in parts if p[1] is not None], ignore_index=True)
+        best = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            model.predict_quantiles(hist, d.horizon, quantiles=list(QUANTILES), freq=d.freq, X_df=fut)
+            best = min(best, time.perf_counter() - t0)
+        out[mode] = best
+    return out
 
 
 def _levels_to_quantiles(frame: pd.DataFrame, name: str, n: int, H: int) -> np.ndarray:
@@ -192,7 +212,8 @@ def score(d: Dataset, starts: Sequence[int], point: np.ndarray, q: np.ndarray) -
     return {"mase": float(np.mean(mase)), "wql": wql(y, qs)}
 
 
-def run_dataset(name: str, split: str, methods: Sequence[str], model: SeqFusion) -> dict[str, Any]:
+def run_dataset(name: str, split: str, methods: Sequence[str], model: SeqFusion, with_speed: bool = False
+                ) -> dict[str, Any]:
     d = load(name)
     starts = origins(len(d.y), d.horizon, split)
     row: dict[str, Any] = {"dataset": name, "split": split, "windows": len(starts), "horizon": d.horizon,
@@ -207,6 +228,8 @@ def run_dataset(name: str, split: str, methods: Sequence[str], model: SeqFusion)
     for method in methods:
         point, q, seconds = runners[method]()
         row["methods"][method] = {**score(d, starts, point, q), "seconds": seconds}
+    if with_speed:
+        row["speed"] = speed(model, d, starts)
     return row
 
 
@@ -224,6 +247,11 @@ def summarize(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[st
         rel["seconds_ratio"] = geomean([r["methods"][method]["seconds"] / r["methods"]["seqfusion"]["seconds"]
                                         for r in got])
         out[method] = rel
+    timed = [r["speed"] for r in rows if "speed" in r]
+    if timed:
+        out["speed"] = {"cov_over_plain": geomean([t["cov"] / t["plain"] for t in timed]),
+                        "noise_over_plain": geomean([t["noise"] / t["plain"] for t in timed]),
+                        "worst_cov_over_plain": max(t["cov"] / t["plain"] for t in timed)}
     return out
 
 
@@ -250,6 +278,17 @@ def markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any], methods: S
         mm = r["methods"]
         lines.append(f"| {r['dataset']} | " + " | ".join(f"{mm[m]['seconds']:.2f}" if m in mm else ""
                                                          for m in methods) + " |")
+    timed = [r for r in rows if "speed" in r]
+    if timed:
+        lines += ["", f"## Speed: one predict_quantiles call on {SPEED_COPIES} copies of the windows (best of 3)", "",
+                  "| dataset | series | without covariates (s) | with (s) | ratio | with noise (s) | ratio |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in timed:
+            t = r["speed"]
+            lines.append(f"| {r['dataset']} | {SPEED_COPIES * r['windows']} | {t['plain']:.3f} | {t['cov']:.3f} | "
+                         f"{t['cov'] / t['plain']:.2f} | {t['noise']:.3f} | {t['noise'] / t['plain']:.2f} |")
+        sp = summary["speed"]
+        lines.append(f"| geometric mean | | | | {sp['cov_over_plain']:.2f} | | {sp['noise_over_plain']:.2f} |")
     lines += ["", "## Datasets", ""]
     lines += [f"- **{r['dataset']}** ({r['length']} points, H = {r['horizon']}): {r['note']}; covariates: "
               f"{', '.join(r['covariates'])}" for r in rows]
@@ -278,7 +317,7 @@ def sweep(datasets: Sequence[str], out: Path) -> None:
                 setattr(cov, k, v)
             rows = []
             for name in datasets:
-                row = run_dataset(name, "validation", ["seqfusion_cov", "seqfusion_noise"], model)
+                row = run_dataset(name, "validation", ["seqfusion_cov", "seqfusion_noise"], model, with_speed=True)
                 row["methods"]["seqfusion"] = base[name]["methods"]["seqfusion"]
                 rows.append(row)
             results[label] = {"settings": settings, "rows": rows,
@@ -291,15 +330,16 @@ def sweep(datasets: Sequence[str], out: Path) -> None:
     lines = ["# Covariate method: design variants on validation origins", "",
              "Written by `python -m benchmarks.covariates.run --sweep`. Geometric mean over datasets of MASE / WQL "
              "relative to seqfusion without covariates (validation origins only).", "",
-             "| variant | settings | cov MASE | cov WQL | noise MASE | noise WQL | "
+             "| variant | settings | cov MASE | cov WQL | noise MASE | noise WQL | time ratio | noise time ratio | "
              + " | ".join(f"{d} cov MASE" for d in datasets) + " |",
-             "|---|---|---|---|---|---|" + "---|" * len(datasets)]
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(datasets)]
     for label, r in results.items():
         s = r["summary"]
         per = [x["methods"]["seqfusion_cov"]["mase"] / x["methods"]["seqfusion"]["mase"] for x in r["rows"]]
         lines.append(f"| {label} | `{json.dumps(r['settings'])}` | {_f(s['seqfusion_cov']['mase'])} | "
                      f"{_f(s['seqfusion_cov']['wql'])} | {_f(s['seqfusion_noise']['mase'])} | "
-                     f"{_f(s['seqfusion_noise']['wql'])} | " + " | ".join(_f(p) for p in per) + " |")
+                     f"{_f(s['seqfusion_noise']['wql'])} | {_f(s['speed']['cov_over_plain'])} | "
+                     f"{_f(s['speed']['noise_over_plain'])} | " + " | ".join(_f(p) for p in per) + " |")
     (out / "covariates_sweep.md").write_text("\n".join(lines) + "\n")
 
 
@@ -310,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--sweep", action="store_true", help="score the design variants on validation origins")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed check")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sweep:
@@ -318,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     model = SeqFusion.from_pretrained()
     rows = []
     for name in args.datasets:
-        rows.append(run_dataset(name, args.split, args.methods, model))
+        rows.append(run_dataset(name, args.split, args.methods, model, with_speed=not args.no_speed))
         print(name, json.dumps({m: {k: round(v, 4) for k, v in s.items()} for m, s in rows[-1]["methods"].items()}),
               flush=True)
     summary = summarize(rows, args.methods)

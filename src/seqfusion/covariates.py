@@ -109,12 +109,15 @@ def _numeric(col: Any, what: str) -> np.ndarray:
 class Inputs:
     """A long history with covariates, parsed: ``parsed`` (series as
     :func:`seqfusion.frames.parse` gives them), ``names`` (the covariates), ``past`` (one
-    ``[L_i, p]`` array per series, rows as the series' points) and ``future`` (``[n, H, p]``)."""
+    ``[L_i, p]`` array per series, its last ``L_i`` points, at most :data:`REG_HISTORY`;
+    gaps filled), ``future`` (``[n, H, p]``) and ``frame``: the forecast's ``unique_id,
+    ds`` (as :func:`seqfusion.frames.assemble` makes them)."""
 
     parsed: Parsed
     names: list[str]
     past: list[np.ndarray]
     future: np.ndarray
+    frame: pd.DataFrame
 
 
 def parse_inputs(df: Any, X_df: Any, horizon: int, freq: Any = None, dayfirst: bool | None = None,
@@ -149,7 +152,12 @@ def parse_inputs(df: Any, X_df: Any, horizon: int, freq: Any = None, dayfirst: b
     if not names:
         raise SeqFusionError("X_df is given but the history has no covariate columns")
     y = _values(df["y"], "y")
-    past_values = np.stack([_numeric(df[c], f"covariate {c!r}") for c in names], axis=1)
+    columns = [_numeric(df[c], f"covariate {c!r}") for c in names]
+    for c, col in zip(names, columns):
+        inf = np.isinf(col)
+        if inf.any():
+            raise SeqFusionError(f"covariate {c!r} of series "
+                                 f"{preprocess.series_label(df['unique_id'].iloc[int(np.argmax(inf))])} holds inf")
     # parse the keys once with row positions as values: the series' rows in parse's order
     pos = parse(pd.DataFrame({"unique_id": df["unique_id"].to_numpy(), "ds": df["ds"].to_numpy(),
                               "y": np.arange(len(df), dtype=np.float64)}), dayfirst, date_format)
@@ -157,10 +165,8 @@ def parse_inputs(df: Any, X_df: Any, horizon: int, freq: Any = None, dayfirst: b
     parsed = Parsed("long", [y[r] for r in rows], pos.names, pos.index, "ds")
     past = []
     for name, r in zip(parsed.names, rows):
-        x = past_values[r]
-        if np.isinf(x).any():
-            raise SeqFusionError(f"covariate {names[int(np.argmax(np.isinf(x).any(axis=0)))]!r} of series "
-                                 f"{preprocess.series_label(name)} holds inf")
+        tail = r[-REG_HISTORY:]  # the regression's points at most
+        x = np.stack([col[tail] for col in columns], axis=1)
         bad = ~np.isfinite(x).any(axis=0)
         if bad.any():
             raise SeqFusionError(f"covariate {names[int(np.argmax(bad))]!r} of series "
@@ -168,13 +174,14 @@ def parse_inputs(df: Any, X_df: Any, horizon: int, freq: Any = None, dayfirst: b
         if not np.isfinite(x).all():  # gaps filled as the series' own
             x = preprocess.fill_gaps(x.T).T
         past.append(x)
-    future = _future(parsed, X_df, names, horizon, freq, dayfirst, date_format)
-    return Inputs(parsed, [str(c) for c in names], past, future)
+    future, frame = _future(parsed, X_df, names, horizon, freq, dayfirst, date_format)
+    return Inputs(parsed, [str(c) for c in names], past, future, frame)
 
 
 def _future(parsed: Parsed, X_df: pd.DataFrame, names: list[str], horizon: int, freq: Any,
-            dayfirst: bool | None, date_format: str | None) -> np.ndarray:
-    """``X_df``'s covariates at the forecast's stamps: ``[n, H, p]``."""
+            dayfirst: bool | None, date_format: str | None) -> tuple[np.ndarray, pd.DataFrame]:
+    """``X_df``'s covariates at the forecast's stamps (``[n, H, p]``) and the forecast's
+    ``unique_id, ds``."""
     import pandas as pd
 
     from seqfusion.frames import assemble, to_datetime
@@ -224,7 +231,7 @@ def _future(parsed: Parsed, X_df: pd.DataFrame, names: list[str], horizon: int, 
         raise SeqFusionError(f"X_df column {names[c]!r} has a missing or infinite value (series "
                              f"{preprocess.series_label(parsed.names[r // H])}, ds {exp_ds.iloc[r]}): future "
                              "covariates must be known")
-    return values.reshape(n, H, len(names))
+    return values.reshape(n, H, len(names)), expected[["unique_id", "ds"]]
 
 
 # ------------------------------------------------------------------ features and regression
@@ -365,15 +372,13 @@ def fit(h: np.ndarray, past: np.ndarray, future: np.ndarray, windows: Sequence[t
         ) -> tuple[np.ndarray, np.ndarray, float]:
     """One series' covariate effect: the regression of :func:`ridge` on the features of
     each :data:`KNOTS` setting (one, or a tuple to choose from by the back-test windows),
-    on the last :data:`REG_HISTORY` points. Returns (the effect on the history ``[L]``, on
-    the forecast ``[H]``, the windows' error ratio)."""
-    cap = min(len(h), REG_HISTORY)
-    shift = len(h) - cap
-    local = [(a - shift, e - shift) for a, e in windows if a - shift > 0]
-    best: tuple[np.ndarray, np.ndarray, float] = (np.zeros(len(h)), np.zeros(len(future)), float("inf"))
+    on the last ``len(past)`` points of ``h`` (``windows``: positions in those points).
+    Returns (the effect on those points, on the forecast ``[H]``, the windows' error ratio)."""
+    cap = min(len(h), len(past))
+    best: tuple[np.ndarray, np.ndarray, float] = (np.zeros(cap), np.zeros(len(future)), float("inf"))
     for knots in (KNOTS,) if isinstance(KNOTS, int) else KNOTS:
-        F, Ff = features(past, future, knots)
-        beta, _, g = ridge(h[-cap:], F[-cap:], local, lag)
+        F, Ff = features(past[-cap:], future, knots)
+        beta, _, g = ridge(h[-cap:], F, windows, lag)
         if g < best[2]:
             best = (F @ beta, Ff @ beta, g)
     return best
@@ -402,16 +407,19 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
     effects: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
     for i, h in enumerate(hists):
         span = int(min(int(spans[i]), max(len(h) - min_context, 0)))
-        windows = _windows(len(h), span, history.BACKTESTS, min_context)
-        if not windows:
+        cap = min(len(h), len(inputs.past[i]))
+        shift = len(h) - cap
+        # back-test windows in the regression's points (positions from its first point)
+        windows = [(a - shift, e - shift) for a, e in _windows(len(h), span, history.BACKTESTS, min_context)]
+        if not windows or windows[-1][0] <= 0:
             continue
-        past_effect, future_effect, gain[i] = fit(h, inputs.past[i][-len(h):], inputs.future[i], windows,
+        past_effect, future_effect, gain[i] = fit(h, inputs.past[i][-cap:], inputs.future[i], windows,
                                                   _lag(int(seasons[i])))
         if gain[i] < MIN_GAIN:
             effects[i] = (past_effect, future_effect, windows)
     rows = np.asarray(sorted(effects), dtype=np.int64)
     if MODE == "refit":
-        z = [hists[r] - effects[int(r)][0] for r in rows]
+        z = [hists[r][-len(effects[int(r)][0]):] - effects[int(r)][0] for r in rows]  # the regression's points
         both = _with_rows(parsed, rows, z)
         both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
         fc, _ = model._forecast_histories(both.series, both, horizon, k, both_classes, freq)

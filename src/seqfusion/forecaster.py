@@ -472,7 +472,6 @@ class SeqFusion:
         plus quantile columns (``q``) and interval columns (``levels``); see
         :mod:`seqfusion.covariates`."""
         from seqfusion import covariates
-        from seqfusion.frames import assemble
 
         if self.options.history != "whole":
             raise SeqFusionError("covariates need history='whole' (their weights come from back-tests in the history)")
@@ -484,7 +483,7 @@ class SeqFusion:
         if bad.any():
             raise SeqFusionError(f"the forecast of series {preprocess.series_label(parsed.names[int(np.argmax(bad))])} "
                                  "overflows float64; rescale the series or its covariates")
-        frame = assemble(parsed, fc.point, horizon, freq)
+        frame = inputs.frame.assign(y=fc.point.reshape(-1))
         if not len(q) and not levels:
             return frame
         pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
