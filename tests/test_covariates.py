@@ -127,8 +127,10 @@ def test_ridge_recovers_coefficients_and_refuses_noise() -> None:
 
 def test_features_hinges_only_for_covariates_of_many_values() -> None:
     past = np.stack([np.r_[np.zeros(50), np.ones(50)], np.linspace(0, 1, 100), np.full(100, 3.0)], axis=1)
-    F, Ff = cov.features(past, past[:5])
-    assert F.shape == (100, 1 + 1 + cov.KNOTS) and Ff.shape == (5, F.shape[1])  # constant column dropped
+    F, Ff = cov.features(past, past[:5], 4)
+    assert F.shape == (100, 1 + 1 + 4) and Ff.shape == (5, F.shape[1])  # constant column dropped
+    np.testing.assert_allclose(Ff, F[:5])
+    assert cov.features(past, past[:5], 0)[0].shape == (100, 2)
     np.testing.assert_allclose(F.mean(axis=0)[:2], 0.0, atol=1e-12)
 
 

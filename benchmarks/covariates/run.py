@@ -49,7 +49,7 @@ from seqfusion import covariates as cov
 METHODS = ("seqfusion", "seqfusion_cov", "seqfusion_noise", "autoarima_x", "lgbm_x")
 ARIMA_CAP = 500
 ARIMA_MAX_SEASON = 24
-LEVELS = (20, 40, 60, 80)
+LEVELS = (20, 40, 60, 80, 95)
 SPEED_COPIES = 20
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: design variants of the covariate method scored on validation (module settings of seqfusion.covariates)
@@ -59,13 +59,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "refit_season_linear": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0},
     "refit_season_knots4": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 4},
     "refit_season_auto": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": (0, 4)},
+    "refit_season_linear_gain90": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "MIN_GAIN": 0.9},
+    "both_season_linear": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 0},
+    "both_season_knots4": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 4},
     "adjust_levels_knots4": {"MODE": "adjust", "DIFF_LAG": 0, "KNOTS": 4},
-    "adjust_lag1_knots4": {"MODE": "adjust", "DIFF_LAG": 1, "KNOTS": 4},
     "adjust_season_linear": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0},
     "adjust_season_knots4": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4},
     "adjust_season_auto": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": (0, 4)},
-    "adjust_season_knots4_last": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4, "ANCHORS": ("last",)},
-    "adjust_season_knots4_season": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4, "ANCHORS": ("season",)},
 }
 
 
@@ -305,7 +305,7 @@ def design() -> dict[str, Any]:
             "REG_HISTORY": cov.REG_HISTORY}
 
 
-def sweep(datasets: Sequence[str], out: Path) -> None:
+def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True) -> None:
     """Each design variant's seqfusion_cov (and seqfusion_noise) on validation origins."""
     model = SeqFusion.from_pretrained()
     saved = {k: getattr(cov, k) for v in VARIANTS.values() for k in v}
@@ -317,7 +317,8 @@ def sweep(datasets: Sequence[str], out: Path) -> None:
                 setattr(cov, k, v)
             rows = []
             for name in datasets:
-                row = run_dataset(name, "validation", ["seqfusion_cov", "seqfusion_noise"], model, with_speed=True)
+                row = run_dataset(name, "validation", ["seqfusion_cov", "seqfusion_noise"], model,
+                                  with_speed=with_speed)
                 row["methods"]["seqfusion"] = base[name]["methods"]["seqfusion"]
                 rows.append(row)
             results[label] = {"settings": settings, "rows": rows,
@@ -338,8 +339,8 @@ def sweep(datasets: Sequence[str], out: Path) -> None:
         per = [x["methods"]["seqfusion_cov"]["mase"] / x["methods"]["seqfusion"]["mase"] for x in r["rows"]]
         lines.append(f"| {label} | `{json.dumps(r['settings'])}` | {_f(s['seqfusion_cov']['mase'])} | "
                      f"{_f(s['seqfusion_cov']['wql'])} | {_f(s['seqfusion_noise']['mase'])} | "
-                     f"{_f(s['seqfusion_noise']['wql'])} | {_f(s['speed']['cov_over_plain'])} | "
-                     f"{_f(s['speed']['noise_over_plain'])} | " + " | ".join(_f(p) for p in per) + " |")
+                     f"{_f(s['seqfusion_noise']['wql'])} | {_f(s.get('speed', {}).get('cov_over_plain'))} | "
+                     f"{_f(s.get('speed', {}).get('noise_over_plain'))} | " + " | ".join(_f(p) for p in per) + " |")
     (out / "covariates_sweep.md").write_text("\n".join(lines) + "\n")
 
 
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sweep:
-        sweep(args.datasets, args.out)
+        sweep(args.datasets, args.out, not args.no_speed)
         return 0
     model = SeqFusion.from_pretrained()
     rows = []

@@ -3,25 +3,29 @@
 Input convention (as statsforecast's): the extra columns of a long frame
 ``unique_id, ds, y, <covariates...>`` are covariates, and their values over the forecast
 come as ``X_df``: ``unique_id, ds, <covariates...>``, exactly ``horizon`` rows per series,
-at the time stamps the forecast will have. :func:`future_frame` aligns the two (one-line
+at the time stamps the forecast will have. :func:`parse_inputs` aligns the two (one-line
 :class:`~seqfusion.errors.SeqFusionError` for what does not fit).
 
-The method (:func:`forecast`), per series, without per-series iterative fitting:
+The method (:func:`forecast`), per series, without per-series iterative fitting (the
+settings were chosen on the validation origins of the covariate benchmark,
+``benchmarks/covariates``; see ``benchmarks/results/covariates_sweep.md``):
 
-1. **Features.** Each covariate is standardized on the history; a covariate with more than
-   two distinct values also gets :data:`KNOTS` hinge functions ``max(0, x - knot)`` at its
-   history's quantiles (a piecewise-linear response: a power curve, a temperature optimum).
+1. **Features.** Each covariate is standardized on the history (constant ones dropped);
+   optionally (:data:`KNOTS`) a covariate with more than two distinct values also gets
+   hinge functions ``max(0, x - knot)`` at its history's quantiles.
 2. **Regression with the penalty chosen on the back-tests.** A ridge regression of the
-   series' differences at lag :data:`DIFF_LAG` (1: one step; ``"season"``: the series'
-   season) on the features' differences, in closed form. Its penalty comes from
-   :data:`PENALTIES` by forward-chaining on the back-test windows of
-   :mod:`seqfusion.history`: for each window, the regression fitted on the points before it
-   predicts the window's differences; the penalty of least squared error wins. A series
-   where no penalty beats no regression at all (``beta = 0``) keeps the forecast without
-   covariates (an unrelated covariate costs nothing there, and no time).
-3. **The forecaster on what the covariates leave.** ``z = y - F beta`` is forecast by the
-   whole-history forecaster (zoo, Theta, damped trend, ... weighed by back-tests); the
-   covariate candidate is ``F_future beta + forecast(z)``.
+   series' differences at lag :data:`DIFF_LAG` (the series' season by default; 1; or 0
+   for levels) on the features' differences, in closed form, on the last
+   :data:`REG_HISTORY` points. Its penalty comes from :data:`PENALTIES` by
+   forward-chaining on the back-test windows of :mod:`seqfusion.history`: for each window,
+   the regression fitted on the points before it predicts the window's differences; the
+   penalty of least squared error wins. A series where that error is not below
+   :data:`MIN_GAIN` times the error of no regression keeps the forecast without
+   covariates (an unrelated covariate costs nothing there but the regression).
+3. **The forecaster on what the covariates leave** (:data:`MODE` ``"refit"``):
+   ``z = y - F beta`` is forecast by the whole-history forecaster (zoo, Theta, damped
+   trend, ... weighed by their own back-tests), in the same call as the series
+   themselves; the covariate candidate is ``F_future beta + forecast(z)``.
 4. **Weights from the same back-tests.** The candidate and the forecast without
    covariates are weighed per series by a softmax of ``-log(mean absolute back-test
    error) / temperature`` (the temperature of :mod:`seqfusion.history`); the covariate
@@ -30,6 +34,11 @@ The method (:func:`forecast`), per series, without per-series iterative fitting:
    these errors are a little optimistic; the penalty itself was chosen out of sample.
 5. **Quantiles** from the fused back-test errors, as without covariates
    (:mod:`seqfusion.quantiles`).
+
+:data:`MODE` ``"adjust"`` is a cheaper variant without the second forecast: candidates
+``forecast(y) + F_future beta - anchor`` (``anchor``: what the forecast without covariates
+already extrapolates of the past effect, :data:`ANCHORS`); ``"both"`` weighs all of them.
+Both scored below ``"refit"`` on validation.
 
 :func:`calendar` and :func:`add_calendar` make opt-in calendar covariates (day of week,
 public holidays from the ``holidays`` package).
@@ -54,9 +63,9 @@ if TYPE_CHECKING:
 
 #: hinge knots per covariate with more than two distinct values (history quantiles); a
 #: tuple: each series takes the one whose regression has the lowest back-test window error
-KNOTS: int | tuple[int, ...] = 4
+KNOTS: int | tuple[int, ...] = 0
 #: lag of the differences the regression is fitted on: an int, or "season"
-DIFF_LAG: int | str = 1
+DIFF_LAG: int | str = "season"
 #: ridge penalties tried (relative to the number of points: ``lambda * n``); chosen per series
 PENALTIES: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 #: points of history (the last ones) the regression is fitted on
@@ -66,9 +75,10 @@ REG_HISTORY = 5000
 MIN_GAIN = 0.98
 #: how the covariate candidates are made: ``"adjust"``: the forecast without covariates
 #: plus the covariate effect's departure from what that forecast already extrapolates
-#: (each of :data:`ANCHORS`; no second forecast), or ``"refit"``: the whole-history
-#: forecaster on ``y - effect`` plus the future effect (a second forecast per series)
-MODE = "adjust"
+#: (each of :data:`ANCHORS`; no second forecast), ``"refit"``: the whole-history
+#: forecaster on ``y - effect`` plus the future effect (a second forecast per series), or
+#: ``"both"``: all of these candidates
+MODE = "refit"
 #: what the forecast without covariates is taken to extrapolate of the past effect, one
 #: candidate each: ``last`` (its last value), ``season`` (its last cycle repeated),
 #: ``mean`` (the mean of its last cycle)
@@ -418,7 +428,7 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
         if gain[i] < MIN_GAIN:
             effects[i] = (past_effect, future_effect, windows)
     rows = np.asarray(sorted(effects), dtype=np.int64)
-    if MODE == "refit":
+    if MODE in ("refit", "both"):
         z = [hists[r][-len(effects[int(r)][0]):] - effects[int(r)][0] for r in rows]  # the regression's points
         both = _with_rows(parsed, rows, z)
         both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
@@ -426,6 +436,11 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
         base = _take(fc, np.arange(n))
         cand_point = (fc.point[n:] + np.stack([effects[int(r)][1] for r in rows]))[:, None] if len(rows) else None
         cand_res = fc.residuals[n:][:, None] if len(rows) else None
+        if MODE == "both" and cand_point is not None and cand_res is not None:
+            adj_point, adj_res = _adjusted(base, rows, effects, seasons, horizon)
+            assert adj_point is not None and adj_res is not None
+            cand_point = np.concatenate([cand_point, adj_point], axis=1)
+            cand_res = np.concatenate([cand_res, adj_res], axis=1)
     else:
         base, _ = model._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
         cand_point, cand_res = _adjusted(base, rows, effects, seasons, horizon)
