@@ -307,3 +307,19 @@ def test_dask_partitions_with_future_equal_in_memory(files: tuple, model: SeqFus
         forecast(ddf, H, None)
     with pytest.raises(SeqFusionError, match="covariate\\(s\\) z in only one of the history and X_df"):
         forecast(ddf, H, None, X_df=fut.assign(z=1.0))
+
+
+def test_the_guides_python_examples_run() -> None:
+    """docs/guides/covariates.md's Python blocks run as written, in order."""
+    import re
+
+    guide = Path(__file__).resolve().parents[1] / "docs" / "guides" / "covariates.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    scope: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(guide), "exec"), scope)
+    forecast, truth = scope["forecast"], scope["sales"][600:]
+    assert isinstance(forecast, pd.DataFrame) and list(forecast.columns) == ["unique_id", "ds", "y"]
+    assert np.abs(forecast["y"].to_numpy() - truth).mean() < 1.5  # the price effect is learnt
+    assert "holiday" in scope["future2"].columns
