@@ -11,8 +11,11 @@ settings were chosen on the validation origins of the covariate benchmark,
 ``benchmarks/covariates``; see ``benchmarks/results/covariates_sweep.md``):
 
 1. **Features.** Each covariate is standardized on the history (constant ones dropped);
-   optionally (:data:`KNOTS`) a covariate with more than two distinct values also gets
-   hinge functions ``max(0, x - knot)`` at its history's quantiles.
+   a covariate of two values (a holiday, a working day, an event) also gets one column
+   per phase of the series' season (:data:`PHASES`: hourly data's effect of a holiday
+   may differ by hour of the day); optionally (:data:`KNOTS`) a covariate with more than
+   two distinct values also gets hinge functions ``max(0, x - knot)`` at its history's
+   quantiles.
 2. **Regression with the penalty chosen on the back-tests.** A ridge regression of the
    series' differences at lag :data:`DIFF_LAG` (the series' season by default; 1; or 0
    for levels) on the features' differences, in closed form, on the last
@@ -68,6 +71,10 @@ KNOTS: int | tuple[int, ...] = 0
 DIFF_LAG: int | str = "season"
 #: ridge penalties tried (relative to the number of points: ``lambda * n``); chosen per series
 PENALTIES: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+#: two-valued covariates (holidays, working days, events) get one column per phase of the
+#: season (hour of the day, day of the week) when the season has at most MAX_PHASES steps
+PHASES = True
+MAX_PHASES = 48
 #: points of history (the last ones) the regression is fitted on
 REG_HISTORY = 5000
 #: a penalty must lower the back-test windows' squared error of the differences below this
@@ -247,13 +254,19 @@ def _future(parsed: Parsed, X_df: pd.DataFrame, names: list[str], horizon: int, 
 # ------------------------------------------------------------------ features and regression
 
 
-def features(past: np.ndarray, future: np.ndarray, knots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def features(past: np.ndarray, future: np.ndarray, knots: int | None = None, season: int = 1
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Regression features of one series' covariates (``past [L, p]``, ``future [H, p]``):
     each covariate standardized on the past, plus ``knots`` hinge functions at its past
-    quantiles when it takes more than two values; constant covariates are dropped.
+    quantiles when it takes more than two values; constant covariates are dropped. With
+    :data:`PHASES` and a season ``1 < m <= MAX_PHASES``, a covariate of two values also
+    gets one column per phase of the season (its effect may differ by hour of the day).
     Returns (``[L, d]``, ``[H, d]``)."""
     if knots is None:
         knots = KNOTS if isinstance(KNOTS, int) else max(KNOTS)
+    L = len(past)
+    phase_p = (np.arange(L) - L) % season if season > 1 else None
+    phase_f = np.arange(len(future)) % season if season > 1 else None
     cols_p: list[np.ndarray] = []
     cols_f: list[np.ndarray] = []
     for j in range(past.shape[1]):
@@ -264,10 +277,15 @@ def features(past: np.ndarray, future: np.ndarray, knots: int | None = None) -> 
         mu = float(np.mean(x))
         cols_p.append((x - mu) / sd)
         cols_f.append((xf - mu) / sd)
-        if knots > 0 and len(np.unique(x[-min(len(x), 2000):])) > 2:
+        distinct = len(np.unique(x[-min(len(x), 2000):]))
+        if knots > 0 and distinct > 2:
             for kn in np.unique(np.quantile(x, np.arange(1, knots + 1) / (knots + 1))):
                 cols_p.append(np.maximum(x - kn, 0.0) / sd)
                 cols_f.append(np.maximum(xf - kn, 0.0) / sd)
+        if PHASES and distinct == 2 and phase_p is not None and phase_f is not None and season <= MAX_PHASES:
+            for ph in range(season):
+                cols_p.append(np.where(phase_p == ph, (x - mu) / sd, 0.0))
+                cols_f.append(np.where(phase_f == ph, (xf - mu) / sd, 0.0))
     if not cols_p:
         return np.zeros((len(past), 0)), np.zeros((len(future), 0))
     return np.stack(cols_p, axis=1), np.stack(cols_f, axis=1)
@@ -378,8 +396,8 @@ def _settings(model: SeqFusion, parsed: Parsed, hists: list[np.ndarray], horizon
     return seasons, history.backtest_lengths(per_row, horizon)
 
 
-def fit(h: np.ndarray, past: np.ndarray, future: np.ndarray, windows: Sequence[tuple[int, int]], lag: int
-        ) -> tuple[np.ndarray, np.ndarray, float]:
+def fit(h: np.ndarray, past: np.ndarray, future: np.ndarray, windows: Sequence[tuple[int, int]], lag: int,
+        season: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """One series' covariate effect: the regression of :func:`ridge` on the features of
     each :data:`KNOTS` setting (one, or a tuple to choose from by the back-test windows),
     on the last ``len(past)`` points of ``h`` (``windows``: positions in those points).
@@ -387,7 +405,7 @@ def fit(h: np.ndarray, past: np.ndarray, future: np.ndarray, windows: Sequence[t
     cap = min(len(h), len(past))
     best: tuple[np.ndarray, np.ndarray, float] = (np.zeros(cap), np.zeros(len(future)), float("inf"))
     for knots in (KNOTS,) if isinstance(KNOTS, int) else KNOTS:
-        F, Ff = features(past[-cap:], future, knots)
+        F, Ff = features(past[-cap:], future, knots, season)
         beta, _, g = ridge(h[-cap:], F, windows, lag)
         if g < best[2]:
             best = (F @ beta, Ff @ beta, g)
@@ -424,7 +442,7 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
         if not windows or windows[-1][0] <= 0:
             continue
         past_effect, future_effect, gain[i] = fit(h, inputs.past[i][-cap:], inputs.future[i], windows,
-                                                  _lag(int(seasons[i])))
+                                                  _lag(int(seasons[i])), int(seasons[i]))
         if gain[i] < MIN_GAIN:
             effects[i] = (past_effect, future_effect, windows)
     rows = np.asarray(sorted(effects), dtype=np.int64)
