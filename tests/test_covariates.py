@@ -87,6 +87,25 @@ def test_an_unrelated_covariate_changes_the_forecast_little(model: SeqFusion) ->
     assert mae_n <= 1.02 * mae_0, (mae_n, mae_0)
 
 
+def test_an_event_that_reshapes_the_day_is_learnt_per_hour(model: SeqFusion) -> None:
+    """A two-valued covariate (an event on some days) that doubles the morning peak only:
+    its effect is learnt per hour of the day."""
+    rng = np.random.default_rng(4)
+    days = 60
+    t = np.arange(days * 24)
+    event = np.repeat((rng.random(days) < 0.3).astype(float), 24)
+    event[-24:] = 1.0  # the forecast day is an event day
+    peak = np.exp(-0.5 * ((t % 24 - 8) / 1.5) ** 2)
+    y = 10 + 5 * peak * (1 + event) + rng.normal(0, 0.2, len(t))
+    ds = pd.date_range("2024-01-01", periods=len(t), freq="h")
+    hist = pd.DataFrame({"unique_id": "a", "ds": ds[:-24], "y": y[:-24], "event": event[:-24]})
+    fut = pd.DataFrame({"unique_id": "a", "ds": ds[-24:], "event": event[-24:]})
+    with_event = model.predict(hist, 24, X_df=fut)["y"].to_numpy()
+    without = model.predict(hist[["unique_id", "ds", "y"]], 24)["y"].to_numpy()
+    mae_e, mae_0 = np.abs(with_event - y[-24:]).mean(), np.abs(without - y[-24:]).mean()
+    assert mae_e < 0.5 * mae_0, (mae_e, mae_0)
+
+
 def test_quantiles_and_levels_with_covariates(model: SeqFusion) -> None:
     hist, fut, truth = make()
     out = model.predict_quantiles(hist, H, X_df=fut, quantiles=[0.1, 0.5, 0.9], level=[80])

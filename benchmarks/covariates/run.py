@@ -13,8 +13,8 @@ Protocol (as the whole-history benchmark's, :mod:`benchmarks.harness.realuse`):
   the geometric mean over datasets of each method's MASE (WQL) over seqfusion's without
   covariates.
 * Methods: ``seqfusion`` (no covariates), ``seqfusion_cov`` (the covariates),
-  ``seqfusion_noise`` (two covariates of Gaussian noise instead: the unrelated-covariate
-  check), ``autoarima_x`` (statsforecast AutoARIMA with the covariates as exogenous
+  ``seqfusion_noise`` (two unrelated covariates instead, Gaussian noise and random
+  events: the unrelated-covariate check), ``autoarima_x`` (statsforecast AutoARIMA with the covariates as exogenous
   regressors; season at most 24, else none; covariates constant in the context dropped;
   quantiles from its intervals), ``lgbm_x`` (mlforecast + LightGBM on lags
   ``1, 2, 3, m, 2m`` (``m`` the season), calendar features and the covariates, fitted on
@@ -86,9 +86,10 @@ def _frames(d: Dataset, origin: int, uid: str, X: np.ndarray | None, names: Sequ
 
 
 def noise_covariates(d: Dataset, seed: int = 0) -> np.ndarray:
-    """Two columns of Gaussian noise, one value per point of the series."""
+    """Two unrelated covariates, one value per point of the series: Gaussian noise, and
+    random events (1 on a random tenth of the points, 0 elsewhere)."""
     rng = np.random.default_rng(seed + sum(map(ord, d.name)))
-    return rng.normal(size=(len(d.y), 2))
+    return np.stack([rng.normal(size=len(d.y)), (rng.random(len(d.y)) < 0.1).astype(float)], axis=1)
 
 
 def _quantile_array(frame: pd.DataFrame, n: int, H: int) -> tuple[np.ndarray, np.ndarray]:
