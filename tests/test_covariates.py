@@ -187,6 +187,20 @@ def test_errors_are_one_line(model: SeqFusion) -> None:
         assert "\n" not in str(info.value)
 
 
+def test_time_zones_and_integer_stamps(model: SeqFusion) -> None:
+    hist, fut, _ = make()
+    aware = model.predict(hist.assign(ds=hist.ds.dt.tz_localize("Europe/Paris")), H,
+                          X_df=fut.assign(ds=fut.ds.dt.tz_localize("Europe/Paris")))
+    assert str(aware["ds"].dt.tz) == "Europe/Paris"
+    with pytest.raises(SeqFusionError, match="differ in time zone awareness"):
+        model.predict(hist.assign(ds=hist.ds.dt.tz_localize("UTC")), H, X_df=fut)
+    steps = hist.groupby("unique_id").cumcount()
+    ints = model.predict(hist.assign(ds=steps), H, X_df=fut.assign(ds=fut.groupby("unique_id").cumcount() + 600))
+    assert ints["ds"].tolist()[:2] == [600, 601]
+    with pytest.raises(SeqFusionError, match="step 1 should be 600"):
+        model.predict(hist.assign(ds=steps), H, X_df=fut.assign(ds=fut.groupby("unique_id").cumcount() + 601))
+
+
 def test_history_gaps_in_covariates_are_filled(model: SeqFusion) -> None:
     hist, fut, _ = make()
     gappy = hist.assign(x=np.where(np.arange(len(hist)) % 50 == 7, np.nan, hist.x))
@@ -294,6 +308,11 @@ def test_cli_future_errors(files: tuple, tmp_path: Path, capsys: pytest.CaptureF
     assert "it needs exactly the horizon, 23" in capsys.readouterr().err
     assert main(["forecast", str(hist_path), "-H", str(H), "--future", str(fut_path), "--explain"]) != 0
     assert "--explain does not cover covariates" in capsys.readouterr().err
+    wide = tmp_path / "wide.csv"
+    pd.DataFrame({"date": pd.date_range("2024-01-01", periods=100, freq="D"), "a": np.arange(100.0)}).to_csv(
+        wide, index=False)
+    assert main(["forecast", str(wide), "-H", str(H), "--future", str(fut_path)]) != 0
+    assert "--future needs long input" in capsys.readouterr().err
 
 
 def test_chunked_file_with_future_equals_in_memory(files: tuple, tmp_path: Path, model: SeqFusion) -> None:
