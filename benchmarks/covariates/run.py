@@ -62,6 +62,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "refit_season_linear_gain90": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "MIN_GAIN": 0.9},
     "refit_season_linear_phases": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
     "refit_season_knots4_phases": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 4, "PHASES": True},
+    "refit_season_linear_phases_before": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
+                                          "BEFORE_BACKTESTS": True},
+    "both_season_linear_phases": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
+    "adjust_season_linear_phases": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
     "both_season_linear": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 0},
     "both_season_knots4": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 4},
     "adjust_levels_knots4": {"MODE": "adjust", "DIFF_LAG": 0, "KNOTS": 4},
@@ -304,7 +308,7 @@ def _f(v: float | None) -> str:
 
 def design() -> dict[str, Any]:
     return {"MODE": cov.MODE, "ANCHORS": list(cov.ANCHORS), "DIFF_LAG": cov.DIFF_LAG, "KNOTS": cov.KNOTS,
-            "PHASES": cov.PHASES,
+            "PHASES": cov.PHASES, "BEFORE_BACKTESTS": cov.BEFORE_BACKTESTS,
             "MIN_GAIN": cov.MIN_GAIN, "PENALTIES": list(cov.PENALTIES),
             "REG_HISTORY": cov.REG_HISTORY}
 

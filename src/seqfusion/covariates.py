@@ -75,6 +75,9 @@ PENALTIES: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 #: season (hour of the day, day of the week) when the season has at most MAX_PHASES steps
 PHASES = True
 MAX_PHASES = 48
+#: fit the final regression on the points before the first back-test window only (True:
+#: the covariate candidate's back-test errors are out of sample) or on every point (False)
+BEFORE_BACKTESTS = False
 #: points of history (the last ones) the regression is fitted on
 REG_HISTORY = 5000
 #: a penalty must lower the back-test windows' squared error of the differences below this
@@ -325,10 +328,13 @@ def ridge(y: np.ndarray, F: np.ndarray, windows: Sequence[tuple[int, int]], lag:
     done = 0
     sse = np.zeros(len(penalties))
     base = 0.0
+    first: tuple[np.ndarray, np.ndarray] | None = None
     for a, e in folds:
         G = G + dF[done:a].T @ dF[done:a]
         b = b + dF[done:a].T @ dy[done:a]
         done = a
+        if first is None:
+            first = (G.copy(), b.copy())
         target = dy[a:e]
         if lag == 0:  # no regression: the mean of the points before the window
             base += float(np.sum((target - b[-1] / max(G[-1, -1], 1.0)) ** 2))
@@ -341,10 +347,13 @@ def ridge(y: np.ndarray, F: np.ndarray, windows: Sequence[tuple[int, int]], lag:
             sse[k] += float(r @ r)
     if not folds or not base > 0:
         return np.zeros(d), float("nan"), float("inf")
-    G = G + dF[done:].T @ dF[done:]
-    b = b + dF[done:].T @ dy[done:]
     k = int(np.argmin(sse))
     lam = float(penalties[k])
+    if BEFORE_BACKTESTS and first is not None:  # fitted on the points before every back-test window
+        G, b = first
+    else:
+        G = G + dF[done:].T @ dF[done:]
+        b = b + dF[done:].T @ dy[done:]
     beta = np.linalg.solve(G + lam * max(float(np.trace(G)) / k_cols, 1e-12) * eye, b)
     return beta[:d], lam, float(sse[k] / base)
 
