@@ -53,25 +53,27 @@ LEVELS = (20, 40, 60, 80, 95)
 SPEED_COPIES = 20
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: design variants of the covariate method scored on validation (module settings of seqfusion.covariates)
+#: each is the module's defaults with these settings changed
 VARIANTS: dict[str, dict[str, Any]] = {
-    "refit_levels_knots4": {"MODE": "refit", "DIFF_LAG": 0, "KNOTS": 4},
-    "refit_lag1_knots4": {"MODE": "refit", "DIFF_LAG": 1, "KNOTS": 4},
-    "refit_season_linear": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0},
-    "refit_season_knots4": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 4},
-    "refit_season_auto": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": (0, 4)},
-    "refit_season_linear_gain90": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "MIN_GAIN": 0.9},
+    "refit_levels_knots4": {"MODE": "refit", "DIFF_LAG": 0, "KNOTS": 4, "PHASES": False},
+    "refit_lag1_knots4": {"MODE": "refit", "DIFF_LAG": 1, "KNOTS": 4, "PHASES": False},
+    "refit_season_linear": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": False},
+    "refit_season_knots4": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 4, "PHASES": False},
+    "refit_season_auto": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": (0, 4), "PHASES": False},
+    "refit_season_linear_gain90": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": False,
+                                   "MIN_GAIN": 0.9},
     "refit_season_linear_phases": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
     "refit_season_knots4_phases": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 4, "PHASES": True},
     "refit_season_linear_phases_before": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
                                           "BEFORE_BACKTESTS": True},
+    "refit_season_linear_phases_gain90": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
+                                          "MIN_GAIN": 0.9},
+    "both_season_linear": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": False},
     "both_season_linear_phases": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
+    "adjust_levels_knots4": {"MODE": "adjust", "DIFF_LAG": 0, "KNOTS": 4, "PHASES": False},
+    "adjust_season_linear": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": False},
+    "adjust_season_knots4": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4, "PHASES": False},
     "adjust_season_linear_phases": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
-    "both_season_linear": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 0},
-    "both_season_knots4": {"MODE": "both", "DIFF_LAG": "season", "KNOTS": 4},
-    "adjust_levels_knots4": {"MODE": "adjust", "DIFF_LAG": 0, "KNOTS": 4},
-    "adjust_season_linear": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0},
-    "adjust_season_knots4": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4},
-    "adjust_season_auto": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": (0, 4)},
 }
 
 
@@ -321,7 +323,7 @@ def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True) -> None:
     base = {name: run_dataset(name, "validation", ["seqfusion"], model) for name in datasets}
     try:
         for label, settings in VARIANTS.items():
-            for k, v in settings.items():
+            for k, v in {**saved, **settings}.items():  # the defaults, then the variant's changes
                 setattr(cov, k, v)
             rows = []
             for name in datasets:
