@@ -446,9 +446,11 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
         span = int(min(int(spans[i]), max(len(h) - min_context, 0)))
         cap = min(len(h), len(inputs.past[i]))
         shift = len(h) - cap
-        # back-test windows in the regression's points (positions from its first point)
+        # back-test windows in the regression's points (positions from its first point);
+        # every one must keep a zoo input before it, so the series without its effect
+        # (``refit``) has the same back-tests as the series
         windows = [(a - shift, e - shift) for a, e in _windows(len(h), span, history.BACKTESTS, min_context)]
-        if not windows or windows[-1][0] <= 0:
+        if not windows or windows[-1][0] < min_context:
             continue
         past_effect, future_effect, gain[i] = fit(h, inputs.past[i][-cap:], inputs.future[i], windows,
                                                   _lag(int(seasons[i])), int(seasons[i]))
