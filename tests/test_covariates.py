@@ -106,6 +106,26 @@ def test_an_event_that_reshapes_the_day_is_learnt_per_hour(model: SeqFusion) -> 
     assert mae_e < 0.5 * mae_0, (mae_e, mae_0)
 
 
+def test_series_without_covariate_gain_keep_their_forecast_bit_for_bit(model: SeqFusion) -> None:
+    """Where the regression does not beat no regression on the back-test windows, the
+    forecast (and its quantiles) is exactly the one without covariates; the forecast
+    without covariates made in the same call as the covariate candidates is that too."""
+    hist, fut, _ = make(ids=("a", "b", "c"), seed=5, noise_cov=True)
+    hist.loc[hist.unique_id == "c", "x"] = np.random.default_rng(9).normal(size=600)  # unrelated for series c
+    fut.loc[fut.unique_id == "c", "x"] = np.random.default_rng(10).normal(size=H)
+    inputs = cov.parse_inputs(hist, fut, H)
+    fc = cov.forecast(model, inputs, H, None, model._input_frequency(inputs.parsed, None), None)
+    assert fc.weight[0] > 0.5 and fc.weight[1] > 0.5 and fc.weight[2] == 0.0 and fc.gain[2] >= cov.MIN_GAIN
+    plain = hist[["unique_id", "ds", "y"]]
+    np.testing.assert_array_equal(fc.base.point, model.predict(plain, H)["y"].to_numpy().reshape(3, H))
+    with_cov = model.predict_quantiles(hist, H, X_df=fut, quantiles=[0.1, 0.5, 0.9])
+    without = model.predict_quantiles(plain, H, quantiles=[0.1, 0.5, 0.9])
+    c = (with_cov.unique_id == "c").to_numpy()
+    cols = ["y", "q0.1", "q0.9"]
+    np.testing.assert_array_equal(with_cov[c][cols].to_numpy(), without[c][cols].to_numpy())
+    assert not np.array_equal(with_cov[~c]["y"].to_numpy(), without[~c]["y"].to_numpy())
+
+
 def test_quantiles_and_levels_with_covariates(model: SeqFusion) -> None:
     hist, fut, truth = make()
     out = model.predict_quantiles(hist, H, X_df=fut, quantiles=[0.1, 0.5, 0.9], level=[80])
