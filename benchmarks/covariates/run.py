@@ -289,19 +289,31 @@ def markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any], methods: S
                                                          for m in methods) + " |")
     timed = [r for r in rows if "speed" in r]
     if timed:
-        lines += ["", f"## Speed: one predict_quantiles call on {SPEED_COPIES} copies of the windows (best of 3)", "",
-                  "| dataset | series | without covariates (s) | with (s) | ratio | with noise (s) | ratio |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in timed:
-            t = r["speed"]
-            lines.append(f"| {r['dataset']} | {SPEED_COPIES * r['windows']} | {t['plain']:.3f} | {t['cov']:.3f} | "
-                         f"{t['cov'] / t['plain']:.2f} | {t['noise']:.3f} | {t['noise'] / t['plain']:.2f} |")
-        sp = summary["speed"]
-        lines.append(f"| geometric mean | | | | {sp['cov_over_plain']:.2f} | | {sp['noise_over_plain']:.2f} |")
+        lines += ["", _speed_table(timed)]
     lines += ["", "## Datasets", ""]
     lines += [f"- **{r['dataset']}** ({r['length']} points, H = {r['horizon']}): {r['note']}; covariates: "
               f"{', '.join(r['covariates'])}" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def _speed_table(timed: Sequence[dict[str, Any]]) -> str:
+    lines = [f"## Speed: one predict_quantiles call on {SPEED_COPIES} copies of the windows (best of 3)", "",
+             "| dataset | series | without covariates (s) | with (s) | ratio | with noise (s) | ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for r in timed:
+        t = r["speed"]
+        lines.append(f"| {r['dataset']} | {SPEED_COPIES * r['windows']} | {t['plain']:.3f} | {t['cov']:.3f} | "
+                     f"{t['cov'] / t['plain']:.2f} | {t['noise']:.3f} | {t['noise'] / t['plain']:.2f} |")
+    cov_g = geomean([r["speed"]["cov"] / r["speed"]["plain"] for r in timed])
+    noise_g = geomean([r["speed"]["noise"] / r["speed"]["plain"] for r in timed])
+    lines.append(f"| geometric mean | | | | {_f(cov_g)} | | {_f(noise_g)} |")
+    return "\n".join(lines)
+
+
+def speed_markdown(timed: Sequence[dict[str, Any]]) -> str:
+    return ("# Covariates: speed\n\nWritten by `python -m benchmarks.covariates.run --speed-only` (validation "
+            f"windows; covariate method design `{json.dumps(design())}`), on a machine shared with other work.\n\n"
+            + _speed_table(timed) + "\n")
 
 
 def _f(v: float | None) -> str:
@@ -362,12 +374,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--sweep", action="store_true", help="score the design variants on validation origins")
     p.add_argument("--no-speed", action="store_true", help="skip the speed check")
+    p.add_argument("--speed-only", action="store_true",
+                   help="only the speed check (validation origins): covariates_speed.{md,json}")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sweep:
         sweep(args.datasets, args.out, not args.no_speed)
         return 0
     model = SeqFusion.from_pretrained()
+    if args.speed_only:
+        timed = []
+        for name in args.datasets:
+            d = load(name)
+            starts = origins(len(d.y), d.horizon, "validation")
+            timed.append({"dataset": name, "windows": len(starts), "speed": speed(model, d, starts)})
+            print(name, json.dumps(timed[-1]["speed"]), flush=True)
+        (args.out / "covariates_speed.json").write_text(json.dumps({"design": design(), "rows": timed}, indent=1))
+        (args.out / "covariates_speed.md").write_text(speed_markdown(timed))
+        return 0
     rows = []
     for name in args.datasets:
         rows.append(run_dataset(name, args.split, args.methods, model, with_speed=not args.no_speed))

@@ -119,6 +119,8 @@ def has_covariates(y: Any) -> bool:
 def _numeric(col: Any, what: str) -> np.ndarray:
     import pandas as pd
 
+    if col.dtype == np.float64:  # no copy
+        return np.asarray(col.to_numpy())
     if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)) \
             or pd.api.types.is_complex_dtype(col):
         raise SeqFusionError(f"{what} must be numeric, got {col.dtype}")
@@ -270,28 +272,29 @@ def features(past: np.ndarray, future: np.ndarray, knots: int | None = None, sea
     L = len(past)
     phase_p = (np.arange(L) - L) % season if season > 1 else None
     phase_f = np.arange(len(future)) % season if season > 1 else None
-    cols_p: list[np.ndarray] = []
-    cols_f: list[np.ndarray] = []
+    cols_p: list[np.ndarray] = []  # blocks [L, c]
+    cols_f: list[np.ndarray] = []  # blocks [H, c]
     for j in range(past.shape[1]):
         x, xf = past[:, j], future[:, j]
         sd = float(np.std(x))
         if not sd > 0:
             continue
         mu = float(np.mean(x))
-        cols_p.append((x - mu) / sd)
-        cols_f.append((xf - mu) / sd)
+        zp, zf = (x - mu) / sd, (xf - mu) / sd
+        cols_p.append(zp[:, None])
+        cols_f.append(zf[:, None])
         distinct = len(np.unique(x[-min(len(x), 2000):]))
         if knots > 0 and distinct > 2:
-            for kn in np.unique(np.quantile(x, np.arange(1, knots + 1) / (knots + 1))):
-                cols_p.append(np.maximum(x - kn, 0.0) / sd)
-                cols_f.append(np.maximum(xf - kn, 0.0) / sd)
+            kn = np.unique(np.quantile(x, np.arange(1, knots + 1) / (knots + 1)))
+            cols_p.append(np.maximum(x[:, None] - kn[None, :], 0.0) / sd)
+            cols_f.append(np.maximum(xf[:, None] - kn[None, :], 0.0) / sd)
         if PHASES and distinct == 2 and phase_p is not None and phase_f is not None and season <= MAX_PHASES:
-            for ph in range(season):
-                cols_p.append(np.where(phase_p == ph, (x - mu) / sd, 0.0))
-                cols_f.append(np.where(phase_f == ph, (xf - mu) / sd, 0.0))
+            phases = np.arange(season)[None, :]
+            cols_p.append(np.where(phase_p[:, None] == phases, zp[:, None], 0.0))
+            cols_f.append(np.where(phase_f[:, None] == phases, zf[:, None], 0.0))
     if not cols_p:
         return np.zeros((len(past), 0)), np.zeros((len(future), 0))
-    return np.stack(cols_p, axis=1), np.stack(cols_f, axis=1)
+    return np.concatenate(cols_p, axis=1), np.concatenate(cols_f, axis=1)
 
 
 def _lag(season: int, lag: int | str | None = None) -> int:
@@ -341,10 +344,10 @@ def ridge(y: np.ndarray, F: np.ndarray, windows: Sequence[tuple[int, int]], lag:
         else:
             base += float(target @ target)
         scale = max(float(np.trace(G)) / k_cols, 1e-12)
-        for k, lam in enumerate(penalties):
-            beta = np.linalg.solve(G + lam * scale * eye, b)
-            r = target - dF[a:e] @ beta
-            sse[k] += float(r @ r)
+        lams = np.asarray(penalties, dtype=np.float64)[:, None, None] * scale
+        betas = np.linalg.solve(G[None] + lams * eye[None], np.broadcast_to(b[:, None], (len(lams), k_cols, 1)))
+        r = target[:, None] - dF[a:e] @ betas[:, :, 0].T  # [window, penalties]
+        sse += np.einsum("wp,wp->p", r, r)
     if not folds or not base > 0:
         return np.zeros(d), float("nan"), float("inf")
     k = int(np.argmin(sse))
