@@ -77,6 +77,21 @@ def test_a_covariate_with_signal_lowers_the_error_and_takes_the_weight(model: Se
     assert (fc.gain < 0.2).all()  # the regression explains most of the back-test windows' changes
 
 
+@pytest.mark.parametrize("mode", ["adjust", "both"])
+@pytest.mark.parametrize("lag", [0, 1])
+def test_the_other_designs_learn_the_signal_too(model: SeqFusion, monkeypatch: pytest.MonkeyPatch, mode: str,
+                                                lag: int) -> None:
+    monkeypatch.setattr(cov, "MODE", mode)
+    monkeypatch.setattr(cov, "DIFF_LAG", lag)
+    monkeypatch.setattr(cov, "KNOTS", (0, 4))
+    hist, fut, truth = make()
+    with_x = model.predict_quantiles(hist, H, X_df=fut, quantiles=[0.1, 0.9])
+    without = model.predict(hist[["unique_id", "ds", "y"]], H)["y"].to_numpy().reshape(2, H)
+    mae_x = np.abs(with_x["y"].to_numpy().reshape(2, H) - truth).mean()
+    assert mae_x < 0.5 * np.abs(without - truth).mean()
+    assert (with_x["q0.1"] < with_x["q0.9"]).all()
+
+
 def test_an_unrelated_covariate_changes_the_forecast_little(model: SeqFusion) -> None:
     hist, fut, truth = make(effect=0.0, ids=("a", "b", "c", "d"), seed=3, noise_cov=True)
     hist = hist.drop(columns="x")
