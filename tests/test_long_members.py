@@ -27,6 +27,7 @@ def long_member(name: str = "long_small", seed: int = 0) -> Member:
 @pytest.fixture(scope="module")
 def zoo_with_long(tmp_path_factory: pytest.TempPathFactory) -> Path:
     zoo = Zoo.load()
+    zoo.long_members = []  # the default zoo's own long-context member replaced by a small one
     zoo.add_long(long_member())
     return zoo.save(tmp_path_factory.mktemp("zoo") / "zoo")
 
@@ -62,6 +63,7 @@ def test_a_changed_long_member_file_is_refused(zoo_with_long: Path, tmp_path: Pa
 
 def test_only_quantile_architectures_and_new_names_join_as_long_members() -> None:
     zoo = Zoo.load()
+    zoo.long_members = []
     m = zoo.members[0]
     short = Member(name="short_member", architecture=m.architecture, config=m.config, state=m.state,
                    representation=m.representation)
@@ -103,7 +105,7 @@ def test_long_context_option_leaves_the_members_out(zoo_with_long: Path) -> None
     series = _series()
     with_long = SeqFusion.from_pretrained(zoo_with_long)
     off = SeqFusion.from_pretrained(zoo_with_long, long_context=False)
-    plain = SeqFusion.from_pretrained()
+    plain = SeqFusion.from_pretrained(long_context=False)  # the default zoo's 36-point part
     np.testing.assert_array_equal(off.predict_histories(series, 24, freq="h"),
                                   plain.predict_histories(series, 24, freq="h"))
     a = with_long.predict_histories(series, 24, freq="h")
@@ -135,6 +137,14 @@ def test_long_quantiles_are_on_the_series_scale(zoo_with_long: Path) -> None:
     assert fc.long_quantiles is not None
     np.testing.assert_allclose(np.nanmean(fc.long_quantiles[:, 4]), np.mean([s[-48:].mean() for s in series]),
                                rtol=0.5)
+
+
+def test_the_default_zoo_ships_a_long_context_member() -> None:
+    zoo = Zoo.load()
+    assert [m.name for m in zoo.long_members] == ["long_general"]
+    model = zoo.long_members[0].model
+    assert (model.input_length, model.horizon, model.config.n_quantiles) == (512, 64, 9)
+    assert zoo.info["long_members"]["long_general"]["steps"] == 10_000
 
 
 def test_zoo_table_lists_long_members_with_their_role(zoo_with_long: Path) -> None:

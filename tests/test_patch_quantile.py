@@ -128,3 +128,12 @@ def test_training_resumes_to_the_same_weights(tmp_path: Path, dropout: float) ->
     with pytest.raises(ValueError, match="another configuration"):
         train_long({**config, "d_model": 8}, cfg, _corpus(), tmp_path / "parts", progress=False)
     assert json.loads((tmp_path / "parts" / "checkpoint.json").read_text())["step"] == 6
+
+
+def test_training_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:
+    foreign = tmp_path / "checkpoint.safetensors"
+    foreign.write_bytes(b"user data")
+    cfg = LongTrainConfig(steps=2, batch_size=4, checkpoint_every=1, threads=1, warmup=1)
+    with pytest.raises(ValueError, match="not a training run"):
+        train_long(dict(SMALL), cfg, _corpus(), tmp_path, progress=False)
+    assert foreign.read_bytes() == b"user data"

@@ -244,7 +244,10 @@ def run_realuse_quantiles(args: argparse.Namespace, argv: list[str], started: fl
                        "windows": hashlib.sha256(idx.tobytes()).hexdigest()[:16], "n_windows": int(len(idx)),
                        "quantiles": list(qs.QUANTILES), "protocol": CACHE_PROTOCOL}
             if key == "seqfusion":
+                from seqfusion import quantiles as qmod
+
                 payload["zoo"] = zoo_fingerprint(zoo)
+                payload["long_spread"] = qmod.LONG_SPREAD  # how the long-context members' quantiles enter
             cfile, chunk_dir, row = cli._cache_lookup("realuse_quantiles", f"{spec.name}-{split}", key, payload,
                                                       args.no_cache)
             npz = cfile.with_suffix(".npz")

@@ -29,11 +29,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,10 +38,9 @@ import numpy as np
 from benchmarks.gift.evaluate import QUANTILES, geomean, pandas_freq
 from benchmarks.gift.protocol import Task, build_task, mase, split_windows, weighted_quantile_loss
 from benchmarks.gift.seasonal_naive import score as seasonal_naive_score
-from benchmarks.harness.report import run_metadata
+from benchmarks.sweeps.common import OUT, realuse_validation, write_results
 from seqfusion.training.data.paths import data_root
 
-OUT = Path(__file__).resolve().parents[1] / "results"
 #: rebuilt GIFT-Eval configs whose series no zoo member, extractor or router saw
 GIFT_CONFIGS = ["ett1/D/short", "ett2/D/short", "ett1/W/short", "ett2/W/short",
                 "ett1/H/short", "ett1/H/medium", "ett1/H/long", "ett2/H/short", "ett2/H/medium", "ett2/H/long",
@@ -102,21 +98,6 @@ def gift_scores(model: Any, tasks: dict[str, Task]) -> dict[str, dict[str, float
     return out
 
 
-def realuse_validation(zoo: str) -> float:
-    """Geometric mean of MASE / SeasonalNaive of the default SeqFusion row on the
-    whole-history validation split (computed afresh, no cache)."""
-    from benchmarks.harness.cli import main as harness
-
-    with tempfile.TemporaryDirectory() as tmp:
-        code = harness(["realuse", "--split", "validation", "--methods", "seqfusion", "--competition-zoo", zoo,
-                        "--out", tmp, "--no-progress", "--no-cache"])
-        if code != 0:
-            raise SystemExit(f"realuse run failed ({code})")
-        summary = json.loads((Path(tmp) / "realuse_validation.json").read_text())["summary"]
-    row = next(v for k, v in summary.items() if k.startswith("SeqFusion (default"))
-    return float(row["geomean"])
-
-
 def run(zoo: str) -> dict[str, Any]:
     from seqfusion import SeqFusion
 
@@ -127,7 +108,7 @@ def run(zoo: str) -> dict[str, Any]:
         start = time.perf_counter()
         with variant(**settings):
             gift = gift_scores(model, tasks)
-            whole = realuse_validation(zoo)
+            whole = realuse_validation(None, zoo)["geomean"]
         results[label] = {
             "realuse_validation": whole,
             "gift_validation_mase": geomean([v["mase"] for v in gift.values()]),
@@ -167,11 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     started = time.perf_counter()
     res = run(args.competition_zoo)
-    res["meta"] = run_metadata(["-m", "benchmarks.sweeps.backtest_weights", *(argv or [])], started)
-    out = Path(args.out)
-    (out / "sweep_backtest_weights.json").write_text(json.dumps(res, indent=1, default=float))
-    (out / "sweep_backtest_weights.md").write_text(markdown(res))
-    print(markdown(res))
+    write_results("backtest_weights", res, markdown, args.out, argv, started)
     return 0
 
 

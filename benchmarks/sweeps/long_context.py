@@ -20,33 +20,12 @@ writes ``benchmarks/results/sweep_long_context.{md,json}``.
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from benchmarks.gift.evaluate import geomean
-from benchmarks.harness.report import run_metadata
 from benchmarks.sweeps.backtest_weights import GIFT_CONFIGS, gift_scores, validation_task
-
-OUT = Path(__file__).resolve().parents[1] / "results"
-
-
-def realuse_validation(zoo: str, competition_zoo: str) -> dict[str, Any]:
-    """The default SeqFusion row of the whole-history validation split: geometric mean and
-    per-dataset MASE relative to SeasonalNaive (computed afresh, no cache)."""
-    from benchmarks.harness.cli import main as harness
-
-    with tempfile.TemporaryDirectory() as tmp:
-        code = harness(["realuse", "--split", "validation", "--methods", "seqfusion", "--zoo", zoo,
-                        "--competition-zoo", competition_zoo, "--out", tmp, "--no-progress", "--no-cache"])
-        if code != 0:
-            raise SystemExit(f"realuse run failed ({code})")
-        res = json.loads((Path(tmp) / "realuse_validation.json").read_text())
-    label = next(k for k in res["summary"] if k.startswith("SeqFusion (default"))
-    per = {r["dataset"]: r["relative_mase"] for r in res["rows"] if r["method"] == label}
-    return {"geomean": float(res["summary"][label]["geomean"]), "per_dataset": per}
+from benchmarks.sweeps.common import OUT, realuse_validation, write_results
 
 
 def run(variants: dict[str, tuple[str, str, str]], gift: bool = True, gift_only: tuple[str, ...] = ()
@@ -106,6 +85,8 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from seqfusion import quantiles as qmod
+
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--variant", action="append", required=True, metavar="LABEL=ZOO,COMPETITION_ZOO[,SPREAD]")
     ap.add_argument("--no-gift", action="store_true", help="skip the GIFT-Eval validation windows")
@@ -120,15 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         comp, _, spread = rest.partition(",")
         if not label or not zoo or not comp or spread not in ("", "none", "weight", "mean"):
             ap.error(f"--variant {v!r}: expected LABEL=ZOO,COMPETITION_ZOO[,none|weight|mean]")
-        variants[label] = (zoo, comp, spread or "weight")
+        variants[label] = (zoo, comp, spread or qmod.LONG_SPREAD)
     started = time.perf_counter()
     res = run(variants, gift=not args.no_gift, gift_only=tuple(args.gift_only))
-    res["meta"] = run_metadata(["-m", "benchmarks.sweeps.long_context", *(argv or [])], started)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep_long_context.json").write_text(json.dumps(res, indent=1, default=float))
-    (out / "sweep_long_context.md").write_text(markdown(res))
-    print(markdown(res))
+    write_results("long_context", res, markdown, args.out, argv, started)
     return 0
 
 

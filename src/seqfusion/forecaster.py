@@ -531,10 +531,18 @@ class SeqFusion:
             out = np.zeros(0)
             for model in members:  # the mean of the members' quantiles
                 T = model.input_length
-                x = np.full((len(contexts), T), np.nan, dtype=np.float32)
+                x = np.full((len(contexts), T), np.nan)
                 for i, c in enumerate(contexts):
                     x[i, T - min(T, len(c)):] = c[-T:]
-                q = model.forecast(x, h).astype(np.float64)
+                # standardized in float64 first (the member is affine-equivariant): its float32
+                # input, and so the forecast, is the same at any scale of the series
+                mean = np.nanmean(x, axis=1)[:, None]
+                std = np.nanstd(x, axis=1)[:, None]
+                constant = ~(std[:, 0] > 0)
+                std = np.where(constant[:, None], 1.0, std)
+                q = model.forecast(((x - mean) / std).astype(np.float32), h).astype(np.float64)
+                q = q * std[:, :, None] + mean[:, :, None]
+                q[constant] = mean[constant, :, None]  # a constant context: that constant, no spread
                 out = q if not len(out) else out + q
             return out / len(members)
 

@@ -47,7 +47,10 @@ from seqfusion import engine, preprocess
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
                                 "zoo_aggregated", "long")
-#: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history)
+#: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history).
+#: This and the other tuned constants below (TEMPERATURE, SEASON_CYCLES, THETA_HISTORY,
+#: AGG_MIN_CYCLES, DAMPED_HISTORY) are checked on validation origins by
+#: ``benchmarks/sweeps/history_constants.py`` (``benchmarks/results/sweep_history_constants.md``)
 BACKTESTS = 5
 #: back-test horizon per frequency class: the M4 competition's horizons (as the
 #: whole-history benchmark's), M3's 8 for data of unknown frequency. Back-tests have this

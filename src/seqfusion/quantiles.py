@@ -39,6 +39,8 @@ from seqfusion.errors import SeqFusionError
 
 #: the quantile levels returned by default (as Chronos and GIFT-Eval)
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: degrees of freedom of the t distribution of the errors: fixed, not a setting (the
+#: distribution function below, ``_t_cdf3``, is the closed form for 3)
 DEGREES_OF_FREEDOM = 3
 SPREAD_CAP = 1.0
 #: factors on the two spreads (back-test errors overstate the spread a little, a random
@@ -192,8 +194,9 @@ def spread(residuals: np.ndarray, histories: Sequence[np.ndarray], horizon: int 
 
 
 #: how the long-context members' own quantiles enter the spread: ``"none"``, ``"weight"``
-#: (mixed in by the candidate ``long``'s weight) or ``"mean"`` (half and half)
-LONG_SPREAD = "weight"
+#: (mixed in by the candidate ``long``'s weight) or ``"mean"`` (half and half; chosen on
+#: validation origins: ``benchmarks/sweeps/long_context.py``)
+LONG_SPREAD = "mean"
 
 
 def long_spread(quantiles: np.ndarray) -> np.ndarray:

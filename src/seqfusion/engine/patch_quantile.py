@@ -15,12 +15,11 @@ from seqfusion.engine.threads import workspace
 from seqfusion.engine.transformer import (
     Layer,
     encode,
-    encoder_layer,
     encoder_layer_shapes,
     one_hot_tokens,
-    token_weights,
+    patch_encoder,
 )
-from seqfusion.engine.weights import State, f32
+from seqfusion.engine.weights import State
 
 #: the smallest normalization scale, relative to max(1, |mean|) (as in training)
 SCALE_FLOOR = 1e-5
@@ -64,18 +63,9 @@ class PatchQuantile(Model):
 
     def _params(self, state: State) -> _Params:
         c = self.config
-        d, P, out = c.d_model, c.n_patches, c.n_quantiles * c.horizon
-        last = c.n_layers - 1
-        layers = [encoder_layer(state, f"encoder.layers.{i}.", d, c.n_heads, i < last) for i in range(c.n_layers)]
-        emb_b = state["embed.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
-        tok_w = token_weights(state, state["embed.weight"].astype(np.float64), emb_b, d, c.n_heads)
-        head = state["head.weight"].astype(np.float64).reshape(out, P, d).transpose(0, 2, 1)  # [out, d, P]
-        g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
-        b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
-        head_w = np.zeros((out, d + 1, P))
-        head_w[:, :d] = head * g[None, :, None]
-        head_w[:, d, 0] = state["head.bias"].astype(np.float64) + np.einsum("hdp,d->h", head, b)
-        return _Params(tok_w=f32(tok_w), layers=layers, head_w=f32(head_w.reshape(out, (d + 1) * P)))
+        tok_w, layers, head_w = patch_encoder(state, c.d_model, c.n_heads, c.n_layers, c.n_patches,
+                                              c.n_quantiles * c.horizon)
+        return _Params(tok_w=tok_w, layers=layers, head_w=head_w)
 
     def _forward_fm(self, ctx: np.ndarray, out: np.ndarray) -> None:
         """Contexts ``ctx [T, c]`` (NaN: missing) -> quantiles ``out [Q * h, c]``."""

@@ -15,12 +15,11 @@ from seqfusion.engine.threads import workspace
 from seqfusion.engine.transformer import (
     Layer,
     encode,
-    encoder_layer,
     encoder_layer_shapes,
     one_hot_tokens,
-    token_weights,
+    patch_encoder,
 )
-from seqfusion.engine.weights import State, f32
+from seqfusion.engine.weights import State
 
 
 @dataclass
@@ -68,19 +67,9 @@ class PatchTST(Model):
         return out
 
     def _params(self, state: State) -> _PatchTSTParams:
-        d, P, h = self.d_model, self.n_patches, self.horizon
-        last = self.n_layers - 1
-        layers = [encoder_layer(state, f"encoder.layers.{i}.", d, self.n_heads, i < last)
-                  for i in range(self.n_layers)]
-        emb_b = state["embed.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
-        tok_w = token_weights(state, state["embed.weight"].astype(np.float64), emb_b, d, self.n_heads)
-        head = state["head.weight"].astype(np.float64).reshape(h, P, d).transpose(0, 2, 1)  # [h, d, P]
-        g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
-        b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
-        head_w = np.zeros((h, d + 1, P))
-        head_w[:, :d] = head * g[None, :, None]
-        head_w[:, d, 0] = state["head.bias"].astype(np.float64) + np.einsum("hdp,d->h", head, b)
-        return _PatchTSTParams(tok_w=f32(tok_w), layers=layers, head_w=f32(head_w.reshape(h, (d + 1) * P)))
+        tok_w, layers, head_w = patch_encoder(state, self.d_model, self.n_heads, self.n_layers, self.n_patches,
+                                              self.horizon)
+        return _PatchTSTParams(tok_w=tok_w, layers=layers, head_w=head_w)
 
     def forward_fm(self, ctx: np.ndarray, out: np.ndarray, params: _PatchTSTParams | None = None) -> None:
         """Feature-major forward: contexts ``ctx [..., T, c]`` -> forecasts written to

@@ -17,7 +17,7 @@ import numpy as np
 
 from seqfusion.engine.matmul import matmul_cols, sum_features, view
 from seqfusion.engine.threads import Workspace
-from seqfusion.engine.weights import State, col, with_bias
+from seqfusion.engine.weights import State, col, f32, with_bias
 
 LAYER_NORM_EPS = 1e-5
 
@@ -164,3 +164,24 @@ def encode(p: Any, tokens: np.ndarray, n_heads: int, n_tokens: int, ws: Workspac
         h += r[..., :d, :]
         _layer_norm(h, layer.n2_w, layer.n2_b, ws)
     return h
+
+
+def patch_encoder(state: State, d: int, n_heads: int, n_layers: int, n_patches: int, out: int
+                  ) -> tuple[np.ndarray, list[Layer], np.ndarray]:
+    """The weights of a patch encoder with a flat head (PatchTST and its relatives), from
+    torch tensors ``embed``, ``position``, ``encoder.layers.*`` and ``head``: the first
+    layer's token projections (see :func:`token_weights`), the layers (the last one's second
+    LayerNorm folded into the head) and the head ``[out, (d + 1) * P]`` over feature-major
+    token states (float32)."""
+    last = n_layers - 1
+    layers = [encoder_layer(state, f"encoder.layers.{i}.", d, n_heads, i < last) for i in range(n_layers)]
+    emb_b = state["embed.bias"].astype(np.float64)[None, :] + state["position"][0].astype(np.float64)
+    tok_w = token_weights(state, state["embed.weight"].astype(np.float64), emb_b, d, n_heads)
+    P = n_patches
+    head = state["head.weight"].astype(np.float64).reshape(out, P, d).transpose(0, 2, 1)  # [out, d, P]
+    g = state[f"encoder.layers.{last}.norm2.weight"].astype(np.float64)
+    b = state[f"encoder.layers.{last}.norm2.bias"].astype(np.float64)
+    head_w = np.zeros((out, d + 1, P))
+    head_w[:, :d] = head * g[None, :, None]
+    head_w[:, d, 0] = state["head.bias"].astype(np.float64) + np.einsum("hdp,d->h", head, b)
+    return f32(tok_w), layers, f32(head_w.reshape(out, (d + 1) * P))

@@ -108,6 +108,8 @@ def _train(model_config: dict[str, Any], cfg: LongTrainConfig, corpus: Corpus, f
     record: dict[str, Any] = {"model": dict(model_config), "train": asdict(cfg), "step": 0, "seconds": 0.0,
                               "loss": [], "corpus": corpus.summary()}
     state_file = folder / STATE
+    if not state_file.is_file() and (folder / CHECKPOINT).exists():  # not a run of ours: never overwritten
+        raise ValueError(f"{folder / CHECKPOINT} exists without {STATE}: not a training run; choose another folder")
     if state_file.is_file():
         saved = json.loads(state_file.read_text())
         if saved["model"] != record["model"] or saved["train"] != record["train"]:
