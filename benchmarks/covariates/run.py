@@ -4,8 +4,9 @@ Protocol (as the whole-history benchmark's, :mod:`benchmarks.harness.realuse`):
 
 * Data: :mod:`benchmarks.covariates.data` (one series per dataset, its covariates treated
   as known over the forecast).
-* Origins: test: the last 5 windows of ``H`` points, ``H`` apart, ending at the end of the
-  series; validation: the 5 windows before them (every target before the test origins).
+* Origins: test: the last :data:`WINDOWS` windows of ``H`` points, ``H`` apart, ending at
+  the end of the series; validation: the :data:`WINDOWS` windows before them (every target
+  before the test origins).
   Designs are chosen on validation (``--sweep``), never on test.
 * Context: every point before the origin (AutoARIMA: the last :data:`ARIMA_CAP`).
 * Metrics: MASE (mean over windows of ``MAE / in-sample seasonal-naive MAE`` of the
@@ -47,6 +48,8 @@ from seqfusion import SeqFusion
 from seqfusion import covariates as cov
 
 METHODS = ("seqfusion", "seqfusion_cov", "seqfusion_noise", "autoarima_x", "lgbm_x")
+#: windows per split and dataset
+WINDOWS = 10
 ARIMA_CAP = 500
 ARIMA_MAX_SEASON = 24
 LEVELS = (20, 40, 60, 80, 95)
@@ -224,7 +227,7 @@ def score(d: Dataset, starts: Sequence[int], point: np.ndarray, q: np.ndarray) -
 def run_dataset(name: str, split: str, methods: Sequence[str], model: SeqFusion, with_speed: bool = False
                 ) -> dict[str, Any]:
     d = load(name)
-    starts = origins(len(d.y), d.horizon, split)
+    starts = origins(len(d.y), d.horizon, split, n_origins=WINDOWS)
     row: dict[str, Any] = {"dataset": name, "split": split, "windows": len(starts), "horizon": d.horizon,
                            "length": len(d.y), "covariates": d.names, "note": d.note, "methods": {}}
     runners: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, float]]] = {
@@ -386,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         timed = []
         for name in args.datasets:
             d = load(name)
-            starts = origins(len(d.y), d.horizon, "validation")
+            starts = origins(len(d.y), d.horizon, "validation", n_origins=WINDOWS)
             timed.append({"dataset": name, "windows": len(starts), "speed": speed(model, d, starts)})
             print(name, json.dumps(timed[-1]["speed"]), flush=True)
         (args.out / "covariates_speed.json").write_text(json.dumps({"design": design(), "rows": timed}, indent=1))
