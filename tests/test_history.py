@@ -342,3 +342,81 @@ def test_long_frame_of_several_frequencies_is_prefix_consistent(model) -> None:
     # benchmarks/results/sweep_backtest_weights.md): the forecast may then change
     daily = full[60][full[60]["unique_id"] == "daily"]["y"].to_numpy()
     assert daily.shape == (60,) and np.isfinite(daily).all()
+
+
+# ------------------------------------------------------------------ the lag regression
+
+
+def _daily_weekly(n: int, seed: int, level: float = 50.0) -> np.ndarray:
+    """An hourly series with a daily and a weekly pattern and small AR(1) noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    day = 10 * np.sin(2 * np.pi * t / 24) + 4 * np.cos(4 * np.pi * t / 24)
+    week = np.where((t // 24) % 7 >= 5, -8.0, 2.0)
+    noise = np.zeros(n)
+    for i in range(1, n):
+        noise[i] = 0.5 * noise[i - 1] + rng.normal(scale=0.5)
+    return level + day + week + noise
+
+
+def test_lag_sets_follow_season_week_and_length() -> None:
+    assert history.lag_set(2000, 24, 168) == (1, 2, 3, 23, 24, 25, 48, 167, 168, 169)
+    assert history.lag_set(300, 24, 168) == (1, 2, 3, 23, 24, 25, 48)  # a week is more than a third
+    assert history.lag_set(60, 12, 1) == (1, 2, 3, 11, 12, 13)  # 2m is more than a third
+    assert history.lag_set(100, 1, 1) == (1, 2, 3)
+    assert history.lag_set(8, 1, 1) == (1, 2)
+
+
+def test_lag_regression_learns_a_daily_and_weekly_pattern() -> None:
+    x = _daily_weekly(24 * 7 * 8 + 48, seed=1)
+    past, future = x[:-48], x[-48:]
+    point, has = history.lag_regression([past], 48, np.array([24]), np.array([168]))
+    assert has[0]
+    mae = np.abs(point[0] - future).mean()
+    naive = np.abs(past[-24:].repeat(1)[np.arange(48) % 24] - future).mean()
+    assert mae < 0.6 * naive, (mae, naive)
+
+
+def test_lag_regression_does_not_depend_on_the_batch_and_is_equivariant() -> None:
+    lengths = (204, 252, 300, 400, 450, 700, 1500, 2600)  # some share a width bucket
+    series = [_daily_weekly(n, seed=s) for s, n in enumerate(lengths)]
+    seasons, weeks = np.full(len(series), 24), np.full(len(series), 168)
+    for differences in (False, True):
+        together, has = history.lag_regression(series, 30, seasons, weeks, differences)
+        assert has.all()
+        for i, s in enumerate(series):
+            alone, _ = history.lag_regression([s], 30, seasons[:1], weeks[:1], differences)
+            np.testing.assert_array_equal(alone[0], together[i])
+        scaled, _ = history.lag_regression([3.0 * s - 7.0 for s in series], 30, seasons, weeks, differences)
+        np.testing.assert_allclose(scaled, 3.0 * together - 7.0, rtol=1e-9, atol=1e-9)
+
+
+def test_lag_regression_stays_in_bounds_and_handles_short_and_constant_histories() -> None:
+    rng = np.random.default_rng(3)
+    wild = np.cumprod(1 + 0.2 * rng.normal(size=400))  # a fit that may be unstable
+    short, const = np.arange(10.0), np.full(300, 4.0)
+    point, has = history.lag_regression([wild, short, const], 500, np.array([12, 12, 12]), np.ones(3))
+    span = wild.max() - wild.min()
+    assert point[0].max() <= wild.max() + span + 1e-9 and point[0].min() >= wild.min() - span - 1e-9
+    assert not has[1] and (point[1] == 9.0).all()
+    assert has[2] and np.allclose(point[2], 4.0)
+
+
+def test_whole_histories_weigh_the_lag_regression_where_it_fits(model) -> None:
+    import pandas as pd
+
+    x = _daily_weekly(24 * 7 * 10, seed=5)
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=len(x), freq="h"), "y": x})
+    weights = model.explain(frame, 48)
+    assert weights["weight_lags"].iloc[0] > 0.5
+
+
+def test_lag_regression_on_differences_carries_a_trend_on() -> None:
+    t = np.arange(24 * 30 + 48, dtype=np.float64)
+    x = 0.05 * t + 3 * np.sin(2 * np.pi * t / 24)
+    past, future = x[:-48], x[-48:]
+    on_diffs, has = history.lag_regression([past], 48, np.array([24]), np.array([1]), differences=True)
+    assert has[0]
+    assert np.abs(on_diffs[0] - future).max() < 0.3  # a tenth of the season's amplitude
+    seasonal_naive = past[-24:][np.arange(48) % 24]  # misses the trend: 1.2 and 2.4 off
+    assert np.abs(on_diffs[0] - future).mean() < 0.1 * np.abs(seasonal_naive - future).mean()

@@ -75,3 +75,38 @@ def test_znorm_roundtrip_property(log_scale: float, offset_units: float, seed: i
     np.testing.assert_allclose(xn.mean(axis=1), 0.0, atol=1e-6)
     np.testing.assert_allclose(xn.std(axis=1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(xn * std + mean, x, rtol=1e-9, atol=scale * 1e-6)
+
+
+def test_keep_last_and_right_aligned_pad_with_the_first_kept_value() -> None:
+    x = np.arange(12, dtype=float).reshape(2, 6)
+    out = preprocess.keep_last(x, np.array([3, 6]))
+    np.testing.assert_array_equal(out[0], [3, 3, 3, 3, 4, 5])
+    np.testing.assert_array_equal(out[1], x[1])
+    assert x[0, 0] == 0  # input untouched
+    y, lengths = preprocess.right_aligned([np.arange(5.0), np.array([7.0, 8.0])], 4)
+    np.testing.assert_array_equal(y, [[1, 2, 3, 4], [7, 7, 7, 8]])
+    np.testing.assert_array_equal(lengths, [4, 2])
+    np.testing.assert_array_equal(y[1], preprocess.pad_left(np.array([[7.0, 8.0]]), 4)[0])
+
+
+def test_znorm_pairs_use_the_inputs_statistics() -> None:
+    x = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])
+    y = np.array([[4.0, 5.0], [6.0, 5.0]])
+    xn, yn, mean, std = preprocess.znorm_pairs(x, y)
+    np.testing.assert_array_equal(xn, preprocess.znorm(x)[0])
+    np.testing.assert_array_equal(yn, (y - mean) / std)
+    np.testing.assert_array_equal(yn[1], [1.0, 0.0])  # a constant input: std 1, targets minus its level
+
+
+def test_one_input_check_for_every_path() -> None:
+    names = ["a", np.int64(7)]
+    series = [np.arange(10.0), np.array([1.0, np.inf] + [2.0] * 9)]
+    for call in (lambda: preprocess.contexts(series, 12, 8, names), lambda: preprocess.histories(series, 8, names)):
+        with pytest.raises(SeqFusionError, match=r"^series 7 contains inf$"):
+            call()
+    with pytest.raises(SeqFusionError, match=r"series 'b' has 3 usable points in its last 12; at least 8"):
+        preprocess.contexts([np.arange(9.0), np.array([np.nan, 1.0, 2.0, 3.0])], 12, 8, names=["a", "b"])
+    with pytest.raises(SeqFusionError, match=r"series 'b' has 3 usable points; at least 8"):
+        preprocess.histories([np.arange(9.0), np.array([np.nan, 1.0, 2.0, 3.0])], 8, ["a", "b"])
+    np.testing.assert_array_equal(preprocess.unusable_rows(np.array([9, 3, 9]), np.array([False, False, True]), 8),
+                                  [False, True, True])

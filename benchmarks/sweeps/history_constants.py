@@ -15,12 +15,10 @@ the zoo's forecast of cycle means (``AGG_MIN_CYCLES``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
-from benchmarks.sweeps.common import OUT, realuse_validation, write_results
+from benchmarks.sweeps.common import OUT, constant, realuse_validation, write_results
 
 #: constant -> values tried (the shipped value among them)
 GRID: dict[str, tuple[Any, ...]] = {
@@ -31,19 +29,6 @@ GRID: dict[str, tuple[Any, ...]] = {
     "SEASON_CYCLES": (5, 10, 20),
     "AGG_MIN_CYCLES": (8, 12, 24),
 }
-
-
-@contextlib.contextmanager
-def constant(name: str, value: Any) -> Iterator[None]:
-    """``seqfusion.history.<name> = value`` inside the block (restored after)."""
-    from seqfusion import history
-
-    saved = getattr(history, name)
-    setattr(history, name, value)
-    try:
-        yield
-    finally:
-        setattr(history, name, saved)
 
 
 def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
@@ -57,7 +42,7 @@ def run(zoo: str, competition_zoo: str) -> dict[str, Any]:
             if value == shipped[name]:
                 continue
             start = time.perf_counter()
-            with constant(name, value):
+            with constant(history, name, value):
                 res = realuse_validation(zoo, competition_zoo)
             out["variants"][f"{name}={value}"] = {**res, "seconds": time.perf_counter() - start}
     return out

@@ -18,8 +18,6 @@ from seqfusion.zoo import Zoo
 if TYPE_CHECKING:
     import pandas as pd
 
-OPTIONS = Options.names()
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -511,9 +509,9 @@ class SeqFusion:
     def _forecast_histories(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None,
                             classes: Any, freq: Any) -> tuple[history.HistoryForecast, list[np.ndarray]]:
         """:func:`seqfusion.history.forecast` of whole histories with this forecaster's zoo,
-        and the histories as it read them (see :func:`seqfusion.history.clean_histories`)."""
+        and the histories as it read them (see :func:`seqfusion.preprocess.histories`)."""
         names = parsed.names if parsed is not None else list(range(len(series)))
-        hists = history.clean_histories(series, self.options.min_length, names)
+        hists = preprocess.histories(series, self.options.min_length, names)
         n = len(hists)
         per_row = np.asarray(classes if isinstance(classes, list) else [classes] * n, dtype=object)
         seasons = np.array([history.season_length(c) for c in per_row], dtype=np.int64)
@@ -536,11 +534,8 @@ class SeqFusion:
                     x[i, T - min(T, len(c)):] = c[-T:]
                 # standardized in float64 first (the member is affine-equivariant): its float32
                 # input, and so the forecast, is the same at any scale of the series
-                mean = np.nanmean(x, axis=1)[:, None]
-                std = np.nanstd(x, axis=1)[:, None]
-                constant = ~(std[:, 0] > 0)
-                std = np.where(constant[:, None], 1.0, std)
-                q = model.forecast(((x - mean) / std).astype(np.float32), h).astype(np.float64)
+                z, mean, std, constant = preprocess.standardize_observed(x)
+                q = model.forecast(z.astype(np.float32), h).astype(np.float64)
                 q = q * std[:, :, None] + mean[:, :, None]
                 q[constant] = mean[constant, :, None]  # a constant context: that constant, no spread
                 out = q if not len(out) else out + q
@@ -556,7 +551,8 @@ class SeqFusion:
                               min_context=max(self.input_length, self.options.min_length),
                               short=history.low_frequency(per_row) & whole,
                               backtest_horizon=history.backtest_lengths(per_row, horizon),
-                              long=long if members else None)
+                              long=long if members else None,
+                              weeks=np.where(np.isin(per_row, ("hourly", "subhourly")) & (seasons > 1), 7 * seasons, 1))
         with np.errstate(over="ignore", invalid="ignore"):  # back to each series' own scale
             lq = fc.long_quantiles
             fc = replace(fc, point=fc.point * scale[:, None], residuals=fc.residuals * scale[:, None, None],
@@ -615,7 +611,8 @@ class SeqFusion:
         With ``horizon``, also where the whole-history forecast and its spread come from:
         the weight of each candidate of :mod:`seqfusion.history` (``weight_zoo``,
         ``weight_zoo_adjusted``, ``weight_theta``, ``weight_seasonal_naive``,
-        ``weight_damped``, ``weight_drift``, ``weight_zoo_aggregated``, ``weight_long``), the season
+        ``weight_damped``, ``weight_drift``, ``weight_zoo_aggregated``, ``weight_long``,
+        ``weight_lags``), the season
         removed (0: none) and ``spread``: the source of the quantiles' spread.
         """
         import pandas as pd

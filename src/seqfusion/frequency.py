@@ -199,11 +199,6 @@ def median_steps_ns(indexes: Sequence[Any]) -> list[int | None]:
     return out
 
 
-def infer_frequencies(indexes: Sequence[Any]) -> list[str]:
-    """:func:`infer_frequency` of many time indexes at once."""
-    return [UNKNOWN if st is None else step_class(st) for st in median_steps_ns(indexes)]
-
-
 def one_hot(indices: np.ndarray) -> np.ndarray:
     """One-hot rows ``[n, len(CLASSES)]`` (float32) of class indices ``[n]``."""
     indices = np.asarray(indices, dtype=np.int64)

@@ -16,7 +16,10 @@ module uses both, without any per-series iterative fitting:
    trend (smoothing weights and damping from a grid, initial state in closed form), the
    random walk with drift and, with at least :data:`AGG_MIN_CYCLES` cycles, the zoo's
    forecast of the means of the last 36 cycles (``zoo_aggregated``: a view of the history
-   36 cycles long); and the seasonal naive forecast. All are vectorized over series.
+   36 cycles long); the seasonal naive forecast; and on the raw series a linear
+   autoregression on short, seasonal and (for hourly and sub-hourly data) weekly lags,
+   fitted by ridge and rolled out recursively (``lags``: several seasonalities at once).
+   All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
    windows of ``max(B, H)`` points inside the history (each from the points before it),
    ``B`` set by the frequency (:data:`BACKTEST_HORIZONS`: 6 yearly ... 48 hourly; the
@@ -46,7 +49,7 @@ from seqfusion import engine, preprocess
 
 #: candidate names, in the order of the weight columns
 CANDIDATES: tuple[str, ...] = ("zoo", "zoo_adjusted", "theta", "seasonal_naive", "damped", "drift",
-                                "zoo_aggregated", "long")
+                                "zoo_aggregated", "long", "lags", "lags_differenced")
 #: back-test windows per series (each :data:`BACKTEST_HORIZONS` points, ending at the end of the history).
 #: This and the other tuned constants below (TEMPERATURE, SEASON_CYCLES, THETA_HISTORY,
 #: AGG_MIN_CYCLES, DAMPED_HISTORY) are checked on validation origins by
@@ -64,8 +67,10 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: candidate weights (as :data:`CANDIDATES`) for a low-frequency history too short for a
 #: back-test: equal thirds of Theta, the damped trend and the drift on the seasonally
 #: adjusted history (chosen on the whole-history benchmark's validation origins, where a
-#: share for the zoo's forecast made these histories worse; elsewhere the zoo alone)
-SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]) / 3.0
+#: share for the zoo's forecast made these histories worse; elsewhere the zoo alone;
+#: ``benchmarks/results/sweep_history_grids.md``: the zoo alone 0.032 worse, quarters with
+#: the zoo 0.003, Theta alone 0.007)
+SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]) / 3.0
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -85,21 +90,38 @@ TEMPERATURE = 0.2
 #: ``B`` back-test steps (False: better on validation, see
 #: ``benchmarks/results/sweep_backtest_weights.md``)
 STEP_WEIGHTS = False
-#: shortest context a back-test forecasts from (the forecaster uses its zoo's input length,
-#: so a history of one zoo input is forecast by the zoo alone, exactly as before)
+#: shortest context a back-test forecasts from (derived, not tuned: the shipped zoo's input
+#: length; the forecaster passes its zoo's, so a history of one zoo input is forecast by
+#: the zoo alone, exactly as before)
 MIN_BACKTEST_CONTEXT = 36
 #: cycles of history the seasonal indices are estimated on
 SEASON_CYCLES = 10
 #: points of the (adjusted) history Theta smooths over
 THETA_HISTORY = 500
-#: smoothing weights Theta chooses from
+#: smoothing weights Theta chooses from. This grid and DAMPED_GRID are checked on validation
+#: origins by ``benchmarks/sweeps/history_grids.py``
+#: (``benchmarks/results/sweep_history_grids.md``: coarser, finer or wider grids score
+#: within 0.001 of it)
 THETA_ALPHAS = np.linspace(0.05, 1.0, 20)
 #: fewest cycles of history for the zoo's forecast of cycle means (``zoo_aggregated``)
 AGG_MIN_CYCLES = 12
 #: points of the (adjusted) history the damped trend smooths over
 DAMPED_HISTORY = 200
-#: (alpha, beta, phi) grid of the damped trend
+#: (alpha, beta, phi) grid of the damped trend (``benchmarks/results/sweep_history_grids.md``:
+#: finer alphas, more betas or an undamped phi within 0.001; a 2-point grid 0.005 worse)
 DAMPED_GRID = [(a, a * b, p) for a in (0.1, 0.3, 0.5, 0.8) for b in (0.05, 0.2) for p in (0.9, 0.98)]
+
+#: points of the raw history the lag regressions (``lags``, ``lags_differenced``) fit on;
+#: this, LAG_PENALTY and both candidates against either alone are checked on validation
+#: origins by ``benchmarks/sweeps/lag_regression.py`` (``benchmarks/results/sweep_lag_regression.md``)
+LAG_HISTORY = 2000
+#: ridge penalty of the lag regressions (on standardized lags, intercept free)
+LAG_PENALTY = 0.1
+#: width buckets of the lag regression: a history is zero-padded to a multiple of this
+#: (its own length decides, so its forecast never depends on the other series)
+LAG_BUCKET = 256
+#: histories fitted at once (bounds the memory of the lag matrices)
+LAG_CHUNK = 64
 
 #: a zoo forecast of many contexts: (contexts as 1-D arrays, horizon, their series) -> [n, H]
 ZooForecast = Callable[[list[np.ndarray], int, np.ndarray], np.ndarray]
@@ -198,21 +220,6 @@ def seasonal_rows(x: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------ simple candidates
 
 
-def right_aligned(histories: Sequence[np.ndarray], cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """The last ``cap`` points of each history, right-aligned and left-padded with their
-    first value: (``[n, width]``, lengths ``[n]`` before padding)."""
-    tails = [np.asarray(h, dtype=np.float64)[-cap:] for h in histories]
-    lengths = np.fromiter((len(t) for t in tails), dtype=np.int64, count=len(tails))
-    width = int(lengths.max())
-    if (lengths == width).all():
-        return np.stack(tails), lengths
-    y = np.empty((len(tails), width))
-    for row, t in zip(y, tails):
-        row[: width - len(t)] = t[0]
-        row[width - len(t):] = t
-    return y, lengths
-
-
 def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     """The Theta method on each history (its last :data:`THETA_HISTORY` points): ``[n, H]``.
 
@@ -224,7 +231,7 @@ def theta(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    y, lengths = right_aligned(histories, THETA_HISTORY)
+    y, lengths = preprocess.right_aligned(histories, THETA_HISTORY)
     L = y.shape[1]
     first = L - lengths  # first real column of each row
     col = np.arange(L)[None, :]
@@ -260,7 +267,7 @@ def damped(histories: Sequence[np.ndarray], horizon: int) -> np.ndarray:
     n = len(histories)
     if n == 0:
         return np.empty((0, horizon))
-    y, lengths = right_aligned(histories, DAMPED_HISTORY)
+    y, lengths = preprocess.right_aligned(histories, DAMPED_HISTORY)
     L = y.shape[1]
     first = L - lengths
     origin = y[np.arange(n), first][:, None]
@@ -337,6 +344,95 @@ def _zoo_aggregated(adjusted: list[np.ndarray], seasons: np.ndarray, horizon: in
     return out, has
 
 
+def lag_set(length: int, season: int, week: int) -> tuple[int, ...]:
+    """The lags the lag regression of a history of ``length`` points uses: 1-3, the
+    season's ``m - 1, m, m + 1, 2m`` (``m > 1``) and the week's ``w - 1, w, w + 1``
+    (``w > 1``: the week of hourly and sub-hourly data), each at most a third of the
+    history (so that at least a third of it are regression rows)."""
+    lags = {1, 2, 3}
+    if season > 1:
+        lags |= {season - 1, season, season + 1, 2 * season}
+    if week > 1:
+        lags |= {week - 1, week, week + 1}
+    return tuple(sorted(lag for lag in lags if 3 * lag <= length))
+
+
+def lag_regression(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray, weeks: np.ndarray,
+                   differences: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A linear autoregression on short, seasonal and weekly lags (:func:`lag_set`), fitted
+    by ridge (:data:`LAG_PENALTY`) on each standardized history (its last
+    :data:`LAG_HISTORY` points), or on its one-step differences (``differences``: a
+    trend carries on), and rolled out recursively: ``[n, H]``, and which histories
+    have it (enough points for twice as many rows as coefficients; the others get their
+    last value and take no weight). The roll-out is kept within the history's range
+    widened by that range on each side, so an unstable fit cannot run away."""
+    n = len(histories)
+    out = np.empty((n, horizon))
+    has = np.zeros(n, dtype=bool)
+    tails = [np.asarray(h, dtype=np.float64)[-LAG_HISTORY:] for h in histories]
+    keys = [(lag_set(len(t), int(m), int(w)), -(-len(t) // LAG_BUCKET) * LAG_BUCKET)
+            for t, m, w in zip(tails, seasons, weeks)]
+    for key in sorted(set(keys)):
+        group = np.array([i for i, k in enumerate(keys) if k == key])
+        lags, width = np.asarray(key[0], dtype=np.int64), key[1]
+        lengths = np.array([len(tails[i]) for i in group])
+        ok = lengths - int(lags.max()) - int(differences) >= 2 * (len(lags) + 1)
+        for i in group[~ok]:
+            out[i] = tails[i][-1]
+        for start in range(0, int(ok.sum()), LAG_CHUNK):
+            idx = group[ok][start: start + LAG_CHUNK]
+            out[idx] = _lag_fit(tails, idx, lags, width, horizon, differences)
+            has[idx] = True
+    return out, has
+
+
+def _lag_fit(tails: list[np.ndarray], idx: np.ndarray, lags: np.ndarray, width: int, horizon: int,
+             differences: bool) -> np.ndarray:
+    """:func:`lag_regression` of the histories ``idx`` (one lag set, one width bucket)."""
+    p, k = int(lags.max()), len(lags)
+    lengths = np.array([len(tails[i]) for i in idx])
+    y = np.zeros((len(idx), width))
+    for row, i in enumerate(idx):
+        y[row, width - lengths[row]:] = tails[i]
+    valid = np.arange(width)[None, :] >= (width - lengths)[:, None]
+    mean = y.sum(axis=1) / lengths
+    std = np.sqrt(np.where(valid, (y - mean[:, None]) ** 2, 0.0).sum(axis=1) / lengths)
+    std = np.where(std > 0, std, 1.0)
+    z = np.where(valid, (y - mean[:, None]) / std[:, None], 0.0)
+    first = width - lengths + int(differences)  # first point of the modelled series
+    s = np.diff(z, axis=1, prepend=0.0) if differences else z
+    s = np.where(np.arange(width)[None, :] >= first[:, None], s, 0.0)
+    rows = np.arange(p, width)[None, :] >= (first + p)[:, None]  # every lag inside the history
+    # features [n, k + 1, rows]; every sum runs along a row's last axis, so a history's
+    # numbers never depend on the others fitted with it
+    X = np.stack([s[:, p - lag: width - lag] for lag in lags] + [np.ones_like(s[:, p:])], axis=1)
+    X = X * rows[:, None, :]
+    A = np.empty((len(idx), k + 1, k + 1))
+    for a in range(k + 1):
+        for c in range(a, k + 1):
+            A[:, a, c] = A[:, c, a] = (X[:, a] * X[:, c]).sum(axis=1)
+    A[:, np.arange(k), np.arange(k)] += LAG_PENALTY
+    b = (X * (s[:, p:] * rows)[:, None, :]).sum(axis=2)
+    coef = np.linalg.solve(A, b[:, :, None])[:, :, 0]
+    zmin = np.where(valid, z, np.inf).min(axis=1)
+    zmax = np.where(valid, z, -np.inf).max(axis=1)
+    lo, hi = 2 * zmin - zmax, 2 * zmax - zmin
+    buf = np.concatenate([s, np.zeros((len(idx), horizon))], axis=1)
+    level = z[:, -1].copy()
+    out = np.empty((len(idx), horizon))
+    for step in range(horizon):
+        t = width + step
+        nxt = (buf[:, t - lags] * coef[:, :k]).sum(axis=1) + coef[:, k]
+        if differences:
+            new = np.clip(level + nxt, lo, hi)
+            buf[:, t] = new - level
+            level = new
+        else:
+            buf[:, t] = level = np.clip(nxt, lo, hi)
+        out[:, step] = level
+    return out * std[:, None] + mean[:, None]
+
+
 def seasonal_naive(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray) -> np.ndarray:
     """Repeat each history's last cycle (its last value when shorter than a cycle): ``[n, H]``."""
     out = np.empty((len(histories), horizon))
@@ -387,7 +483,7 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
              backtests: int | None = None, temperature: float | None = None,
              min_context: int | None = None, short: np.ndarray | None = None,
              backtest_horizon: Any = None, step_weights: bool | None = None,
-             long: LongForecast | None = None) -> HistoryForecast:
+             long: LongForecast | None = None, weeks: np.ndarray | None = None) -> HistoryForecast:
     """Forecast whole histories (1-D float64 arrays without NaN) ``horizon`` steps ahead.
 
     ``seasons [n]``: season length per series (1: none); ``zoo(contexts, H, rows)``: the
@@ -399,7 +495,9 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
     the length of each series' back-tests (``None``: ``horizon``; the forecaster passes
     :func:`backtest_horizons` of the series' frequencies); ``long(contexts, H)``: the
     long-context members' forecasts of the raw histories (candidate ``long``; ``None``:
-    the candidate takes no weight). The weights come from the
+    the candidate takes no weight); ``weeks [n]``: the steps of a week for series whose
+    season is a day (hourly and sub-hourly data), else 1, for the lag regression
+    (``None``: all 1). The weights come from the
     back-tests alone, and every candidate's forecast for a step does not depend on the
     steps after it, so with a fixed ``backtest_horizon`` the forecast to ``h`` is the first
     ``h`` steps of any longer forecast.
@@ -417,7 +515,8 @@ def forecast(histories: Sequence[np.ndarray], horizon: int, seasons: np.ndarray,
         raise ValueError(f"back-test horizons must be >= 1, got {bh.min()}")
     seasons = np.asarray(seasons, dtype=np.int64)
     tasks = _tasks(histories, int(horizon), bh, backtests, min_context, short)
-    preds, unavailable, seasonal_task, long_q = _candidates(tasks, seasons, zoo, long, int(horizon))
+    weeks = np.ones(n, dtype=np.int64) if weeks is None else np.asarray(weeks, dtype=np.int64)
+    preds, unavailable, seasonal_task, long_q = _candidates(tasks, seasons, weeks, zoo, long, int(horizon))
     weights, targets = _weights(histories, tasks, preds, unavailable, temperature, step_weights)
     ts, tj, H = tasks.series, tasks.j, tasks.H
     # the zoo's forecast plus the weighted departures from it: candidates that agree give
@@ -512,8 +611,8 @@ def _seasonal_adjustment(contexts: list[np.ndarray], seasons: np.ndarray, H: int
     return adjusted, indices, mult
 
 
-def _candidates(tasks: _Tasks, seasons: np.ndarray, zoo: ZooForecast, long: LongForecast | None, horizon: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _candidates(tasks: _Tasks, seasons: np.ndarray, weeks: np.ndarray, zoo: ZooForecast, long: LongForecast | None,
+                horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Stage 3: every candidate's forecast of every task, ``[tasks, C, H]``; which a task
     cannot have (``[tasks, C]``); which tasks were seasonally adjusted; the long-context
     members' quantiles of the forecasts (``[n, Q, horizon]``, None without them)."""
@@ -551,6 +650,11 @@ def _candidates(tasks: _Tasks, seasons: np.ndarray, zoo: ZooForecast, long: Long
         preds[rows, CANDIDATES.index(name)] = arr
     preds[rows, CANDIDATES.index("seasonal_naive")] = seasonal_naive([contexts[r] for r in rows], H,
                                                                      seasons[ts[rows]])
+    for name, differences in (("lags", False), ("lags_differenced", True)):
+        lag_pred, has_lags = lag_regression([contexts[r] for r in rows], H, seasons[ts[rows]], weeks[ts[rows]],
+                                            differences)
+        preds[rows, CANDIDATES.index(name)] = lag_pred
+        unavailable[rows, CANDIDATES.index(name)] = ~has_lags
     return preds, unavailable, seasonal_task, long_q
 
 
@@ -594,24 +698,3 @@ def _weights(histories: Sequence[np.ndarray], tasks: _Tasks, preds: np.ndarray, 
         w = np.exp(-logs / temperature)
         weights[has_bt] = w / w.sum(axis=1, keepdims=True)
     return weights, targets
-
-
-def clean_histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
-    """Whole histories as float64 without NaN: leading NaN dropped, the others filled as
-    :func:`preprocess.fill_gaps` does (so the forecast still starts after the last point);
-    the checks of :func:`preprocess.contexts` apply (inf, fewer than ``min_length`` finite
-    points)."""
-    from seqfusion.errors import SeqFusionError
-
-    out = []
-    for name, s in zip(names, series):
-        x = np.asarray(s, dtype=np.float64).reshape(-1)
-        finite = np.flatnonzero(np.isfinite(x))
-        reason = preprocess.unusable(name, len(finite), bool(np.isinf(x).any()), min_length)
-        if reason is not None:
-            raise SeqFusionError(reason)
-        x = x[finite[0]:]  # leading NaN dropped; inner NaN interpolated, trailing NaN: the last value
-        if len(finite) < len(x):
-            x = preprocess.fill_gaps(x[None, :])[0]
-        out.append(x)
-    return out

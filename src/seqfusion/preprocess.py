@@ -1,13 +1,22 @@
 """One preprocessing path for training and inference: z-normalisation that holds at any
-scale, gap filling, and left-padding of short histories to the model's input length.
+scale, gap filling, left-padding of short histories to the model's input length, and the
+checks a history must pass.
 
 Every function works on float64 rows ``[n, L]`` (one history per row). Normalisation is
 exact under scale and shift: for ``a != 0``, ``znorm(a * x + b)`` equals
 ``sign(a) * znorm(x)`` up to rounding, whatever the magnitude of ``a`` and ``b``, as long
 as the spread of a row is representable in float64.
+
+Training uses the same functions as inference: PTM windows are normalised by
+:func:`znorm_pairs` (the inputs' statistics, as the forecaster's roll-outs), the router's
+contexts by :func:`znorm`, the extractor's windows by :func:`znorm` before its own input
+layer (:func:`seqfusion.engine.znorm_rows`, part of the model in both engines), the
+long-context members' by :func:`standardize_observed`; short training contexts are
+left-padded by :func:`pad_left` / :func:`keep_last`, as short histories are.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +24,7 @@ import numpy as np
 from seqfusion.errors import SeqFusionError
 
 #: a row whose range is at most this many float64 ulps of its largest magnitude is constant
+#: (a rounding tolerance for rows meant to be constant, not tuned on forecasts)
 CONSTANT_ULPS = 16
 
 
@@ -85,6 +95,30 @@ def znorm(x: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, np.
     return xn, mean, std
 
 
+def znorm_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs ``x [n, T]`` normalised by :func:`znorm` and what follows them ``y [n, h]`` in
+    the same units, ``yn = (y - mean) / std`` with the inputs' ``mean`` and ``std`` (1 for
+    a constant input): ``(xn, yn, mean, std)``. The forecaster normalises a context so and
+    maps its forecast back by ``yn * std + mean``; training normalises its (input, target)
+    windows so."""
+    xn, mean, std = znorm(x)
+    yn = (np.asarray(y, dtype=np.float64) - mean) / std
+    return xn, yn, mean, std
+
+
+def standardize_observed(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ``x [n, L]`` standardised over their finite points (NaN marks a point before a
+    history's start): ``(z, mean [n, 1], std [n, 1], constant [n])``, ``z = (x - mean) /
+    std`` with NaN kept; a row with no spread gets ``std = 1`` and ``constant``. The long-
+    context members' input (they are affine-equivariant and mask NaN themselves): their
+    float32 input, and so the forecast, is then the same at any scale of the series."""
+    mean = np.nanmean(x, axis=1)[:, None]
+    std = np.nanstd(x, axis=1)[:, None]
+    constant = ~(std[:, 0] > 0)
+    std = np.where(constant[:, None], 1.0, std)
+    return (x - mean) / std, mean, std, constant
+
+
 def fill_gaps(x: np.ndarray) -> np.ndarray:
     """Fill NaN in rows ``[n, L]``: linear interpolation inside, nearest value at the ends.
 
@@ -98,10 +132,38 @@ def fill_gaps(x: np.ndarray) -> np.ndarray:
 
 
 def pad_left(x: np.ndarray, length: int) -> np.ndarray:
-    """Left-pad rows ``[n, L]`` with their first value to ``[n, max(L, length)]``."""
+    """Left-pad rows ``[n, L]`` with their first value to ``[n, max(L, length)]``: the one
+    padding rule of short histories (inference) and short contexts (training)."""
     if x.shape[1] >= length:
         return x
     return np.concatenate([np.repeat(x[:, :1], length - x.shape[1], axis=1), x], axis=1)
+
+
+def keep_last(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rows ``[n, T]`` with only the last ``keep[i]`` points of row ``i`` kept and the row
+    left-padded back to ``T`` (:func:`pad_left`): a context of ``keep[i]`` points, as
+    inference sees a history that short."""
+    out = np.array(x, dtype=np.float64)
+    T = out.shape[1]
+    for length in np.unique(keep):
+        if length < T:
+            rows = np.flatnonzero(keep == length)
+            out[rows] = pad_left(out[rows, T - length:], T)
+    return out
+
+
+def right_aligned(histories: Sequence[np.ndarray], cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``cap`` points of each history, right-aligned and left-padded with their
+    first value (:func:`pad_left`'s rule): (``[n, width]``, lengths ``[n]`` before padding)."""
+    tails = [np.asarray(h, dtype=np.float64)[-cap:] for h in histories]
+    lengths = np.fromiter((len(t) for t in tails), dtype=np.int64, count=len(tails))
+    width = int(lengths.max())
+    if (lengths == width).all():
+        return np.stack(tails), lengths
+    y = np.empty((len(tails), width))
+    for row, t in zip(y, tails):
+        row[:] = pad_left(t[None, :], width)[0]
+    return y, lengths
 
 
 def contexts(series: list[np.ndarray] | np.ndarray, length: int, min_length: int,
@@ -124,17 +186,26 @@ def contexts(series: list[np.ndarray] | np.ndarray, length: int, min_length: int
         for row, t in zip(x, tails):  # ragged input: right-align, NaN before the start
             if len(t):
                 row[width - len(t):] = t
-    bad = np.isinf(x).any(axis=1)
-    if bad.any():
-        raise SeqFusionError(f"series {names[int(np.argmax(bad))]!r} contains inf")
-    count = np.isfinite(x).sum(axis=1)
-    short = count < min_length
-    if short.any():
-        i = int(np.argmax(short))
-        raise SeqFusionError(
-            f"series {names[i]!r} has {int(count[i])} usable points in its last {length}; "
-            f"at least {min_length} are needed")
+    check(names, np.isfinite(x).sum(axis=1), np.asarray(np.isinf(x).any(axis=1)), min_length, last=length)
     return pad_left(fill_gaps(x), length)
+
+
+def histories(series: Sequence[np.ndarray], min_length: int, names: Sequence[Any]) -> list[np.ndarray]:
+    """Whole histories as float64 without NaN: leading NaN dropped (a history starts at its
+    first finite point; :func:`contexts` fills them with that point, the same context),
+    the others filled as :func:`fill_gaps` does (so the forecast still starts after the
+    last point). The checks of :func:`check` apply to the whole history."""
+    xs = [np.asarray(s, dtype=np.float64).reshape(-1) for s in series]
+    check(names, np.array([np.isfinite(x).sum() for x in xs], dtype=np.int64),
+          np.array([bool(np.isinf(x).any()) for x in xs], dtype=bool), min_length)
+    out = []
+    for x in xs:
+        finite = np.flatnonzero(np.isfinite(x))
+        x = x[finite[0]:]  # leading NaN dropped; inner NaN interpolated, trailing NaN: the last value
+        if len(finite) < len(x):
+            x = fill_gaps(x[None, :])[0]
+        out.append(x)
+    return out
 
 
 def series_label(name: Any) -> str:
@@ -142,12 +213,29 @@ def series_label(name: Any) -> str:
     return repr(name.item() if isinstance(name, np.generic) else name)
 
 
-def unusable(name: Any, n_finite: int, has_inf: bool, min_length: int) -> str | None:
-    """Why a whole history cannot be forecast for its values alone (inf, fewer than
-    ``min_length`` finite points), or None when it can."""
+def unusable(name: Any, n_finite: int, has_inf: bool, min_length: int, last: int | None = None) -> str | None:
+    """Why a history cannot be forecast for its values alone (inf, fewer than
+    ``min_length`` finite points; ``last``: only its last ``last`` points are read), or
+    None when it can. The one input check of every path (windows, whole histories, the
+    streaming reader's screen)."""
     if has_inf:
         return f"series {series_label(name)} contains inf"
     if n_finite < min_length:
-        return f"series {series_label(name)} has {n_finite} usable points; at least {min_length} are needed"
+        where = "" if last is None else f" in its last {last}"
+        return f"series {series_label(name)} has {n_finite} usable points{where}; at least {min_length} are needed"
     return None
+
+
+def unusable_rows(n_finite: np.ndarray, has_inf: np.ndarray, min_length: int) -> np.ndarray:
+    """Which series :func:`unusable` rejects, from their finite-point counts and inf flags."""
+    return np.asarray(has_inf, dtype=bool) | (np.asarray(n_finite) < min_length)
+
+
+def check(names: Sequence[Any], n_finite: np.ndarray, has_inf: np.ndarray, min_length: int,
+          last: int | None = None) -> None:
+    """SeqFusionError naming the first unusable series (see :func:`unusable`), if any."""
+    bad = unusable_rows(n_finite, has_inf, min_length)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise SeqFusionError(str(unusable(names[i], int(n_finite[i]), bool(has_inf[i]), min_length, last)))
 

@@ -52,7 +52,7 @@ import pandas as pd
 from seqfusion.errors import SeqFusionError
 from seqfusion.files import csv_options, is_parquet, write_atomic
 from seqfusion.frames import LONG_COLUMNS, to_datetime
-from seqfusion.preprocess import unusable
+from seqfusion.preprocess import unusable, unusable_rows
 
 if TYPE_CHECKING:
     from seqfusion.forecaster import SeqFusion
@@ -410,7 +410,7 @@ def _screen(chunk: pd.DataFrame, min_length: int, errors: list[tuple[Any, str]])
     codes, ids = pd.factorize(chunk["unique_id"], sort=False)
     finite = np.bincount(codes, weights=np.isfinite(vals), minlength=len(ids)).astype(np.int64)
     inf = np.bincount(codes, weights=np.isinf(vals), minlength=len(ids)) > 0
-    bad = inf | (finite < min_length)
+    bad = unusable_rows(finite, inf, min_length)
     if not bad.any():
         return chunk
     for i in np.flatnonzero(bad):

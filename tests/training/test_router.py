@@ -20,7 +20,6 @@ from seqfusion.training.router import (
     RouterConfig,
     attach_router,
     calibrate_temperature,
-    pad_left,
     router_data,
     seasonal_series,
     step_weights,
@@ -42,14 +41,6 @@ def test_step_weights_match_the_horizon_mean() -> None:
     hs = (6, 8, 14, 18, 24, 36, 48)
     direct = np.mean([per_step[:h].mean() for h in hs])
     assert abs(float(w48 @ per_step) - direct) < 1e-12
-
-
-def test_pad_left_keeps_the_last_points() -> None:
-    x = np.arange(12, dtype=float).reshape(2, 6)
-    out = pad_left(x, np.array([3, 6]))
-    np.testing.assert_array_equal(out[0], [3, 3, 3, 3, 4, 5])
-    np.testing.assert_array_equal(out[1], x[1])
-    assert x[0, 0] == 0  # input untouched
 
 
 def _walks(n: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -22,7 +22,10 @@ from seqfusion.engine.transformer import (
 )
 from seqfusion.engine.weights import State, col, f32
 
-EXTRACTOR_STD_FLOOR = 1e-3  # as seqfusion.training.extractor.STD_FLOOR
+#: the extractor's input layer floors each row's std at this times ``max(|mean|, 1)`` (a
+#: fixed part of the architecture, not tuned: it only keeps constant rows finite, as the
+#: rows it reads are already z-normalized by :func:`seqfusion.preprocess.znorm`)
+EXTRACTOR_STD_FLOOR = 1e-3
 
 
 @dataclass
@@ -36,8 +39,9 @@ class _ExtractorParams:
 
 
 def znorm_rows(x: np.ndarray, std_floor: float = EXTRACTOR_STD_FLOOR) -> np.ndarray:
-    """Z-normalize each row of ``x [n, T]`` as :func:`seqfusion.training.extractor.znorm_rows` (std
-    floored at ``std_floor * max(|mean|, 1)``); float32 unless x is float64."""
+    """The extractor's input layer: each row of ``x [n, T]`` z-normalized with its std floored
+    at ``std_floor * max(|mean|, 1)`` (as :func:`seqfusion.training.extractor.znorm_rows` in
+    torch); float32 unless x is float64."""
     x = np.ascontiguousarray(x, dtype=np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
     mean = x.mean(axis=1, keepdims=True)  # row layout: numpy's sums depend on the memory order
     std = x.std(axis=1, keepdims=True)

@@ -191,23 +191,22 @@ def variate_representations(extractor: Any, series: list[np.ndarray], input_leng
                             max_windows: int = 256) -> np.ndarray:
     """Mean embedding ``[n, dim]`` of each series' length-``input_length`` windows.
 
-    NaN gaps are interpolated; a series shorter than ``input_length`` is left-padded with
-    its first value (as the forecaster does).
+    Each series is read and checked as the forecaster reads a whole history
+    (:func:`seqfusion.preprocess.histories`: NaN gaps interpolated, at least 2 finite
+    values); one shorter than ``input_length`` is left-padded with its first value
+    (:func:`seqfusion.preprocess.pad_left`); windows are embedded as the forecaster embeds
+    contexts (:func:`seqfusion.training.extractor.embed_windows`).
     """
+    from seqfusion.preprocess import histories, pad_left
+    from seqfusion.training.extractor import embed_windows
+
     out = []
-    for s in series:
-        s = np.asarray(s, dtype=np.float64)
-        ok = np.isfinite(s)
-        if ok.sum() < 2:
-            raise SeqFusionError("a variate has fewer than 2 finite values")
-        pos = np.arange(len(s))
-        s = np.interp(pos, pos[ok], s[ok])[ok.argmax(): len(s) - ok[::-1].argmax()]
-        if len(s) < input_length:
-            s = np.concatenate([np.full(input_length - len(s), s[0]), s])
+    for s in histories(series, 2, [f"variate {i}" for i in range(len(series))]):
+        s = pad_left(s[None, :], input_length)[0]
         n = len(s) - input_length + 1
         starts = np.unique(np.linspace(0, n - 1, num=min(n, max_windows)).round().astype(int))
         w = s[starts[:, None] + np.arange(input_length)]
-        out.append(extractor.embed(w).mean(axis=0))
+        out.append(embed_windows(extractor, w).mean(axis=0))
     return np.stack(out)
 
 

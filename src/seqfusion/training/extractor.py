@@ -7,19 +7,40 @@ series-wise contrastive loss and a transferability loss.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
-STD_FLOOR = 1e-3
+from seqfusion.engine import EXTRACTOR_STD_FLOOR
+from seqfusion.preprocess import znorm
 
 
-def znorm_rows(x: torch.Tensor, std_floor: float = STD_FLOOR) -> torch.Tensor:
-    """Z-normalize each row of ``[n, T]``; a (near-)constant row maps to zeros."""
+def znorm_rows(x: torch.Tensor, std_floor: float = EXTRACTOR_STD_FLOOR) -> torch.Tensor:
+    """The extractor's input layer in torch: each row of ``[n, T]`` z-normalized with its std
+    floored at ``std_floor * max(|mean|, 1)`` (a constant row maps to zeros). The same rule,
+    written the same way, as :func:`seqfusion.engine.znorm_rows`, which the shipped extractor
+    runs at inference (a test checks that the two agree). It is part of the model: the
+    windows it reads are already normalized by :func:`seqfusion.preprocess.znorm`, in
+    training (:func:`extractor_input`, :func:`embed_windows`) as at inference."""
     mean = x.mean(dim=1, keepdim=True)
     std = x.std(dim=1, keepdim=True, unbiased=False)
     std = torch.maximum(std, std_floor * torch.clamp(mean.abs(), min=1.0))
     return (x - mean) / std
+
+
+def extractor_input(windows: np.ndarray) -> torch.Tensor:
+    """What the extractor's encoder reads for raw windows ``[n, T]``: the forecaster's
+    normalization (:func:`seqfusion.preprocess.znorm`, in float64), then the input layer
+    (:func:`znorm_rows`) in float32, as the forecaster embeds its contexts."""
+    return znorm_rows(torch.as_tensor(znorm(np.asarray(windows, dtype=np.float64))[0], dtype=torch.float32))
+
+
+def embed_windows(extractor: Any, windows: np.ndarray) -> np.ndarray:
+    """Embeddings ``[n, dim]`` of raw windows ``[n, T]`` by ``extractor`` (torch or the numpy
+    engine's), normalized first as the forecaster normalizes contexts before embedding them."""
+    return np.asarray(extractor.embed(znorm(np.asarray(windows, dtype=np.float64))[0]))
 
 
 class Extractor(nn.Module):
@@ -77,7 +98,8 @@ class Extractor(nn.Module):
 
     @torch.inference_mode()
     def embed(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Embed series ``[n, T]`` (numpy) into ``[n, dim]`` float32 (eval mode, batched)."""
+        """Embed series ``[n, T]`` (numpy) into ``[n, dim]`` float32 (eval mode, batched; the
+        input layer normalizes each row, see :func:`embed_windows` for raw windows)."""
         was_training = self.training
         self.eval()
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32))

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from seqfusion.training.extractor import Extractor, znorm_rows
+from seqfusion.training.extractor import Extractor, embed_windows, extractor_input
 
 
 @dataclass
@@ -133,7 +133,7 @@ def pair_cosines(extractor: Extractor, windows: np.ndarray, groups: np.ndarray, 
             reps.append(None)
             continue
         pick = rng.choice(idx, size=min(per_group, len(idx)), replace=False)
-        e = extractor.embed(windows[pick])
+        e = embed_windows(extractor, windows[pick])
         reps.append(e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12))
     out = np.full((n_groups, n_groups), np.nan)
     for i in range(n_groups):
@@ -176,7 +176,7 @@ def train_extractor(
         extractor = Extractor(**(extractor_config or {"input_length": x_all.shape[1]}))
     if x_all.shape[1] != extractor.input_length:
         raise ValueError(f"windows have {x_all.shape[1]} points, the extractor takes {extractor.input_length}")
-    xt = znorm_rows(torch.as_tensor(x_all, dtype=torch.float32))
+    xt = extractor_input(x_all)  # as the forecaster embeds a context
 
     # (pairs_i, pairs_j, pair_g): the usable sub-dataset pairs and their target similarity
     transfer: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

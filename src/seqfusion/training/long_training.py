@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from seqfusion.engine.configs import PatchQuantileConfig
+from seqfusion.preprocess import standardize_observed
 from seqfusion.training.corpus import SOURCES, Corpus, extra_files, load_corpus
 from seqfusion.training.models.patch_quantile import PatchQuantile, quantile_levels
 from seqfusion.zoo import Member, state_arrays
@@ -68,10 +69,15 @@ def _lr(cfg: LongTrainConfig, step: int) -> float:
 
 
 def loss_of(model: PatchQuantile, windows: np.ndarray) -> torch.Tensor:
-    """The training loss of ``windows [B, input_length + horizon]``."""
+    """The training loss of ``windows [B, input_length + horizon]`` (NaN: before a context's
+    start). Contexts and targets are first standardized in float64 by the contexts'
+    observed points, as the forecaster standardizes a long member's input
+    (:func:`seqfusion.preprocess.standardize_observed`)."""
     T = model.input_length
-    x = torch.from_numpy(windows[:, :T])
-    y = torch.from_numpy(windows[:, T:])
+    w = np.asarray(windows, dtype=np.float64)
+    z64, mean64, std64, _ = standardize_observed(w[:, :T])
+    x = torch.from_numpy(z64.astype(np.float32))
+    y = torch.from_numpy(((w[:, T:] - mean64) / std64).astype(np.float32))
     z, m, mean, scale = model.normalize(x)
     target = ((y - mean) / scale).clamp(-TARGET_CLIP, TARGET_CLIP)
     pred = model.forward_normalized(z, m)

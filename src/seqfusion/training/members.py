@@ -5,17 +5,18 @@ from typing import Any
 
 import numpy as np
 
-from seqfusion.training.extractor import Extractor
+from seqfusion.training.extractor import Extractor, embed_windows
 from seqfusion.training.models import build_model
 from seqfusion.training.training import TrainConfig, train_ptm
 from seqfusion.zoo import Member, state_arrays
 
 
 def representation(extractor: Extractor, windows: np.ndarray) -> np.ndarray:
-    """Mean embedding ``[dim]`` of sample windows ``[n, T]`` (only the vector is kept)."""
+    """Mean embedding ``[dim]`` of sample windows ``[n, T]`` (only the vector is kept),
+    normalized as the forecaster normalizes the contexts it compares with it."""
     if len(windows) == 0:
         raise ValueError("need at least one window to compute a representation")
-    return extractor.embed(windows).mean(axis=0)
+    return embed_windows(extractor, windows).mean(axis=0)
 
 
 def torch_module(member: Member) -> Any:

@@ -190,17 +190,6 @@ class RouterEnsemble(nn.Module):
         return np.mean([r.weights(x, emb, temperature, freq) for r in self.router_list()], axis=0)
 
 
-def pad_left(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Replace all but the last ``keep[i]`` points of row ``i`` by its first kept point."""
-    x = x.copy()
-    T = x.shape[1]
-    for L in np.unique(keep):
-        rows = np.nonzero(keep == L)[0]
-        if L < T:
-            x[rows, : T - L] = x[rows, T - L : T - L + 1]
-    return x
-
-
 @dataclass
 class RouterData:
     """Training windows with every member's forecast (normalized by the context)."""
@@ -272,7 +261,7 @@ def router_data(
     seasonal series form one group per period, labelled by :data:`SEASON_FREQUENCY`.
     """
     from seqfusion.frequency import CLASSES, UNKNOWN, frequency_index
-    from seqfusion.preprocess import znorm
+    from seqfusion.preprocess import keep_last, znorm
     from seqfusion.training.data.windows import sample_windows
 
     T, H = input_length, config.horizon
@@ -316,7 +305,7 @@ def router_data(
         if config.pad_fraction > 0:
             padded = rng.random(len(w)) < config.pad_fraction
             keep = np.where(padded, rng.integers(config.min_context, T, size=len(w)), T)
-            ctx = pad_left(ctx, keep)
+            ctx = keep_last(ctx, keep)
         xn, mean, std = znorm(ctx)  # as the forecaster normalizes contexts
         target = np.full((len(w), H), np.nan)
         target[:, :h] = (w[:, T:] - mean) / std

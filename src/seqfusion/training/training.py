@@ -10,18 +10,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from seqfusion.preprocess import znorm_pairs
 from seqfusion.training.models import build_model
 
-STD_FLOOR = 1e-3
+#: bound on normalised training targets
+TARGET_CLIP = 20.0
 
-
-def normalize_pairs(
-    x: np.ndarray, y: np.ndarray, std_floor: float = STD_FLOOR
-) -> tuple[np.ndarray, np.ndarray]:
-    """Z-normalize input windows ``[n, T]`` and targets ``[n, h]`` by the input's stats."""
-    mean = x.mean(axis=1, keepdims=True)
-    std = np.maximum(x.std(axis=1, keepdims=True), std_floor * np.maximum(1.0, np.abs(mean)))
-    return (x - mean) / std, (y - mean) / std
+def normalized_windows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training pairs ``(x [n, T], y [n, h])`` normalised as the forecaster normalises a
+    context and maps its forecast back (:func:`seqfusion.preprocess.znorm_pairs`: the
+    inputs' mean and std, constant inputs to zeros), targets clipped to +-``TARGET_CLIP``
+    so that one outlier window cannot dominate the loss."""
+    xn, yn, _, _ = znorm_pairs(x, y)
+    return xn, np.clip(yn, -TARGET_CLIP, TARGET_CLIP)
 
 
 @dataclass
@@ -47,8 +48,9 @@ def train_ptm(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``architecture`` on windows ``x [n, T] -> y [n, h]``; return (model, metadata).
 
-    Windows are z-normalized with their input's statistics, so the model learns a
-    scale-free map; the returned model is in eval mode.
+    Windows are z-normalized with their input's statistics (:func:`normalized_windows`, the
+    forecaster's rule), so the model learns a scale-free map; the returned model is in eval
+    mode.
     """
     train = train or TrainConfig()
     x = np.asarray(x, dtype=np.float64)
@@ -60,9 +62,7 @@ def train_ptm(
     config = {"input_length": x.shape[1], "horizon": y.shape[1], **(model_config or {})}
     torch.manual_seed(train.seed)
     model = build_model(architecture, **config)
-    xn, yn = normalize_pairs(x, y)
-    # Clip extreme normalized targets so one outlier window cannot dominate the loss.
-    yn = np.clip(yn, -20, 20)
+    xn, yn = normalized_windows(x, y)
     xt = torch.as_tensor(xn, dtype=torch.float32)
     yt = torch.as_tensor(yn, dtype=torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=train.lr)

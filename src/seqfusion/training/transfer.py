@@ -20,12 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqfusion.preprocess import znorm, znorm_pairs
 from seqfusion.training.rollout import rollout
-from seqfusion.training.training import normalize_pairs
+from seqfusion.training.training import TARGET_CLIP
 
-#: Bound on normalized targets (as in PTM training) and on normalized predictions (as the
-#: forecaster's roll-out), so that one degenerate window cannot dominate a mean.
-TARGET_CLIP = 20.0
+#: Bound on normalized predictions (as the forecaster's roll-out; normalized targets are
+#: bounded by PTM training's ``TARGET_CLIP``), so that one degenerate window cannot
+#: dominate a mean.
 PRED_CLIP = 10.0
 
 
@@ -41,10 +42,10 @@ def window_predictions(module: nn.Module, windows: np.ndarray, input_length: int
     w = np.asarray(windows, dtype=np.float64)
     if w.ndim != 2 or w.shape[1] <= input_length:
         raise ValueError(f"windows must be [n, > {input_length}], got {w.shape}")
-    x, y = normalize_pairs(w[:, :input_length], w[:, input_length:])
-    h = y.shape[1]
+    h = w.shape[1] - input_length
     if len(w) == 0:
         return np.zeros((0, h)), np.zeros((0, h))
+    x, y, mean_in, std_in = znorm_pairs(w[:, :input_length], w[:, input_length:])
     xt = torch.as_tensor(x, dtype=torch.float32)
     was_training = module.training
     module.eval()
@@ -55,12 +56,8 @@ def window_predictions(module: nn.Module, windows: np.ndarray, input_length: int
     if norm == "input":
         return pred, np.clip(y, -TARGET_CLIP, TARGET_CLIP)
     # Back to raw units with the input's statistics, then to the window's own z-scores.
-    inp = w[:, :input_length]
-    mean_in = inp.mean(axis=1, keepdims=True)
-    std_in = np.maximum(inp.std(axis=1, keepdims=True), 1e-3 * np.maximum(1.0, np.abs(mean_in)))
-    mean_w = w.mean(axis=1, keepdims=True)
-    std_w = np.maximum(w.std(axis=1, keepdims=True), 1e-12)
-    return (pred * std_in + mean_in - mean_w) / std_w, (w[:, input_length:] - mean_w) / std_w
+    wn, mean_w, std_w = znorm(w)
+    return (pred * std_in + mean_in - mean_w) / std_w, wn[:, input_length:]
 
 
 def window_errors(module: nn.Module, windows: np.ndarray, input_length: int = 36,
