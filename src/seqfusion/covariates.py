@@ -439,7 +439,7 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
              freq: Any) -> CovariateForecast:
     """The covariate forecast of ``inputs`` (see the module's docstring)."""
     parsed = inputs.parsed
-    hists = history.clean_histories(parsed.series, model.options.min_length, parsed.names)
+    hists = preprocess.histories(parsed.series, model.options.min_length, parsed.names)
     n = len(hists)
     seasons, spans = _settings(model, parsed, hists, horizon, classes, freq)
     min_context = max(model.input_length, model.options.min_length)
