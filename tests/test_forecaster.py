@@ -154,7 +154,7 @@ def test_long_dataframe(model, panel):
     np.testing.assert_allclose(out[out.unique_id == "x"]["y"], model.predict(panel[:, 0], 4, freq="h"), rtol=1e-5)
     first_z = out[out.unique_id == "z"]["ds"].iloc[0]
     assert first_z == frames[2]["ds"].iloc[-1] + pd.Timedelta("1h")
-    with pytest.raises(SeqFusionError, match="unknown column"):
+    with pytest.raises(SeqFusionError, match="extra of the history are covariates: give their future values as X_df"):
         model.predict(long.assign(extra=1), 4)
 
 

@@ -105,6 +105,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         return forecast_cli(args)
     if args.output and args.output != "-":
         check_output(args.output, [args.input], "--output")
+    if args.future and args.explain:
+        raise SeqFusionError("--explain does not cover covariates (--future)")
     if args.plot:
         from seqfusion.plotting import image_suffixes
 
@@ -118,15 +120,23 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         from seqfusion.stream import errors_path
 
         check_output(errors_path(args.output), [args.input], "errors file")
+    future = None
+    if args.future:
+        from seqfusion.covariates import read_future
+
+        future = read_future(args.future, args.sep, args.decimal, args.dayfirst, args.date_format)
     model = SeqFusion.from_pretrained(args.zoo, **settings(args))
     if stream:
-        return _forecast_stream(args, model)
+        return _forecast_stream(args, model, future)
     df, fmt = _read_input(args.input, args.format, args.dayfirst, args.date_format, args.sep, args.decimal)
+    if future is not None and fmt != "long":
+        raise SeqFusionError("--future needs long input (unique_id, ds, y and the covariates' columns)")
     plot_levels = args.level or ([80.0, 95.0] if args.plot else None)  # one forecast serves both
     if args.quantiles:
-        full = model.predict_quantiles(df, args.horizon, quantiles=args.quantiles, freq=args.freq, level=plot_levels)
+        full = model.predict_quantiles(df, args.horizon, quantiles=args.quantiles, freq=args.freq, level=plot_levels,
+                                       X_df=future)
     else:
-        full = model.predict(df, args.horizon, freq=args.freq, level=plot_levels)
+        full = model.predict(df, args.horizon, freq=args.freq, level=plot_levels, X_df=future)
     out = full if args.level else full[[c for c in full.columns if not _is_interval(c)]]
     intervals = full if plot_levels else None
     write_index = fmt == "wide" and not any(c in out.columns for c in TIME_COLUMNS)
@@ -136,9 +146,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     else:  # stdout: always CSV
         out.to_csv(sys.stdout, index=write_index, index_label=label)
     if args.plot:
+        from seqfusion.frames import LONG_COLUMNS
         from seqfusion.plotting import plot_forecast
 
-        hist, fc = _history_and_forecast(df, out, fmt)
+        hist, fc = _history_and_forecast(df[list(LONG_COLUMNS)] if future is not None else df, out, fmt)
         plot_forecast(hist, fc, args.plot, bands=_bands(intervals, fmt, plot_levels or []))
     if args.explain:
         print(model.explain(df, freq=args.freq, horizon=args.horizon).to_string(index=False), file=sys.stderr)
@@ -175,7 +186,7 @@ def _bands(intervals: pd.DataFrame | None, fmt: str, levels: list[float]) -> dic
     return bands
 
 
-def _forecast_stream(args: argparse.Namespace, model: Any) -> int:
+def _forecast_stream(args: argparse.Namespace, model: Any, future: pd.DataFrame | None = None) -> int:
     """Long input: chunk by chunk (see :mod:`seqfusion.stream`)."""
     from seqfusion.stream import errors_path, forecast_file
 
@@ -186,7 +197,7 @@ def _forecast_stream(args: argparse.Namespace, model: Any) -> int:
     summary = forecast_file(model, args.input, output, args.horizon, freq=args.freq, chunk_size=args.chunk_size,
                             on_error=args.on_error, dayfirst=args.dayfirst, date_format=args.date_format,
                             warn=warn, quantiles=args.quantiles, level=args.level, sep=args.sep,
-                            decimal=args.decimal)
+                            decimal=args.decimal, future=future)
     if summary.skipped:
         where = f"; see {errors_path(output)}" if output else ""
         warn(f"{summary.skipped} series could not be forecast{where}")
@@ -300,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--decimal", type=_one_char, default=None,
                     help="CSV decimal mark (default: ',' when the separator is not ',' and numbers such as "
                          "10,5 appear, else '.')")
+    fc.add_argument("--future", default=None, metavar="FILE",
+                    help="future values of the covariates (long input's extra columns): CSV or Parquet with "
+                         "unique_id, ds and the same columns, exactly --horizon rows per series")
     fc.add_argument("--output", "-o",
                     help="write the forecast here: .parquet/.pq as Parquet, else CSV (default: stdout)")
     fc.add_argument("--quantiles", type=_quantile, nargs="+", default=None, metavar="Q",

@@ -62,15 +62,22 @@ def _model(zoo: str | None, options: tuple[tuple[str, Any], ...]) -> SeqFusion:
 
 def _forecast_partition(part: pd.DataFrame, horizon: int, zoo: str | None, options: tuple[tuple[str, Any], ...],
                         freq: Any, dayfirst: bool | None, date_format: str | None, dtypes: dict[str, Any],
-                        quantiles: tuple[float, ...] | None = None, level: tuple[float, ...] | None = None
-                        ) -> pd.DataFrame:
+                        quantiles: tuple[float, ...] | None = None, level: tuple[float, ...] | None = None,
+                        future: pd.DataFrame | None = None) -> pd.DataFrame:
     """One partition ``[rows, 3]`` -> its forecasts ``[series * H, columns]`` with ``dtypes``
     (``quantiles`` / ``level``: the quantile and interval columns of
-    :meth:`SeqFusion.predict_quantiles` / :meth:`SeqFusion.predict`)."""
+    :meth:`SeqFusion.predict_quantiles` / :meth:`SeqFusion.predict`; ``future``: the
+    covariates' future values, the partition's rows are passed as ``X_df``)."""
     meta = pd.DataFrame({c: pd.Series([], dtype=d) for c, d in dtypes.items()})
     if len(part) == 0:
         return meta.iloc[:0]
-    part = part[list(LONG_COLUMNS)].reset_index(drop=True)
+    X_df = None
+    if future is not None:
+        from seqfusion.covariates import future_rows
+
+        X_df = future_rows(future, part["unique_id"])
+        part = part[list(LONG_COLUMNS) + [c for c in future.columns if c not in ("unique_id", "ds")]]
+    part = (part if future is not None else part[list(LONG_COLUMNS)]).reset_index(drop=True)
     if not pd.api.types.is_numeric_dtype(part["ds"]) and not pd.api.types.is_datetime64_any_dtype(part["ds"]):
         from seqfusion.frames import to_datetime
 
@@ -78,9 +85,9 @@ def _forecast_partition(part: pd.DataFrame, horizon: int, zoo: str | None, optio
     model = _model(zoo, options)
     levels = list(level) if level else None
     if quantiles:
-        out = model.predict_quantiles(part, horizon, quantiles=list(quantiles), freq=freq, level=levels)
+        out = model.predict_quantiles(part, horizon, quantiles=list(quantiles), freq=freq, level=levels, X_df=X_df)
     else:
-        out = model.predict(part, horizon, freq=freq, level=levels)
+        out = model.predict(part, horizon, freq=freq, level=levels, X_df=X_df)
     if pd.api.types.is_datetime64_any_dtype(out["ds"]) and not isinstance(meta["ds"].dtype, pd.DatetimeTZDtype) \
             and isinstance(out["ds"].dtype, pd.DatetimeTZDtype):
         raise SeqFusionError("zone-aware text dates: convert 'ds' with dask.dataframe.to_datetime(utc=True) first")
@@ -111,7 +118,7 @@ def output_meta(meta: pd.DataFrame, quantiles: Sequence[float] | None = None,
 
 def forecast(ddf: Any, horizon: int, zoo: str | Path | None = None, *, freq: Any = None, grouped: bool = False,
              dayfirst: bool | None = None, date_format: str | None = None, quantiles: Sequence[float] | None = None,
-             level: Sequence[float] | None = None, **options: Any) -> Any:
+             level: Sequence[float] | None = None, X_df: pd.DataFrame | None = None, **options: Any) -> Any:
     """Forecast every series of a dask DataFrame ``ddf`` (long: ``unique_id, ds, y``).
 
     Returns a lazy dask DataFrame of forecasts (``unique_id, ds, y``; ``series * H`` rows),
@@ -124,7 +131,9 @@ def forecast(ddf: Any, horizon: int, zoo: str | Path | None = None, *, freq: Any
     :meth:`SeqFusion.predict_quantiles` and :meth:`SeqFusion.predict` add them.
     ``options``: :meth:`SeqFusion.from_pretrained` settings (``k``, ``fusion``, ...).
     ``ds`` as text is parsed per partition (give ``dayfirst`` / ``date_format`` for
-    non-ISO dates).
+    non-ISO dates). ``X_df``: the future values of the covariates (``ddf``'s extra
+    columns; a pandas frame ``unique_id, ds, <covariates>``, see
+    :mod:`seqfusion.covariates`); each partition gets its series' rows.
     """
     from seqfusion.forecaster import _check_horizon
     from seqfusion.options import Options
@@ -138,8 +147,16 @@ def forecast(ddf: Any, horizon: int, zoo: str | Path | None = None, *, freq: Any
         ddf = ddf.reset_index()  # set_index("unique_id") output: grouped by construction
     meta = output_meta(ddf._meta, qs, levels)
     extra = [c for c in ddf.columns if c not in LONG_COLUMNS]
-    if extra:
-        raise SeqFusionError(f"unknown column(s) in long input: {', '.join(map(str, extra))}")
+    if extra and X_df is None:
+        raise SeqFusionError(f"unknown column(s) in long input: {', '.join(map(str, extra))} (covariates need "
+                             "their future values: X_df)")
+    if X_df is not None:
+        missing = [c for c in ("unique_id", "ds") if c not in X_df.columns]
+        if missing:
+            raise SeqFusionError(f"X_df needs columns unique_id and ds: missing {', '.join(missing)}")
+        only = sorted({str(c) for c in X_df.columns if c not in ("unique_id", "ds")} ^ {str(c) for c in extra})
+        if only:
+            raise SeqFusionError(f"covariate(s) {', '.join(only)} in only one of the history and X_df")
     zoo_path = None if zoo is None else str(Path(zoo).resolve())
     opts = tuple(sorted((k, v) for k, v in options.items() if v is not None))
     _model(zoo_path, opts)  # fail here, on the client, for a bad zoo or option
@@ -147,7 +164,7 @@ def forecast(ddf: Any, horizon: int, zoo: str | Path | None = None, *, freq: Any
         ddf = ddf.shuffle(on="unique_id")
     dtypes = meta.dtypes.to_dict()
     return ddf.map_partitions(_forecast_partition, horizon, zoo_path, opts, freq, dayfirst, date_format, dtypes,
-                              qs, levels, meta=meta)
+                              qs, levels, X_df, meta=meta)
 
 
 def read(path: str | Path, *, sep: str | None = None, decimal: str | None = None) -> Any:
@@ -358,9 +375,15 @@ def forecast_cli(args: argparse.Namespace) -> int:
                 client = Client(cluster)
             with client.as_current():  # this cluster, even inside another client's context
                 ddf = read(args.input, sep=getattr(args, "sep", None), decimal=getattr(args, "decimal", None))
+                future = None
+                if getattr(args, "future", None):
+                    from seqfusion.covariates import read_future
+
+                    future = read_future(args.future, getattr(args, "sep", None), getattr(args, "decimal", None),
+                                         args.dayfirst, args.date_format)
                 out = forecast(ddf, args.horizon, args.zoo, freq=args.freq, grouped=False, dayfirst=args.dayfirst,
                                date_format=args.date_format, quantiles=args.quantiles, level=args.level,
-                               **settings(args))
+                               X_df=future, **settings(args))
                 write_parquet(out, args.output, args.overwrite, inputs=inputs, flag="--overwrite", what="--output")
         except Exception as exc:
             if type(exc).__module__.split(".")[0] in ("distributed", "tornado"):  # the cluster, not the data

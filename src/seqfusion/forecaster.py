@@ -314,7 +314,8 @@ class SeqFusion:
     # ------------------------------------------------------------------ user API
     @_engine_call
     def predict(self, y: Any, horizon: int, *, freq: Any = None, k: int | None = None, level: Any = None,
-                dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
+                dayfirst: bool | None = None, date_format: str | None = None, X_df: Any = None,
+                **options: Any) -> Any:
         """Forecast ``horizon`` steps for every variate / series of ``y``.
 
         ``y``: array ``[T]`` or ``[T, C]``, a wide DataFrame or a long DataFrame
@@ -327,12 +328,18 @@ class SeqFusion:
         ``level``: interval levels in percent (e.g. ``[80, 95]``); DataFrame output then
         gets statsforecast-style columns ``<name>-lo-80``, ``<name>-hi-80``, ... (``name``:
         the variate, or ``y`` for long frames); see :mod:`seqfusion.quantiles`.
+        ``X_df``: the future values of the covariates (the long frame's extra columns):
+        ``unique_id, ds, <covariates>``, ``horizon`` rows per series (see
+        :mod:`seqfusion.covariates`).
         ``options`` override constructor settings for this call.
         """
         if options:
             return self.with_options(**options).predict(y, horizon, freq=freq, k=k, level=level, dayfirst=dayfirst,
-                                                        date_format=date_format)
+                                                        date_format=date_format, X_df=X_df)
         _check_horizon(horizon)
+        if X_df is not None or _with_covariates(y):
+            levels = qmod.check_levels(level) if level is not None else []
+            return self._covariate_frame(y, X_df, horizon, k, freq, np.empty(0), levels, dayfirst, date_format)
         if level is not None:
             return self._predict_levels(y, horizon, k, freq, qmod.check_levels(level), dayfirst, date_format)
         if isinstance(y, (np.ndarray, list, tuple)):  # arrays need no pandas
@@ -415,8 +422,10 @@ class SeqFusion:
     @_engine_call
     def predict_quantiles(self, y: Any, horizon: int, *, quantiles: Any = qmod.DEFAULT_QUANTILES,
                           freq: Any = None, k: int | None = None, level: Any = None,
-                          dayfirst: bool | None = None, date_format: str | None = None, **options: Any) -> Any:
-        """Quantile forecasts of every variate / series of ``y`` (inputs as :meth:`predict`).
+                          dayfirst: bool | None = None, date_format: str | None = None, X_df: Any = None,
+                          **options: Any) -> Any:
+        """Quantile forecasts of every variate / series of ``y`` (inputs as :meth:`predict`,
+        ``X_df`` too).
 
         Returns ``[H, Q]`` for an array ``[T]``, ``[H, N, Q]`` for ``[T, N]``; for a wide
         DataFrame one column per variate and level (``<variate>_q0.1`` ...), for a long
@@ -428,10 +437,12 @@ class SeqFusion:
         if options:
             return self.with_options(**options).predict_quantiles(y, horizon, quantiles=quantiles, freq=freq, k=k,
                                                                   level=level, dayfirst=dayfirst,
-                                                                  date_format=date_format)
+                                                                  date_format=date_format, X_df=X_df)
         _check_horizon(horizon)
         q = qmod.check_quantiles(quantiles)
         levels = qmod.check_levels(level) if level is not None else []
+        if X_df is not None or _with_covariates(y):
+            return self._covariate_frame(y, X_df, horizon, k, freq, q, levels, dayfirst, date_format)
         if isinstance(y, (np.ndarray, list, tuple)):
             if levels:
                 raise SeqFusionError("level needs DataFrame input; for arrays ask for the quantiles")
@@ -465,6 +476,39 @@ class SeqFusion:
             labels = [qmod.quantile_label(v) for v in q]
             frame = _add_columns(frame, parsed, out[..., : len(q)], labels, lambda name, lb: f"{name}_{lb}",
                                  long_name=None)
+        if levels:
+            names = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
+            frame = _add_columns(frame, parsed, out[..., len(q):], names, lambda name, lb: f"{name}-{lb}",
+                                 long_name="y")
+        return frame
+
+    def _covariate_frame(self, y: Any, X_df: Any, horizon: int, k: int | None, freq: Any, q: np.ndarray,
+                         levels: list[float], dayfirst: bool | None, date_format: str | None) -> pd.DataFrame:
+        """The forecast frame of a long history with covariates (future values ``X_df``),
+        plus quantile columns (``q``) and interval columns (``levels``); see
+        :mod:`seqfusion.covariates`."""
+        from seqfusion import covariates
+
+        if self.options.history != "whole":
+            raise SeqFusionError("covariates need history='whole' (their weights come from back-tests in the history)")
+        inputs = covariates.parse_inputs(y, X_df, horizon, freq, dayfirst, date_format)
+        parsed = inputs.parsed
+        _check_horizon(horizon, parsed.series)
+        fc = covariates.forecast(self, inputs, horizon, k, self._input_frequency(parsed, freq), freq)
+        bad = ~np.isfinite(fc.point).all(axis=1)
+        if bad.any():
+            raise SeqFusionError(f"the forecast of series {preprocess.series_label(parsed.names[int(np.argmax(bad))])} "
+                                 "overflows float64; rescale the series or its covariates")
+        frame = inputs.frame.assign(y=fc.point.reshape(-1))
+        if not len(q) and not levels:
+            return frame
+        pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
+        out = covariates.quantiles(fc, horizon, np.concatenate([q, pairs]))
+        if not np.isfinite(out).all():
+            raise SeqFusionError("the quantiles overflow float64; rescale the series or its covariates")
+        if len(q):
+            frame = _add_columns(frame, parsed, out[..., : len(q)], [qmod.quantile_label(v) for v in q],
+                                 lambda name, lb: f"{name}_{lb}", long_name=None)
         if levels:
             names = [f"{side}-{qmod.level_label(lv)}" for lv in levels for side in ("lo", "hi")]
             frame = _add_columns(frame, parsed, out[..., len(q):], names, lambda name, lb: f"{name}-{lb}",
@@ -622,6 +666,15 @@ class SeqFusion:
                              "source": mem.source, "frequency": mem.frequency,
                              "architecture": mem.architecture, **per_series[i]})
         return pd.DataFrame(rows)
+
+
+def _with_covariates(y: Any) -> bool:
+    """Whether ``y`` is a long frame with covariate columns (arrays: never; no pandas needed)."""
+    if isinstance(y, (np.ndarray, list, tuple)):
+        return False
+    from seqfusion.covariates import has_covariates
+
+    return has_covariates(y)
 
 
 def _add_columns(frame: pd.DataFrame, parsed: Any, values: np.ndarray, labels: list[str], name_of: Any,

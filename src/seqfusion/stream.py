@@ -230,7 +230,7 @@ def _bucket_of(ids: pd.Series, n: int) -> np.ndarray:
 
 
 def partition(path: str | Path, n_buckets: int, folder: Path, block_rows: int,
-              csv: dict[str, Any] | None = None) -> list[Path]:
+              csv: dict[str, Any] | None = None, cols: list[str] | None = None) -> list[Path]:
     """Hash every row of ``path`` by ``unique_id`` into ``n_buckets`` files in ``folder``.
 
     CSV rows are copied as text, so reading a bucket gives the values reading the input
@@ -241,7 +241,7 @@ def partition(path: str | Path, n_buckets: int, folder: Path, block_rows: int,
     names = [folder / f"bucket{b:04d}.{'parquet' if parquet else 'csv'}" for b in range(n_buckets)]
     writers: dict[int, Any] = {}
     try:
-        for block in read_blocks(path, block_rows, list(LONG_COLUMNS), raw_text=not parquet, csv=csv):
+        for block in read_blocks(path, block_rows, cols or list(LONG_COLUMNS), raw_text=not parquet, csv=csv):
             bucket = _bucket_of(block["unique_id"], n_buckets)
             order = np.argsort(bucket, kind="stable")
             sb = bucket[order]
@@ -360,10 +360,11 @@ class ChunkWriter:
 # ---------------------------------------------------------------------------- forecasting
 def predict_chunk(model: SeqFusion, chunk: pd.DataFrame, horizon: int, freq: Any, on_error: str,
                   errors: list[tuple[Any, str]], quantiles: Sequence[float] | None = None,
-                  level: Sequence[float] | None = None) -> pd.DataFrame | None:
+                  level: Sequence[float] | None = None, future: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Forecast one chunk of whole series ``[rows, 3]`` -> ``[series * H, 3 + extra]``
     (``quantiles`` / ``level``: quantile and interval columns, as
-    :meth:`SeqFusion.predict_quantiles` and :meth:`SeqFusion.predict` add them).
+    :meth:`SeqFusion.predict_quantiles` and :meth:`SeqFusion.predict` add them; ``future``:
+    the covariates' future values of every series, the chunk's rows are passed as ``X_df``).
 
     With ``on_error="skip"`` a failing chunk is split in halves (by series, keeping their
     order) until the series that fail alone are found; they go to ``errors`` as
@@ -376,10 +377,15 @@ def predict_chunk(model: SeqFusion, chunk: pd.DataFrame, horizon: int, freq: Any
         if not len(chunk):
             return None
     try:
+        X_df = None
+        if future is not None:
+            from seqfusion.covariates import future_rows
+
+            X_df = future_rows(future, chunk["unique_id"])
         if quantiles:
-            out = model.predict_quantiles(chunk, horizon, quantiles=quantiles, freq=freq, level=level)
+            out = model.predict_quantiles(chunk, horizon, quantiles=quantiles, freq=freq, level=level, X_df=X_df)
         else:
-            out = model.predict(chunk, horizon, freq=freq, level=level)
+            out = model.predict(chunk, horizon, freq=freq, level=level, X_df=X_df)
         return out
     except SeqFusionError as exc:
         if on_error != "skip":
@@ -390,7 +396,7 @@ def predict_chunk(model: SeqFusion, chunk: pd.DataFrame, horizon: int, freq: Any
             return None
         half = len(ids) // 2
         parts = [predict_chunk(model, chunk[mask].reset_index(drop=True), horizon, freq, on_error, errors,
-                               quantiles, level)
+                               quantiles, level, future)
                  for mask in (codes < half, codes >= half)]
         done = [p for p in parts if p is not None]
         return pd.concat(done, ignore_index=True) if done else None
@@ -440,7 +446,7 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
                   progress: bool | None = None, block_rows: int | None = None,
                   warn: Callable[[str], None] | None = None, quantiles: Sequence[float] | None = None,
                   level: Sequence[float] | None = None, sep: str | None = None,
-                  decimal: str | None = None) -> Summary:
+                  decimal: str | None = None, future: pd.DataFrame | None = None) -> Summary:
     """Forecast every series of a long-format file into ``output`` chunk by chunk.
 
     ``output``: a ``.parquet``/``.pq`` file, any other name for CSV, or None / ``"-"`` for
@@ -451,6 +457,8 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
     terminal). ``block_rows``: rows read at a time (None: from the chunk size and the
     mean series length). ``quantiles`` / ``level``: also write quantile / interval columns.
     ``sep`` / ``decimal``: the CSV separator and decimal mark (found in the file when None).
+    ``future``: the covariates' future values (``unique_id, ds, <covariates>``, see
+    :mod:`seqfusion.covariates`) when the file's extra columns are covariates.
     """
     if on_error not in ON_ERROR:
         raise SeqFusionError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -462,8 +470,10 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
     if missing:
         raise SeqFusionError(f"{path}: long format needs columns unique_id, ds, y (missing {sorted(missing)})")
     extra = [c for c in cols if c not in LONG_COLUMNS]
-    if extra:
-        raise SeqFusionError(f"unknown column(s) in long input: {', '.join(map(str, extra))}")
+    if extra and future is None:
+        raise SeqFusionError(f"unknown column(s) in long input: {', '.join(map(str, extra))} (covariates need "
+                             "their future values: --future)")
+    read_cols = list(LONG_COLUMNS) + (extra if future is not None else [])
     found = scan(path, csv=csv)
     mean_len = max(1, math.ceil(found.rows / max(found.series, 1)))
     rows_per_block = block_rows or max(10_000, min(_BLOCK_ROWS, chunk_size * mean_len))
@@ -479,12 +489,12 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
         from tqdm import tqdm
 
         if found.grouped or found.series <= chunk_size:
-            blocks = read_blocks(path, rows_per_block, list(LONG_COLUMNS), csv=csv)
+            blocks = read_blocks(path, rows_per_block, read_cols, csv=csv)
             if not found.grouped:  # one chunk: the whole file, in memory as before
                 blocks = _bucket_blocks_in_memory(blocks)
         else:
             n = min(MAX_BUCKETS, math.ceil(found.series / chunk_size))
-            files = partition(path, n, tmp_folder, rows_per_block, csv)
+            files = partition(path, n, tmp_folder, rows_per_block, csv, read_cols)
             summary.buckets = n
             blocks = _bucket_blocks(files, csv)
         writer = ChunkWriter(target, parquet_out)
@@ -493,7 +503,7 @@ def forecast_file(model: SeqFusion, path: str | Path, output: str | Path | None,
                   dynamic_ncols=True, smoothing=0.1) as bar:
             for chunk in group_chunks(blocks, chunk_size):
                 n_ids = int(chunk["unique_id"].nunique())
-                fc = predict_chunk(model, dates(chunk), horizon, freq, on_error, errors, quantiles, level)
+                fc = predict_chunk(model, dates(chunk), horizon, freq, on_error, errors, quantiles, level, future)
                 if fc is not None:
                     writer.write(fc)
                     summary.series += fc["unique_id"].nunique()
