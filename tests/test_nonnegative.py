@@ -72,3 +72,19 @@ def test_nonnegative_inputs_give_nonnegative_outputs(n: int, drop: float, seed: 
     q = m.predict_quantiles(y, 12)
     assert (q >= 0).all()
     np.testing.assert_allclose(q[:, 4], m.predict(y, 12), rtol=0, atol=1e-9 * max(1.0, float(np.abs(y).max())))
+
+
+def test_covariate_forecasts_of_a_nonnegative_series_are_nonnegative(model) -> None:
+    rng = np.random.default_rng(4)
+    n, h = 400, 24
+    ds = pd.date_range("2020-01-01", periods=n + h, freq="h")
+    x = rng.normal(size=n + h)
+    y = np.maximum(2.0 + 3.0 * x + rng.normal(scale=0.3, size=n + h), 0.0)  # many zeros
+    hist = pd.DataFrame({"unique_id": "a", "ds": ds[:n], "y": y[:n], "x": x[:n]})
+    fut = pd.DataFrame({"unique_id": "a", "ds": ds[n:], "x": x[n:]})
+    free = model.with_options(nonnegative=False).predict_quantiles(hist, h, X_df=fut, level=[80])
+    out = model.predict_quantiles(hist, h, X_df=fut, level=[80])
+    values = out.drop(columns=["unique_id", "ds"]).to_numpy()
+    assert (free.drop(columns=["unique_id", "ds"]).to_numpy() < 0).any()
+    assert (values >= 0).all()
+    np.testing.assert_array_equal(values, np.maximum(free.drop(columns=["unique_id", "ds"]).to_numpy(), 0.0))

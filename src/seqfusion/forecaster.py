@@ -499,11 +499,11 @@ class SeqFusion:
         if bad.any():
             raise SeqFusionError(f"the forecast of series {preprocess.series_label(parsed.names[int(np.argmax(bad))])} "
                                  "overflows float64; rescale the series or its covariates")
-        frame = inputs.frame.assign(y=fc.point.reshape(-1))
+        frame = inputs.frame.assign(y=self._floor(fc.point, parsed.series).reshape(-1))
         if not len(q) and not levels:
             return frame
         pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
-        out = covariates.quantiles(fc, horizon, np.concatenate([q, pairs]))
+        out = self._floor(covariates.quantiles(fc, horizon, np.concatenate([q, pairs])), parsed.series)
         if not np.isfinite(out).all():
             raise SeqFusionError("the quantiles overflow float64; rescale the series or its covariates")
         if len(q):
