@@ -19,19 +19,12 @@ from typing import Any
 import numpy as np
 
 from benchmarks.sweeps.common import constant, header, one_at_a_time, realuse_validation, zoo_sweep_main
+from seqfusion.history import shares
 
 
 def damped(alphas: tuple[float, ...], betas: tuple[float, ...], phis: tuple[float, ...]) -> list[tuple[float, ...]]:
     """The damped trend's grid: every (alpha, alpha * beta, phi)."""
     return [(a, a * b, p) for a in alphas for b in betas for p in phis]
-
-
-def shares(*names: str) -> np.ndarray:
-    """Equal weights on the candidates ``names`` (columns as ``seqfusion.history.CANDIDATES``)."""
-    from seqfusion import history
-
-    w = np.array([float(c in names) for c in history.CANDIDATES])
-    return w / w.sum()
 
 
 #: grid -> label -> value (the shipped one labelled "shipped" and checked against the module)

@@ -627,10 +627,9 @@ class SeqFusion:
         """Per variate, the chosen members with rank, similarity, fusion weight and source.
 
         With ``horizon``, also where the whole-history forecast and its spread come from:
-        the weight of each candidate of :mod:`seqfusion.history` (``weight_zoo``,
-        ``weight_zoo_adjusted``, ``weight_theta``, ``weight_seasonal_naive``,
-        ``weight_damped``, ``weight_drift``, ``weight_zoo_aggregated``, ``weight_long``,
-        ``weight_lags``), the season
+        the weight of each candidate of :mod:`seqfusion.history` (``weight_<name>`` for
+        every name of :data:`seqfusion.history.CANDIDATES`: ``weight_zoo``, ``weight_theta``,
+        ``weight_lags``, ...), the season
         removed (0: none) and ``spread``: the source of the quantiles' spread.
         """
         import pandas as pd

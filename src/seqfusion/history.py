@@ -18,7 +18,9 @@ module uses both, without any per-series iterative fitting:
    forecast of the means of the last 36 cycles (``zoo_aggregated``: a view of the history
    36 cycles long); the seasonal naive forecast; and on the raw series a linear
    autoregression on short, seasonal and (for hourly and sub-hourly data) weekly lags,
-   fitted by ridge and rolled out recursively (``lags``: several seasonalities at once).
+   fitted by ridge and rolled out recursively, on the levels (``lags``: several
+   seasonalities at once) and on the one-step differences (``lags_differenced``: a trend
+   carries on).
    All are vectorized over series.
 3. **Back-tests in the history.** Each candidate also forecasts the last ``backtests``
    windows of ``max(B, H)`` points inside the history (each from the points before it),
@@ -70,7 +72,14 @@ LOW_FREQUENCIES: tuple[str, ...] = ("yearly", "quarterly", "monthly")
 #: share for the zoo's forecast made these histories worse; elsewhere the zoo alone;
 #: ``benchmarks/results/sweep_history_grids.md``: the zoo alone 0.032 worse, quarters with
 #: the zoo 0.003, Theta alone 0.007)
-SHORT_WEIGHTS = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]) / 3.0
+def shares(*names: str) -> np.ndarray:
+    """Equal weights on the candidates ``names``, zero on the others (columns as
+    :data:`CANDIDATES`)."""
+    w = np.array([float(c in names) for c in CANDIDATES])
+    return w / w.sum()
+
+
+SHORT_WEIGHTS = shares("theta", "damped", "drift")
 
 
 def low_frequency(classes: Any) -> np.ndarray:
@@ -370,10 +379,11 @@ def lag_regression(histories: Sequence[np.ndarray], horizon: int, seasons: np.nd
     out = np.empty((n, horizon))
     has = np.zeros(n, dtype=bool)
     tails = [np.asarray(h, dtype=np.float64)[-LAG_HISTORY:] for h in histories]
-    keys = [(lag_set(len(t), int(m), int(w)), -(-len(t) // LAG_BUCKET) * LAG_BUCKET)
-            for t, m, w in zip(tails, seasons, weeks)]
-    for key in sorted(set(keys)):
-        group = np.array([i for i, k in enumerate(keys) if k == key])
+    groups: dict[tuple[tuple[int, ...], int], list[int]] = {}
+    for i, (t, m, w) in enumerate(zip(tails, seasons, weeks)):
+        groups.setdefault((lag_set(len(t), int(m), int(w)), -(-len(t) // LAG_BUCKET) * LAG_BUCKET), []).append(i)
+    for key, members in groups.items():
+        group = np.array(members)
         lags, width = np.asarray(key[0], dtype=np.int64), key[1]
         lengths = np.array([len(tails[i]) for i in group])
         ok = lengths - int(lags.max()) - int(differences) >= 2 * (len(lags) + 1)
