@@ -93,6 +93,10 @@ MODE = "refit"
 #: candidate each: ``last`` (its last value), ``season`` (its last cycle repeated),
 #: ``mean`` (the mean of its last cycle)
 ANCHORS: tuple[str, ...] = ("last", "season", "mean")
+#: whether the second forecast (of ``y - effect``, :data:`MODE` ``"refit"``) has the
+#: long-context members among its candidates (the forecast without covariates always has
+#: them); without, the covariate forecast costs less than twice the plain one
+REFIT_LONG = True
 
 KEYS = ("unique_id", "ds")
 
@@ -462,12 +466,22 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
     rows = np.asarray(sorted(effects), dtype=np.int64)
     if MODE in ("refit", "both"):
         z = [hists[r][-len(effects[int(r)][0]):] - effects[int(r)][0] for r in rows]  # the regression's points
-        both = _with_rows(parsed, rows, z)
-        both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
-        fc, _ = model._forecast_histories(both.series, both, horizon, k, both_classes, freq)
-        base = _take(fc, np.arange(n))
-        cand_point = (fc.point[n:] + np.stack([effects[int(r)][1] for r in rows]))[:, None] if len(rows) else None
-        cand_res = fc.residuals[n:][:, None] if len(rows) else None
+        if REFIT_LONG:  # one call: the series and what their covariates leave
+            both = _with_rows(parsed, rows, z)
+            both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
+            fc, _ = model._forecast_histories(both.series, both, horizon, k, both_classes, freq)
+            base, refit = _take(fc, np.arange(n)), _take(fc, np.arange(n, n + len(rows)))
+        else:
+            base, _ = model._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+            refit = None
+            if len(rows):
+                left = _only_rows(parsed, rows, z)
+                left_classes = [classes[r] for r in rows] if isinstance(classes, list) else classes
+                refit, _ = model.with_options(long_context=False)._forecast_histories(
+                    left.series, left, horizon, k, left_classes, freq)
+        cand_point = (refit.point + np.stack([effects[int(r)][1] for r in rows]))[:, None] \
+            if len(rows) and refit is not None else None
+        cand_res = refit.residuals[:, None] if len(rows) and refit is not None else None
         if MODE == "both" and cand_point is not None and cand_res is not None:
             adj_point, adj_res = _adjusted(base, rows, effects, seasons, horizon)
             assert adj_point is not None and adj_res is not None
@@ -525,6 +539,14 @@ def _take(fc: history.HistoryForecast, rows: np.ndarray) -> history.HistoryForec
     return replace(fc, point=fc.point[rows], weights=fc.weights[rows], residuals=fc.residuals[rows],
                    seasonal=fc.seasonal[rows], season=fc.season[rows], candidates=fc.candidates[rows],
                    backtest_horizon=fc.backtest_horizon[rows], long_quantiles=None if lq is None else lq[rows])
+
+
+def _only_rows(parsed: Parsed, rows: np.ndarray, series: list[np.ndarray]) -> Parsed:
+    """``series`` as the series of ``rows`` (their names and stamps)."""
+    from seqfusion.frames import Parsed
+
+    return Parsed(parsed.kind, series, [parsed.names[int(r)] for r in rows], [parsed.index[int(r)] for r in rows],
+                  parsed.time_column)
 
 
 def _with_rows(parsed: Parsed, rows: np.ndarray, series: list[np.ndarray]) -> Parsed:

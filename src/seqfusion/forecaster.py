@@ -72,6 +72,12 @@ class SeqFusion:
         (counts, sales, prices, loads) gets no negative forecast or quantile (they are
         raised to 0; for a target that stays non-negative this never adds error);
         ``False``: forecasts are left as they come.
+    intermittent: ``True`` (default): the quantiles of an intermittent history (at least
+        30% of its last 24 values exactly 0, none negative, no season found; see
+        :func:`seqfusion.quantiles.intermittent`) are the empirical quantiles of those 24
+        values, so its median is often 0 while the point forecast stays the expected
+        value; ``False``: they are spread around the point forecast like any other. Not
+        applied to forecasts with covariates.
     """
 
     def __init__(self, zoo: Zoo, options: Options | None = None, **settings: Any) -> None:
@@ -412,6 +418,10 @@ class SeqFusion:
         if fc.long_quantiles is not None:
             scale = qmod.with_long_spread(scale, fc.long_quantiles, fc.weights[:, history.CANDIDATES.index("long")])
         out = self._floor(qmod.from_spread(fc.point, scale, q), hists)  # each quantile raised alone
+        if self.options.intermittent:
+            sparse = qmod.intermittent(hists, fc.seasonal)
+            if sparse.any():
+                out[sparse] = qmod.empirical([hists[i] for i in np.flatnonzero(sparse)], horizon, q)
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             raise SeqFusionError(f"the quantiles of series {preprocess.series_label(names[int(np.argmax(bad))])} "

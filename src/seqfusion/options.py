@@ -51,6 +51,7 @@ class Options:
     exact: bool = True
     long_context: bool = True
     nonnegative: bool = True
+    intermittent: bool = True
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -103,7 +104,7 @@ class Options:
                 raise SeqFusionError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
         if self.clip is not None and not _is_positive(self.clip):
             raise SeqFusionError(f"clip must be None or a finite number > 0, got {self.clip!r}")
-        for name in ("exact", "long_context", "nonnegative"):
+        for name in ("exact", "long_context", "nonnegative", "intermittent"):
             if not isinstance(getattr(self, name), bool):
                 raise SeqFusionError(f"{name} must be True or False, got {getattr(self, name)!r}")
         T = zoo.input_length
