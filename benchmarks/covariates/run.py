@@ -77,6 +77,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "adjust_season_linear": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": False},
     "adjust_season_knots4": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4, "PHASES": False},
     "adjust_season_linear_phases": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
+    # the shipped design, with and without the long-context members in the second forecast
+    "refit_season_linear_phases_long": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
+                                        "REFIT_LONG": True},
+    "refit_season_linear_phases_no_long": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
+                                           "REFIT_LONG": False},
 }
 
 
@@ -327,17 +332,20 @@ def design() -> dict[str, Any]:
     return {"MODE": cov.MODE, "ANCHORS": list(cov.ANCHORS), "DIFF_LAG": cov.DIFF_LAG, "KNOTS": cov.KNOTS,
             "PHASES": cov.PHASES, "BEFORE_BACKTESTS": cov.BEFORE_BACKTESTS,
             "MIN_GAIN": cov.MIN_GAIN, "PENALTIES": list(cov.PENALTIES),
-            "REG_HISTORY": cov.REG_HISTORY}
+            "REG_HISTORY": cov.REG_HISTORY, "REFIT_LONG": cov.REFIT_LONG}
 
 
-def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True) -> None:
-    """Each design variant's seqfusion_cov (and seqfusion_noise) on validation origins."""
+def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True, labels: Sequence[str] | None = None,
+          stem: str = "covariates_sweep") -> None:
+    """Each design variant's (``labels``: these only) seqfusion_cov (and seqfusion_noise) on
+    validation origins; writes ``<stem>.{md,json}``."""
     model = SeqFusion.from_pretrained()
-    saved = {k: getattr(cov, k) for v in VARIANTS.values() for k in v}
+    variants = {k: v for k, v in VARIANTS.items() if labels is None or k in labels}
+    saved = {k: getattr(cov, k) for v in variants.values() for k in v}
     results: dict[str, Any] = {}
     base = {name: run_dataset(name, "validation", ["seqfusion"], model) for name in datasets}
     try:
-        for label, settings in VARIANTS.items():
+        for label, settings in variants.items():
             for k, v in {**saved, **settings}.items():  # the defaults, then the variant's changes
                 setattr(cov, k, v)
             rows = []
@@ -352,9 +360,11 @@ def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True) -> None:
     finally:
         for k, v in saved.items():
             setattr(cov, k, v)
-    (out / "covariates_sweep.json").write_text(json.dumps(results, indent=1))
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    command = " --variants " + " ".join(variants) if labels else ""
     lines = ["# Covariate method: design variants on validation origins", "",
-             "Written by `python -m benchmarks.covariates.run --sweep`. Geometric mean over datasets of MASE / WQL "
+             f"Written by `python -m benchmarks.covariates.run --sweep{command}`. Geometric mean over datasets of "
+             "MASE / WQL "
              "relative to seqfusion without covariates (validation origins only).", "",
              "| variant | settings | cov MASE | cov WQL | noise MASE | noise WQL | time ratio | noise time ratio | "
              + " | ".join(f"{d} cov MASE" for d in datasets) + " |",
@@ -366,7 +376,7 @@ def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True) -> None:
                      f"{_f(s['seqfusion_cov']['wql'])} | {_f(s['seqfusion_noise']['mase'])} | "
                      f"{_f(s['seqfusion_noise']['wql'])} | {_f(s.get('speed', {}).get('cov_over_plain'))} | "
                      f"{_f(s.get('speed', {}).get('noise_over_plain'))} | " + " | ".join(_f(p) for p in per) + " |")
-    (out / "covariates_sweep.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,13 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--sweep", action="store_true", help="score the design variants on validation origins")
+    p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS),
+                   help="with --sweep: these variants only (results: covariates_sweep_subset.*)")
     p.add_argument("--no-speed", action="store_true", help="skip the speed check")
     p.add_argument("--speed-only", action="store_true",
                    help="only the speed check (validation origins): covariates_speed.{md,json}")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sweep:
-        sweep(args.datasets, args.out, not args.no_speed)
+        sweep(args.datasets, args.out, not args.no_speed, args.variants,
+              "covariates_sweep" if args.variants is None else "covariates_sweep_subset")
         return 0
     model = SeqFusion.from_pretrained()
     if args.speed_only:

@@ -95,7 +95,8 @@ MODE = "refit"
 ANCHORS: tuple[str, ...] = ("last", "season", "mean")
 #: whether the second forecast (of ``y - effect``, :data:`MODE` ``"refit"``) has the
 #: long-context members among its candidates (the forecast without covariates always has
-#: them); without, the covariate forecast costs less than twice the plain one
+#: them). Without them it scored worse on validation and was not faster
+#: (``benchmarks/results/covariates_sweep_subset.md``)
 REFIT_LONG = True
 
 KEYS = ("unique_id", "ds")
