@@ -186,7 +186,8 @@ def parse_inputs(df: Any, X_df: Any, horizon: int, freq: Any = None, dayfirst: b
             raise SeqFusionError(f"covariate {c!r} of series "
                                  f"{preprocess.series_label(df['unique_id'].iloc[int(np.argmax(inf))])} holds inf")
     # parse the keys once with row positions as values: the series' rows in parse's order
-    keys = df[["unique_id", "ds"]].reset_index(drop=True).assign(y=np.arange(len(df), dtype=np.float64))
+    keys = pd.DataFrame({"unique_id": df["unique_id"].to_numpy(), "ds": df["ds"].to_numpy(),
+                         "y": np.arange(len(df), dtype=np.float64)}, copy=False)  # no copy of the big columns
     pos = parse(keys, dayfirst, date_format)
     rows = [p.astype(np.int64) for p in pos.series]
     parsed = Parsed("long", [y[r] for r in rows], pos.names, pos.index, "ds")
