@@ -79,6 +79,27 @@ def test_the_other_designs_learn_the_signal_too(model: SeqFusion, monkeypatch: p
     assert (with_x["q0.1"] < with_x["q0.9"]).all()
 
 
+def test_a_multiplicative_effect_is_taken_as_one_when_allowed(model: SeqFusion,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MULTIPLICATIVE`` (off by default): a promotion that doubles sales whatever the
+    level, on a series whose level triples, is fitted on the logarithm and forecast well."""
+    rng = np.random.default_rng(5)
+    n = 600
+    t = np.arange(n + H)
+    x = (rng.random(n + H) < 0.15).astype(float)
+    y = (10 + 0.05 * t) * (1 + 0.5 * np.sin(2 * np.pi * t / 24)) * np.exp(0.7 * x) * np.exp(rng.normal(0, 0.02, n + H))
+    ds = pd.date_range("2024-01-01", periods=n + H, freq="h")
+    hist = pd.DataFrame({"unique_id": "a", "ds": ds[:n], "y": y[:n], "x": x[:n]})
+    fut = pd.DataFrame({"unique_id": "a", "ds": ds[n:], "x": x[n:]})
+    additive = np.abs(model.predict(hist, H, X_df=fut)["y"].to_numpy() - y[n:]).mean()
+    monkeypatch.setattr(cov, "MULTIPLICATIVE", True)
+    inputs = cov.parse_inputs(hist, fut, H)
+    fc = cov.forecast(model, inputs, H, None, model._input_frequency(inputs.parsed, None), None)
+    multiplicative = np.abs(fc.point[0] - y[n:]).mean()
+    assert multiplicative < 0.8 * additive, (multiplicative, additive)
+    assert fc.weight[0] > 0.5
+
+
 def test_an_unrelated_covariate_changes_the_forecast_little(model: SeqFusion) -> None:
     hist, fut, truth = make(effect=0.0, ids=("a", "b", "c", "d"), seed=3, noise_cov=True)
     hist = hist.drop(columns="x")

@@ -82,6 +82,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                         "REFIT_LONG": True},
     "refit_season_linear_phases_no_long": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
                                            "REFIT_LONG": False},
+    # the shipped design with an additive effect only, and with a multiplicative one where
+    # its back-test windows' error is lower
+    "refit_additive": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True, "MULTIPLICATIVE": False},
+    "refit_multiplicative": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
+                             "MULTIPLICATIVE": True},
 }
 
 
@@ -332,7 +337,8 @@ def design() -> dict[str, Any]:
     return {"MODE": cov.MODE, "ANCHORS": list(cov.ANCHORS), "DIFF_LAG": cov.DIFF_LAG, "KNOTS": cov.KNOTS,
             "PHASES": cov.PHASES, "BEFORE_BACKTESTS": cov.BEFORE_BACKTESTS,
             "MIN_GAIN": cov.MIN_GAIN, "PENALTIES": list(cov.PENALTIES),
-            "REG_HISTORY": cov.REG_HISTORY, "REFIT_LONG": cov.REFIT_LONG}
+            "REG_HISTORY": cov.REG_HISTORY, "REFIT_LONG": cov.REFIT_LONG,
+            "MULTIPLICATIVE": cov.MULTIPLICATIVE}
 
 
 def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True, labels: Sequence[str] | None = None,
@@ -361,7 +367,7 @@ def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True, labels: S
         for k, v in saved.items():
             setattr(cov, k, v)
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
-    command = " --variants " + " ".join(variants) if labels else ""
+    command = f" --variants {' '.join(variants)} --stem {stem}" if labels else ""
     lines = ["# Covariate method: design variants on validation origins", "",
              f"Written by `python -m benchmarks.covariates.run --sweep{command}`. Geometric mean over datasets of "
              "MASE / WQL "
@@ -387,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--sweep", action="store_true", help="score the design variants on validation origins")
     p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS),
-                   help="with --sweep: these variants only (results: covariates_sweep_subset.*)")
+                   help="with --sweep: these variants only (results: <stem>.*)")
+    p.add_argument("--stem", default="covariates_sweep_subset", help="with --variants: the results' file name")
     p.add_argument("--no-speed", action="store_true", help="skip the speed check")
     p.add_argument("--speed-only", action="store_true",
                    help="only the speed check (validation origins): covariates_speed.{md,json}")
@@ -395,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sweep:
         sweep(args.datasets, args.out, not args.no_speed, args.variants,
-              "covariates_sweep" if args.variants is None else "covariates_sweep_subset")
+              "covariates_sweep" if args.variants is None else args.stem)
         return 0
     model = SeqFusion.from_pretrained()
     if args.speed_only:
