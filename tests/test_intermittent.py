@@ -48,6 +48,13 @@ def test_quantiles_of_an_intermittent_series_are_those_of_its_last_values(model)
     assert (spread.predict_quantiles(y, 12, freq="MS")[:, 4] > 0).all()  # the point forecast, a rate
 
 
+def test_explain_names_the_source_of_the_quantiles(model) -> None:
+    spread = model.explain(_demand(), 12, freq="MS")["spread"].iloc[0]
+    assert spread == f"empirical quantiles of the last {W} values (intermittent history)"
+    assert model.with_options(intermittent=False).explain(_demand(), 12, freq="MS")["spread"].iloc[0].startswith(
+        "errors of")
+
+
 def test_other_series_of_a_frame_keep_their_quantiles(model) -> None:
     ds = pd.date_range("2000-01-01", periods=48, freq="MS")
     t = np.arange(48, dtype=np.float64)

@@ -640,7 +640,8 @@ class SeqFusion:
         the weight of each candidate of :mod:`seqfusion.history` (``weight_<name>`` for
         every name of :data:`seqfusion.history.CANDIDATES`: ``weight_zoo``, ``weight_theta``,
         ``weight_lags``, ...), the season
-        removed (0: none) and ``spread``: the source of the quantiles' spread.
+        removed (0: none) and ``spread``: the source of the quantiles' spread (for an
+        intermittent history, its recent values: :func:`seqfusion.quantiles.intermittent`).
         """
         import pandas as pd
 
@@ -656,7 +657,8 @@ class SeqFusion:
         per_series: list[dict[str, Any]] = [{} for _ in parsed.names]
         if horizon is not None:
             _check_horizon(horizon, parsed.series)
-            fc = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)[0]
+            fc, hists = self._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
+            sparse = qmod.intermittent(hists, fc.seasonal) if self.options.intermittent else np.zeros(len(hists), bool)
             for i, info in enumerate(per_series):
                 info.update({f"weight_{c}": float(fc.weights[i, j]) for j, c in enumerate(history.CANDIDATES)})
                 info["season_removed"] = int(fc.season[i]) if fc.seasonal[i] else 0
@@ -664,6 +666,9 @@ class SeqFusion:
                 steps = int(np.isfinite(fc.residuals[i, 0]).sum()) if nb else 0
                 info["spread"] = (f"errors of {nb} back-test(s) of {steps} points in the history" if nb else
                                   "random walk of the one-step differences (no room for a back-test)")
+                if sparse[i]:
+                    info["spread"] = (f"empirical quantiles of the last {qmod.INTERMITTENT_WINDOW} values "
+                                      "(intermittent history)")
         rows = []
         for i, name in enumerate(parsed.names):
             for rank, m in enumerate(chosen["members"][i], start=1):
