@@ -673,6 +673,10 @@ def speed_markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
             if isinstance(d, dict):
                 rows.append([f"statsforecast {name} fits / s on the same histories ({d['n_series']} "
                              f"series, season {d['season_length']})", _fmt(d["fits_per_s"], 1)])
+    wt = result.get("whole_history_512")
+    if wt:
+        rows.append([f"forecasts / s, whole histories ({wt['n_series']} daily series of {wt['length']} points, "
+                     f"H = {wt['horizon']}; one timed call)", _fmt(wt["forecasts_per_s"], 1)])
     wl = result.get("whole_history_without_long")
     if wl:
         rows.append(["forecasts / s, the same whole histories without the long-context members "

@@ -283,6 +283,8 @@ def run_speed(
     result["peak_rss_mb_before_forecasting"] = rss_before
     n_hist = max(1, min(1_000, n_series // 10))
     result["whole_history"] = history_speed(forecaster, n_series=n_hist, sf_series=min(sf_series, n_hist))
+    # the long-history workload of the speed target: n_series histories of 512 points, H = 48
+    result["whole_history_512"] = history_speed(forecaster, n_series=n_series, length=512, horizon=48)
     if getattr(getattr(forecaster, "zoo", None), "long_members", []):
         result["whole_history_without_long"] = history_speed(forecaster.with_options(long_context=False),
                                                              n_series=n_hist)
