@@ -402,9 +402,9 @@ class SeqFusion:
         if not self.options.nonnegative:
             return values
         nonneg = np.array([not (np.asarray(s) < 0).any() for s in series], dtype=bool)
-        if nonneg.any():
+        if nonneg.any():  # in place on a copy: no gather and scatter of the rows
             values = values.copy()
-            values[nonneg] = np.maximum(values[nonneg], 0.0)
+            np.maximum(values, 0.0, out=values, where=nonneg.reshape((-1,) + (1,) * (values.ndim - 1)))
         return values
 
     def _quantiles(self, series: list[np.ndarray], parsed: Any, horizon: int, k: int | None, classes: Any,

@@ -260,13 +260,21 @@ def intermittent(histories: Sequence[np.ndarray], seasonal: np.ndarray) -> np.nd
     :data:`INTERMITTENT_SHARE` exactly 0; none negative anywhere; and no season found
     (``seasonal [n]``, as :class:`seqfusion.history.HistoryForecast`'s: zeros that follow a
     season, such as solar power at night, are the season's, not intermittence)."""
+    W = INTERMITTENT_WINDOW
     out = np.zeros(len(histories), dtype=bool)
-    for i, h in enumerate(histories):
-        x = np.asarray(h, dtype=np.float64)
+    rows = [i for i, h in enumerate(histories) if not seasonal[i] and len(h) >= W]
+    if not rows:
+        return out
+    tails = np.stack([np.asarray(histories[i][-W:], dtype=np.float64) for i in rows])  # [r, W]
+    share = np.mean(tails == 0, axis=1)
+    gaps = np.asarray(np.isnan(tails).any(axis=1))
+    for r, i in enumerate(rows):
+        if not (gaps[r] or share[r] >= INTERMITTENT_SHARE):
+            continue  # most series: no zeros to speak of, decided without another look
+        x = np.asarray(histories[i], dtype=np.float64)
         x = x[~np.isnan(x)]
-        if len(x) < INTERMITTENT_WINDOW or seasonal[i] or (x < 0).any():
-            continue
-        out[i] = np.mean(x[-INTERMITTENT_WINDOW:] == 0) >= INTERMITTENT_SHARE
+        if len(x) >= W and not (x < 0).any():
+            out[i] = np.mean(x[-W:] == 0) >= INTERMITTENT_SHARE
     return out
 
 
