@@ -527,10 +527,18 @@ def markdown(res: Mapping[str, Any]) -> str:
             f"| {_f(r['snaive_crps'], 4)} / {_f(r['published_snaive_crps'], 4)} | {r['seconds']['total']:.1f} |")
     gaps = [r["median_point_gap"] for r in rows]
     filled = sum(r["filled_histories"] for r in rows)
+    differ = [r["config"] for r in rows if r["median_point_gap"] > 1e-9]
+    if differ:
+        median = (f"The median differs from the point forecast on {', '.join(differ)} (largest gap {max(gaps):.1e} "
+                  "of the largest |forecast|): intermittent histories take the empirical quantiles of their last "
+                  "values, so their median is often 0 while the point forecast is the expected value; MASE is "
+                  "the median's, MASE point the point forecast's. Elsewhere they agree.")
+    else:
+        median = (f"The median equals the point forecast (largest gap {max(gaps):.1e} of the largest |forecast|), "
+                  "so MASE and MASE point agree.")
     out += [
         "",
-        f"The median equals the point forecast (largest gap {max(gaps):.1e} of the largest |forecast|), so MASE "
-        f"and MASE point agree. Histories filled before forecasting (fewer present values than the model's "
+        f"{median} Histories filled before forecasting (fewer present values than the model's "
         f"minimum): {filled}. Seconds: loading and splitting, both forecasts, SeasonalNaive.",
         "",
     ]
