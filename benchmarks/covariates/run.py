@@ -77,11 +77,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "adjust_season_linear": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": False},
     "adjust_season_knots4": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 4, "PHASES": False},
     "adjust_season_linear_phases": {"MODE": "adjust", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True},
-    # the shipped design, with and without the long-context members in the second forecast
-    "refit_season_linear_phases_long": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
-                                        "REFIT_LONG": True},
-    "refit_season_linear_phases_no_long": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True,
-                                           "REFIT_LONG": False},
     # the shipped design with an additive effect only, and with a multiplicative one where
     # its back-test windows' error is lower
     "refit_additive": {"MODE": "refit", "DIFF_LAG": "season", "KNOTS": 0, "PHASES": True, "MULTIPLICATIVE": False},
@@ -337,8 +332,7 @@ def design() -> dict[str, Any]:
     return {"MODE": cov.MODE, "ANCHORS": list(cov.ANCHORS), "DIFF_LAG": cov.DIFF_LAG, "KNOTS": cov.KNOTS,
             "PHASES": cov.PHASES, "BEFORE_BACKTESTS": cov.BEFORE_BACKTESTS,
             "MIN_GAIN": cov.MIN_GAIN, "PENALTIES": list(cov.PENALTIES),
-            "REG_HISTORY": cov.REG_HISTORY, "REFIT_LONG": cov.REFIT_LONG,
-            "MULTIPLICATIVE": cov.MULTIPLICATIVE}
+            "REG_HISTORY": cov.REG_HISTORY, "MULTIPLICATIVE": cov.MULTIPLICATIVE}
 
 
 def sweep(datasets: Sequence[str], out: Path, with_speed: bool = True, labels: Sequence[str] | None = None,

@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from benchmarks.sweeps.backtest_weights import gift_scores, validation_task
 from benchmarks.sweeps.common import (
     config_info,
@@ -43,13 +45,13 @@ def floor_off(off: bool) -> Iterator[None]:
     their ``nonnegative`` setting; restored after."""
     from seqfusion.forecaster import SeqFusion
 
-    saved = SeqFusion._floor
-    if off:
-        SeqFusion._floor = lambda self, values, series: values  # type: ignore[method-assign]
+    saved = SeqFusion._nonnegative
+    if off:  # no row is raised to 0
+        SeqFusion._nonnegative = lambda self, series: np.zeros(len(series), dtype=bool)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        SeqFusion._floor = saved  # type: ignore[method-assign]
+        SeqFusion._nonnegative = saved  # type: ignore[method-assign]
 
 
 def run(zoo: str, competition_zoo: str) -> dict[str, Any]:

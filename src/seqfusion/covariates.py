@@ -93,11 +93,6 @@ MODE = "refit"
 #: candidate each: ``last`` (its last value), ``season`` (its last cycle repeated),
 #: ``mean`` (the mean of its last cycle)
 ANCHORS: tuple[str, ...] = ("last", "season", "mean")
-#: whether the second forecast (of ``y - effect``, :data:`MODE` ``"refit"``) has the
-#: long-context members among its candidates (the forecast without covariates always has
-#: them). Without them it scored worse on validation and was not faster
-#: (``benchmarks/results/covariates_sweep_subset.md``)
-REFIT_LONG = True
 #: a positive series may take a multiplicative effect: the regression is fitted on the
 #: logarithm too, and the one whose back-test windows' error ratio (``gain``) is lower is
 #: used; the second forecast then reads ``y / exp(effect)`` and is multiplied back. Off:
@@ -487,21 +482,13 @@ def forecast(model: SeqFusion, inputs: Inputs, horizon: int, k: int | None, clas
         # the regression's points without the covariates' effect
         z = [hists[r][-len(effects[int(r)][0]):] / np.exp(effects[int(r)][0]) if multiplicative[r]
              else hists[r][-len(effects[int(r)][0]):] - effects[int(r)][0] for r in rows]
-        if REFIT_LONG:  # one call: the series and what their covariates leave
-            both = _with_rows(parsed, rows, z)
-            both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
-            fc, _ = model._forecast_histories(both.series, both, horizon, k, both_classes, freq)
-            base, refit = _take(fc, np.arange(n)), _take(fc, np.arange(n, n + len(rows)))
-        else:
-            base, _ = model._forecast_histories(parsed.series, parsed, horizon, k, classes, freq)
-            refit = None
-            if len(rows):
-                left = _only_rows(parsed, rows, z)
-                left_classes = [classes[r] for r in rows] if isinstance(classes, list) else classes
-                refit, _ = model.with_options(long_context=False)._forecast_histories(
-                    left.series, left, horizon, k, left_classes, freq)
+        # one call: the series and what their covariates leave
+        both = _with_rows(parsed, rows, z)
+        both_classes = (list(classes) + [classes[r] for r in rows]) if isinstance(classes, list) else classes
+        fc, _ = model._forecast_histories(both.series, both, horizon, k, both_classes, freq)
+        base, refit = _take(fc, np.arange(n)), _take(fc, np.arange(n, n + len(rows)))
         cand_point = cand_res = None
-        if len(rows) and refit is not None:
+        if len(rows):
             cand_point = np.empty_like(refit.point)[:, None]
             cand_res = refit.residuals.copy()[:, None]
             for a, r in enumerate(rows):
@@ -570,14 +557,6 @@ def _take(fc: history.HistoryForecast, rows: np.ndarray) -> history.HistoryForec
     return replace(fc, point=fc.point[rows], weights=fc.weights[rows], residuals=fc.residuals[rows],
                    seasonal=fc.seasonal[rows], season=fc.season[rows], candidates=fc.candidates[rows],
                    backtest_horizon=fc.backtest_horizon[rows], long_quantiles=None if lq is None else lq[rows])
-
-
-def _only_rows(parsed: Parsed, rows: np.ndarray, series: list[np.ndarray]) -> Parsed:
-    """``series`` as the series of ``rows`` (their names and stamps)."""
-    from seqfusion.frames import Parsed
-
-    return Parsed(parsed.kind, series, [parsed.names[int(r)] for r in rows], [parsed.index[int(r)] for r in rows],
-                  parsed.time_column)
 
 
 def _with_rows(parsed: Parsed, rows: np.ndarray, series: list[np.ndarray]) -> Parsed:

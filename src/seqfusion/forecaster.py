@@ -390,18 +390,22 @@ class SeqFusion:
             same = len(series) > 1 and len({len(v) for v in series}) == 1
             names = parsed.names if parsed is not None else None
             ctx = self.contexts(np.stack(series) if same else series, names)  # equal lengths: [n, T] at once
-            return self._floor(self.predict_windows(ctx, horizon, freq=classes, k=k), series)
+            return self._floor(self.predict_windows(ctx, horizon, freq=classes, k=k), self._nonnegative(series))
         fc, hists = self._forecast_histories(series, parsed, horizon, k, classes, freq)
-        return self._floor(fc.point, hists)
+        return self._floor(fc.point, self._nonnegative(hists))
 
-    def _floor(self, values: np.ndarray, series: Sequence[np.ndarray]) -> np.ndarray:
-        """``values [n, ...]`` raised to 0 for the series without a negative value (with
-        :attr:`Options.nonnegative`; NaN are not values). Applied to point forecasts and
-        to each quantile alone, so the median stays the point forecast and, for a target
-        that is not negative, no pinball loss grows."""
+    def _nonnegative(self, series: Sequence[np.ndarray]) -> np.ndarray:
+        """The rows :meth:`_floor` raises to 0: series without a negative value (NaN are
+        not values), none without :attr:`Options.nonnegative`; ``[n]`` bool."""
         if not self.options.nonnegative:
-            return values
-        nonneg = np.array([not (np.asarray(s) < 0).any() for s in series], dtype=bool)
+            return np.zeros(len(series), dtype=bool)
+        return np.array([not (np.asarray(s) < 0).any() for s in series], dtype=bool)
+
+    @staticmethod
+    def _floor(values: np.ndarray, nonneg: np.ndarray) -> np.ndarray:
+        """``values [n, ...]`` raised to 0 in the rows ``nonneg`` (:meth:`_nonnegative`).
+        Applied to point forecasts and to each quantile alone, so the median stays the
+        point forecast and, for a target that is not negative, no pinball loss grows."""
         if nonneg.any():  # in place on a copy: no gather and scatter of the rows
             values = values.copy()
             np.maximum(values, 0.0, out=values, where=nonneg.reshape((-1,) + (1,) * (values.ndim - 1)))
@@ -417,7 +421,8 @@ class SeqFusion:
         scale = qmod.spread(fc.residuals, hists, horizon, fc.backtest_horizon)
         if fc.long_quantiles is not None:
             scale = qmod.with_long_spread(scale, fc.long_quantiles, fc.weights[:, history.CANDIDATES.index("long")])
-        out = self._floor(qmod.from_spread(fc.point, scale, q), hists)  # each quantile raised alone
+        nonneg = self._nonnegative(hists)
+        out = self._floor(qmod.from_spread(fc.point, scale, q), nonneg)  # each quantile raised alone
         if self.options.intermittent:
             sparse = qmod.intermittent(hists, fc.seasonal)
             if sparse.any():
@@ -427,7 +432,7 @@ class SeqFusion:
             raise SeqFusionError(f"the quantiles of series {preprocess.series_label(names[int(np.argmax(bad))])} "
                                  "overflow float64; "
                                  "rescale the series")
-        return self._floor(fc.point, hists), out
+        return self._floor(fc.point, nonneg), out
 
     @_engine_call
     def predict_quantiles(self, y: Any, horizon: int, *, quantiles: Any = qmod.DEFAULT_QUANTILES,
@@ -509,11 +514,12 @@ class SeqFusion:
         if bad.any():
             raise SeqFusionError(f"the forecast of series {preprocess.series_label(parsed.names[int(np.argmax(bad))])} "
                                  "overflows float64; rescale the series or its covariates")
-        frame = inputs.frame.assign(y=self._floor(fc.point, parsed.series).reshape(-1))
+        nonneg = self._nonnegative(parsed.series)
+        frame = inputs.frame.assign(y=self._floor(fc.point, nonneg).reshape(-1))
         if not len(q) and not levels:
             return frame
         pairs = np.array([v for pair in qmod.level_quantiles(levels) for v in pair])
-        out = self._floor(covariates.quantiles(fc, horizon, np.concatenate([q, pairs])), parsed.series)
+        out = self._floor(covariates.quantiles(fc, horizon, np.concatenate([q, pairs])), nonneg)
         if not np.isfinite(out).all():
             raise SeqFusionError("the quantiles overflow float64; rescale the series or its covariates")
         if len(q):
